@@ -1,0 +1,26 @@
+"""optnet_nets: the torch backend (blocks, models, data, training, experiments).
+
+Public names are loaded lazily, so importing this package (as the ``optnet`` CLI does) does
+not import torch until a torch-backed name is actually used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {
+    "create_model": "optnet_nets.models",
+    "list_models": "optnet_nets.models",
+}
+
+__all__ = list(_LAZY)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from optnet_nets.models import create_model, list_models
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'optnet_nets' has no attribute {name!r}")

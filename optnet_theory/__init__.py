@@ -1,0 +1,32 @@
+"""optnet_theory: the mathematics of the paper, with SymPy, NumPy, SciPy and mpmath only.
+
+This package never imports torch. Public names are loaded lazily so that ``import
+optnet_theory`` stays cheap; see ``__all__`` for what is offered and where it lives.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from optnet_theory.errors import OptnetError
+
+_LAZY: dict[str, str] = {
+    "derive_energy": "optnet_theory.energy",
+    "Energy": "optnet_theory.energy",
+    "list_activations": "optnet_theory.activations",
+    "nesterov_h": "optnet_theory.coefficients",
+}
+
+__all__ = ["OptnetError", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from optnet_theory.activations import list_activations
+    from optnet_theory.coefficients import nesterov_h
+    from optnet_theory.energy import Energy, derive_energy
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'optnet_theory' has no attribute {name!r}")
