@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 _LAZY: dict[str, str] = {
     "create_model": "optnet_nets.models",
     "list_models": "optnet_nets.models",
+    "load_dataset": "optnet_nets.data",
 }
 
 __all__ = list(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from optnet_nets.data import load_dataset
     from optnet_nets.models import create_model, list_models
 
 

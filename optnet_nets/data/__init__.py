@@ -1,0 +1,150 @@
+"""Datasets for training (Sec. 7.1): readers for the standard on-disk formats and a registry.
+
+``load_dataset(name, data_dir, device=..., **options)`` returns an :class:`ImageDataset`:
+
+========================  =====================================================================
+``cifar10``, ``cifar100``  official python pickles (``cifar-10-batches-py/``, ``cifar-100-python/``)
+``mnist``                  IDX files, gzip or raw
+``fashion-mnist``          IDX files; default directory ``/usr/share/datasets/fashion-mnist/``
+``imagefolder``            ``train/`` and ``val/``, one sub-directory per class (ImageNet layout)
+``synthetic``              a deterministic, learnable set generated in memory (no files)
+========================  =====================================================================
+
+All but ``imagefolder`` live on the device as one uint8 tensor per split and are augmented there
+in batches; ``imagefolder`` streams and decodes through a DataLoader with worker processes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from optnet_nets.data.augment import PAD_FILLS, AugmentSpec
+from optnet_nets.data.base import DatasetError, ImageDataset, channel_stats
+from optnet_nets.data.cifar import load_cifar10, load_cifar100
+from optnet_nets.data.idx import FASHION_MNIST_DIR, load_idx_dataset
+from optnet_nets.data.imagefolder import load_imagefolder
+from optnet_nets.data.synthetic import load_synthetic
+from optnet_theory.errors import OptnetError
+
+__all__ = [
+    "DATASET_NAMES",
+    "PAD_FILLS",
+    "AugmentSpec",
+    "DatasetError",
+    "ImageDataset",
+    "channel_stats",
+    "dataset_options",
+    "default_data_dir",
+    "load_dataset",
+]
+
+DATASET_NAMES: tuple[str, ...] = (
+    "cifar10",
+    "cifar100",
+    "mnist",
+    "fashion-mnist",
+    "imagefolder",
+    "synthetic",
+)
+
+
+def _mnist(data_dir: Path, device: torch.device, **options: Any) -> ImageDataset:
+    return load_idx_dataset("mnist", data_dir, device, **options)
+
+
+def _fashion_mnist(data_dir: Path, device: torch.device, **options: Any) -> ImageDataset:
+    return load_idx_dataset("fashion-mnist", data_dir, device, **options)
+
+
+#: name -> (loader, default data directory or None). Loader options are read from the
+#: signature of the function that finally receives them (see :func:`dataset_options`).
+_LOADERS: dict[str, tuple[Callable[..., ImageDataset], Path | None]] = {
+    "cifar10": (load_cifar10, None),
+    "cifar100": (load_cifar100, None),
+    "mnist": (_mnist, None),
+    "fashion-mnist": (_fashion_mnist, FASHION_MNIST_DIR),
+    "imagefolder": (load_imagefolder, None),
+}
+
+
+def _option_source(name: str) -> Callable[..., Any]:
+    if name == "synthetic":
+        return load_synthetic
+    if name in ("mnist", "fashion-mnist"):
+        return load_idx_dataset
+    return _LOADERS[name][0]
+
+
+def dataset_options(name: str) -> dict[str, Any]:
+    """The keyword options ``load_dataset(name, ...)`` accepts, with their defaults."""
+    check_name(name)
+    signature = inspect.signature(_option_source(name))
+    return {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def default_data_dir(name: str) -> Path | None:
+    """Where ``name`` is read from when no ``data_dir`` is given (None: it must be given)."""
+    check_name(name)
+    return None if name == "synthetic" else _LOADERS[name][1]
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a dataset name, else raise an :class:`OptnetError` listing them."""
+    if name not in DATASET_NAMES:
+        raise OptnetError(f"unknown dataset {name!r}; choose from {', '.join(DATASET_NAMES)}")
+    return name
+
+
+def _device(device: torch.device | str) -> torch.device:
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise OptnetError(f"invalid device {device!r}; use e.g. 'cpu', 'cuda', 'cuda:0'") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise OptnetError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
+    return resolved
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    **options: Any,
+) -> ImageDataset:
+    """Load dataset ``name`` (one of :data:`DATASET_NAMES`) from ``data_dir`` onto ``device``.
+
+    ``options`` are the keyword options of that dataset (:func:`dataset_options` lists them):
+    augmentation (``padding=4``, ``flip``, ``pad_fill``), ``limit_train`` / ``limit_test``, and
+    per-format ones (``pad_to`` for MNIST-likes, ``coarse_labels`` for CIFAR-100, the sizes of
+    the synthetic set, ``image_size`` / ``num_workers`` for image folders). Missing or corrupt
+    files raise :class:`DatasetError` naming the file and the expected layout.
+    """
+    check_name(name)
+    accepted = dataset_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise OptnetError(
+            f"dataset {name!r} has no option(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(accepted) or 'none'}"
+        )
+    target = _device(device)
+    if name == "synthetic":
+        if data_dir is not None:
+            raise OptnetError("dataset 'synthetic' is generated in memory and takes no data_dir")
+        return load_synthetic(target, **options)
+    loader, default = _LOADERS[name]
+    if data_dir is None:
+        if default is None:
+            raise OptnetError(f"dataset {name!r} needs a data directory (--data-dir)")
+        data_dir = default
+    return loader(Path(data_dir).expanduser(), target, **options)

@@ -1,0 +1,221 @@
+"""CIFAR-10 and CIFAR-100 from the official python pickles.
+
+Layouts (as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html):
+
+* ``cifar-10-batches-py/``: ``data_batch_1`` .. ``data_batch_5`` (train) and ``test_batch``,
+  each a dict with ``b'data'`` (uint8 array, N x 3072: 1024 red, 1024 green, 1024 blue values,
+  rows of 32) and ``b'labels'`` (N ints in 0..9); ``batches.meta`` with ``b'label_names'``.
+* ``cifar-100-python/``: ``train`` and ``test`` with ``b'data'``, ``b'fine_labels'`` (0..99)
+  and ``b'coarse_labels'`` (0..19); ``meta`` with ``b'fine_label_names'`` and
+  ``b'coarse_label_names'``.
+
+The pickles are read by an unpickler that only builds dicts, lists, strings, numbers and NumPy
+arrays, so a tampered file cannot run code.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from optnet_nets.data.augment import AugmentSpec
+from optnet_nets.data.base import DatasetError
+from optnet_nets.data.in_memory import InMemoryDataset
+
+CIFAR10_DIR = "cifar-10-batches-py"
+CIFAR100_DIR = "cifar-100-python"
+CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_LAYOUT = (
+    f"expected {CIFAR10_DIR}/ with {', '.join(CIFAR10_TRAIN)}, test_batch and batches.meta "
+    "(the official python version)"
+)
+CIFAR100_LAYOUT = (
+    f"expected {CIFAR100_DIR}/ with train, test and meta (the official python version)"
+)
+
+# NumPy's array pickles name these; numpy.core was renamed numpy._core in NumPy 2.
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"): ("numpy", "ndarray"),
+    ("numpy", "dtype"): ("numpy", "dtype"),
+    ("_codecs", "encode"): ("_codecs", "encode"),
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and NumPy arrays only."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        target = _ALLOWED.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(*target)
+
+
+def read_pickle(path: Path, layout: str) -> dict[bytes, Any]:
+    """Load one official CIFAR pickle (a dict) with the restricted unpickler."""
+    if not path.is_file():
+        raise DatasetError(f"missing {path}; {layout}")
+    try:
+        with path.open("rb") as handle:
+            blob = handle.read()
+        obj = _ArrayUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as exc:
+        raise DatasetError(f"{path} is not a readable CIFAR pickle ({exc}); {layout}") from exc
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{path} holds a {type(obj).__name__}, expected a dict; {layout}")
+    return {(k.encode() if isinstance(k, str) else k): v for k, v in obj.items()}
+
+
+def _field(batch: dict[bytes, Any], key: str, path: Path, layout: str) -> Any:
+    if key.encode() not in batch:
+        found = ", ".join(sorted(repr(k) for k in batch)) or "none"
+        raise DatasetError(f"{path} has no key b'{key}' (keys: {found}); {layout}")
+    return batch[key.encode()]
+
+
+def read_batch(
+    path: Path, label_key: str, num_classes: int, layout: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 3, 32, 32) uint8 and labels (N,) int64 of one pickle file."""
+    batch = read_pickle(path, layout)
+    data = _field(batch, "data", path, layout)
+    labels = _field(batch, label_key, path, layout)
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+    ):
+        shape = getattr(data, "shape", None)
+        raise DatasetError(
+            f"{path}: b'data' must be a uint8 array of shape (N, 3072), got "
+            f"{type(data).__name__} {getattr(data, 'dtype', '')} {shape}"
+        )
+    try:
+        label_array = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: b'{label_key}' is not a list of integers") from exc
+    if label_array.shape != (data.shape[0],):
+        raise DatasetError(
+            f"{path}: {data.shape[0]} images but b'{label_key}' has shape {label_array.shape}"
+        )
+    if label_array.size and (label_array.min() < 0 or label_array.max() >= num_classes):
+        raise DatasetError(
+            f"{path}: b'{label_key}' must lie in 0..{num_classes - 1}, got "
+            f"{label_array.min()}..{label_array.max()}"
+        )
+    images = torch.from_numpy(np.ascontiguousarray(data).reshape(-1, 3, 32, 32).copy())
+    return images, torch.from_numpy(label_array)
+
+
+def _concat(
+    parts: Sequence[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def _names(
+    meta: dict[bytes, Any], key: str, path: Path, count: int, layout: str
+) -> tuple[str, ...]:
+    names = _field(meta, key, path, layout)
+    if not isinstance(names, (list, tuple)) or len(names) != count:
+        raise DatasetError(f"{path}: b'{key}' must list {count} names; {layout}")
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+
+
+def resolve_root(data_dir: Path, folder: str, layout: str) -> Path:
+    """``data_dir/folder`` if it exists, else ``data_dir`` itself if it is that folder."""
+    if (data_dir / folder).is_dir():
+        return data_dir / folder
+    if data_dir.is_dir() and data_dir.name == folder:
+        return data_dir
+    raise DatasetError(f"no {folder}/ under {data_dir}; {layout}")
+
+
+def load_cifar10(
+    data_dir: Path,
+    device: torch.device,
+    *,
+    padding: int = 4,
+    flip: bool = True,
+    pad_fill: str = "normalized",
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+) -> InMemoryDataset:
+    """CIFAR-10: 50,000 train / 10,000 test 32x32 RGB images in 10 classes (Sec. 7.1)."""
+    root = resolve_root(data_dir, CIFAR10_DIR, CIFAR10_LAYOUT)
+    train = _concat([read_batch(root / f, "labels", 10, CIFAR10_LAYOUT) for f in CIFAR10_TRAIN])
+    test = read_batch(root / "test_batch", "labels", 10, CIFAR10_LAYOUT)
+    meta_path = root / "batches.meta"
+    names = _names(
+        read_pickle(meta_path, CIFAR10_LAYOUT), "label_names", meta_path, 10, CIFAR10_LAYOUT
+    )
+    return InMemoryDataset(
+        name="cifar10",
+        train=train,
+        test=test,
+        num_classes=10,
+        class_names=names,
+        device=device,
+        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
+        limit_train=limit_train,
+        limit_test=limit_test,
+    )
+
+
+def load_cifar100(
+    data_dir: Path,
+    device: torch.device,
+    *,
+    coarse_labels: bool = False,
+    padding: int = 4,
+    flip: bool = True,
+    pad_fill: str = "normalized",
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+) -> InMemoryDataset:
+    """CIFAR-100: 100 fine classes, or the 20 superclasses with ``coarse_labels=True``."""
+    if not isinstance(coarse_labels, bool):
+        raise DatasetError(f"coarse_labels must be True or False, got {coarse_labels!r}")
+    root = resolve_root(data_dir, CIFAR100_DIR, CIFAR100_LAYOUT)
+    key, classes = ("coarse_labels", 20) if coarse_labels else ("fine_labels", 100)
+    train = read_batch(root / "train", key, classes, CIFAR100_LAYOUT)
+    test = read_batch(root / "test", key, classes, CIFAR100_LAYOUT)
+    meta_path = root / "meta"
+    name_key = "coarse_label_names" if coarse_labels else "fine_label_names"
+    names = _names(
+        read_pickle(meta_path, CIFAR100_LAYOUT), name_key, meta_path, classes, CIFAR100_LAYOUT
+    )
+    return InMemoryDataset(
+        name="cifar100",
+        train=train,
+        test=test,
+        num_classes=classes,
+        class_names=names,
+        device=device,
+        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
+        limit_train=limit_train,
+        limit_test=limit_test,
+    )
