@@ -1,0 +1,198 @@
+"""The model zoo of Sec. 6-7 (Tables 4 and 5): a registry of named constructors.
+
+``create_model(name, num_classes=10, in_channels=3, **options)`` builds a model;
+``list_models()`` names them; :data:`REGISTRY` holds, per name, the equation it implements,
+its baseline and the options it accepts. CIFAR models expect 32x32 inputs and ImageNet models
+224x224, but every model accepts any input of at least 28x28 (global average pooling), e.g.
+Fashion-MNIST with ``in_channels=1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from torch import nn
+
+from optnet_nets.models.admm import cifar_admmnet
+from optnet_nets.models.densenet import cifar_densenet, imagenet_densenet
+from optnet_nets.models.resnet import cifar_resnet, imagenet_resnet
+from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import AGDNET_BETA
+
+__all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One keyword option of a model family: its default, accepted type/choices and meaning."""
+
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    kind: type | None = None  # the accepted type when the default is None
+
+    def check(self, name: str, value: Any) -> Any:
+        kind = self.kind or type(self.default)
+        if value is None and self.default is None:
+            return None
+        if self.choices:
+            if value not in self.choices:
+                raise OptnetError(f"option {name}={value!r}; accepted: {', '.join(self.choices)}")
+            return value
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise OptnetError(f"option {name}={value!r}; accepted: True or False")
+            return value
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OptnetError(f"option {name}={value!r}; accepted: a real number")
+            return float(value)
+        return value  # pragma: no cover - every option above is bool, float or a choice
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: how to build it, what it implements, what it is compared with."""
+
+    name: str
+    build: Callable[..., nn.Module]
+    equation: str
+    baseline: str
+    dataset: str  # "cifar" or "imagenet": the input size and head it is defined for
+    options: dict[str, Option] = field(default_factory=dict)
+
+
+_MEMORY = Option(False, "checkpoint each dense layer's BN-ReLU-conv (recomputed in backward)")
+_HB_OPTIONS = {
+    "structure": Option("16", "heavy ball (16), or (17) over T(y) + y", ("16", "17")),
+    "beta1": Option(None, "coefficient of x_k: default 1 in (16), 1 + beta_k in (17)", kind=float),
+    "beta2": Option(None, "coefficient of x_{k-1}: -1 in (16), -beta_k in (17)", kind=float),
+    "learnable": Option(False, "learn beta1, beta2 per layer from their start (LM-ResNet)"),
+    "activation": Option("none", "activation after the sum", ("none", "relu")),
+    "reversible": Option(False, "rebuild states in backward instead of storing them"),
+}
+_AGD_OPTIONS = {
+    "alpha": Option(1.0, "initial alpha_{k+1}^j of (21)"),
+    "learnable_alpha": Option(True, "learn the alpha_{k+1}^j of (21)"),
+    "beta": Option(AGDNET_BETA, "beta of (21), the weight of the h-term"),
+    "memory_efficient": _MEMORY,
+}
+
+REGISTRY: dict[str, ModelEntry] = {}
+
+
+def _register(entry: ModelEntry) -> None:
+    REGISTRY[entry.name] = entry
+
+
+_RESNET: dict[str, Any] = {"beta1": 1.0, "beta2": 0.0, "activation": "relu"}
+_RESNET_EQ = "(16) with beta1=1, beta2=0: x_{k+1} = ReLU(T(x_k) + x_k)"
+_HBNET_EQ = "Sec. 6.1, (16) with beta1=1, beta2=-1: x_{k+1} = T(x_k) + x_k - x_{k-1}"
+_DENSE_EQ = "(19) = (18) with alpha=1, beta=0: z_{k+1} = T([z_0, ..., z_k])"
+_AGD_EQ = "(21): z_{k+1} = sum_j alpha_j T(z_j) + beta (z_k - sum_j h_{k+1,j} z_j), h from (5)"
+
+for _d in (20, 32, 44, 56, 110):
+    _register(
+        ModelEntry(f"resnet{_d}", partial(cifar_resnet, _d, **_RESNET), _RESNET_EQ, "-", "cifar")
+    )
+    _register(
+        ModelEntry(
+            f"hbnet{_d}", partial(cifar_resnet, _d), _HBNET_EQ, f"resnet{_d}", "cifar",
+            _HB_OPTIONS,
+        )
+    )
+    _register(
+        ModelEntry(
+            f"dmrnet{_d}", partial(cifar_admmnet, _d, learnable=False),
+            "(20) with alpha=beta=1/2 on the newest pair (merge-and-run [36])", f"resnet{_d}",
+            "cifar",
+        )
+    )
+    _register(
+        ModelEntry(
+            f"admmnet{_d}", partial(cifar_admmnet, _d),
+            "(20) with learnable alpha_{k+1,t}, beta_{k+1,t} (initialised at DMRNet's)",
+            f"dmrnet{_d}", "cifar",
+        )
+    )
+for _d in (40, 52, 100):
+    _register(
+        ModelEntry(
+            f"densenet{_d}", partial(cifar_densenet, _d), _DENSE_EQ, "-", "cifar",
+            {"memory_efficient": _MEMORY},
+        )
+    )
+    _register(
+        ModelEntry(
+            f"agdnet{_d}", partial(cifar_densenet, _d), _AGD_EQ, f"densenet{_d}", "cifar",
+            _AGD_OPTIONS,
+        )
+    )
+_register(
+    ModelEntry(
+        "densenet_bc100", partial(cifar_densenet, 100, bc=True),
+        _DENSE_EQ + ", DenseNet-BC (bottleneck, compression 0.5)", "-", "cifar",
+        {"memory_efficient": _MEMORY},
+    )
+)
+_register(
+    ModelEntry(
+        "resnet34", partial(imagenet_resnet, [3, 4, 6, 3], **_RESNET), _RESNET_EQ, "-", "imagenet"
+    )
+)
+_register(
+    ModelEntry(
+        "hbnet34", partial(imagenet_resnet, [3, 4, 6, 3]), _HBNET_EQ, "resnet34", "imagenet",
+        _HB_OPTIONS,
+    )
+)
+_register(
+    ModelEntry(
+        "densenet121", partial(imagenet_densenet, [6, 12, 24, 16]), _DENSE_EQ + ", DenseNet-BC",
+        "-", "imagenet", {"memory_efficient": _MEMORY},
+    )
+)
+_register(
+    ModelEntry(
+        "agdnet121", partial(imagenet_densenet, [6, 12, 24, 16]), _AGD_EQ + ", DenseNet-BC",
+        "densenet121", "imagenet", _AGD_OPTIONS,
+    )
+)
+
+
+def list_models() -> list[str]:
+    """The registered model names, in registry order."""
+    return list(REGISTRY)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OptnetError(f"{name}={value!r}; accepted: a positive integer")
+    return value
+
+
+def create_model(
+    name: str, num_classes: int = 10, in_channels: int = 3, **options: Any
+) -> nn.Module:
+    """Build the registered model ``name`` with a ``num_classes``-way head.
+
+    ``options`` are the family's (see ``REGISTRY[name].options``); unknown names and values
+    of the wrong kind raise :class:`~optnet_theory.errors.OptnetError`.
+    """
+    entry = REGISTRY.get(name)
+    if entry is None:
+        raise OptnetError(f"unknown model {name!r}; choose from {', '.join(REGISTRY)}")
+    unknown = sorted(set(options) - set(entry.options))
+    if unknown:
+        accepted = ", ".join(entry.options) or "none"
+        raise OptnetError(f"{name} has no option {', '.join(unknown)}; accepted: {accepted}")
+    values = {k: opt.default for k, opt in entry.options.items()}
+    values.update({k: entry.options[k].check(k, v) for k, v in options.items()})
+    return entry.build(
+        num_classes=_positive_int("num_classes", num_classes),
+        in_channels=_positive_int("in_channels", in_channels),
+        **values,
+    )

@@ -1,0 +1,90 @@
+"""ADMM-Net and DMRNet: two-path stages of (20), Sec. 6.
+
+Each stage runs (20) over pairs of residual branches (T'_k, T_k), each conv-BN-ReLU-conv-BN:
+
+    x'_{k+1} = T'_k(x'_k) + sum_{t<=k} alpha_{k+1,t} x'_t + sum_{t<=k} beta_{k+1,t} x_t,
+    x_{k+1}  = T_k(x_k)   + (the same sums),
+
+begun at x'_0 = x_0 (the stem's output), with the sums from t = 0 so that Table 3's setting
+alpha = beta = 1/2 on the newest pair gives DMRNet's merge-and-run [36] from the first block
+on. ADMM-Net learns every alpha_{k+1,t}, beta_{k+1,t} (shared by both paths, as in (20)),
+starting from DMRNet's values. Each path of ``admmnet{D}`` / ``dmrnet{D}`` has the layout of
+CIFAR ResNet-D (widths 16/32/64, option-A shortcuts applied to both paths' input states); the
+classifier reads the mean of the two paths.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from optnet_nets.blocks import Learnable, Multistep, Spec, admm_table, dmrnet_coefficient
+from optnet_nets.models.layers import OptionAShortcut, ResidualBranch, init_weights
+from optnet_theory.errors import OptnetError
+
+__all__ = ["AdmmNet", "AdmmStage", "cifar_admmnet"]
+
+
+class AdmmStage(Multistep):
+    """One stage of (20); ``forward(x_dash, x)`` returns the last pair (x'_K, x_K)."""
+
+    def __init__(
+        self, blocks: list[nn.Module], alpha: Spec, beta: Spec, shortcut: nn.Module | None
+    ) -> None:
+        super().__init__(
+            blocks,
+            admm_table(len(blocks) // 2, alpha, beta),
+            2,
+            shortcut=shortcut,
+            equation="(20) x'[k+1] = T'(x'[k]) + S, x[k+1] = T(x[k]) + S, "
+            "S = sum_t alpha[k+1,t] x'[t] + beta[k+1,t] x[t]",
+        )
+
+    def forward(self, x_dash: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        x_dash, x = self.run((x_dash, x), last=2)
+        return x_dash, x
+
+
+class AdmmNet(nn.Module):
+    """stem -> stages of (20) -> mean of the two paths -> pooling -> classifier."""
+
+    def __init__(self, stem: nn.Module, stages: list[AdmmStage], width: int, classes: int):
+        super().__init__()
+        self.stem = stem
+        self.stages = nn.ModuleList(stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        x_dash = x  # x'_0 = x_0
+        for stage in self.stages:
+            x_dash, x = stage(x_dash, x)
+        return self.fc(torch.flatten(self.pool((x_dash + x) / 2), 1))
+
+
+def cifar_admmnet(
+    depth: int, num_classes: int, in_channels: int, learnable: bool = True
+) -> AdmmNet:
+    """ADMM-Net (learnable merge coefficients) or DMRNet (fixed 1/2), paths of ResNet-depth."""
+    if (depth - 2) % 6:
+        raise OptnetError(f"ADMM-Net/DMRNet depth must be 6n+2, got {depth}")
+    n = (depth - 2) // 6
+    coefficient: Spec = (
+        (lambda k1, t: Learnable(dmrnet_coefficient(k1, t))) if learnable else dmrnet_coefficient
+    )
+    stem = nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
+    )
+    stages, in_width = [], 16
+    for width, stride in zip([16, 32, 64], [1, 2, 2], strict=True):
+        blocks: list[nn.Module] = [
+            ResidualBranch(in_width if i < 2 else width, width, stride if i < 2 else 1)
+            for i in range(2 * n)
+        ]
+        shortcut = OptionAShortcut(in_width, width, stride) if stride != 1 else None
+        stages.append(AdmmStage(blocks, coefficient, coefficient, shortcut))
+        in_width = width
+    model = AdmmNet(stem, stages, 64, num_classes)
+    init_weights(model)
+    return model

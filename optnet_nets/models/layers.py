@@ -1,0 +1,252 @@
+"""The transforms T of Sec. 6 and the shortcuts between stages.
+
+* :class:`ResidualBranch`: T of Sec. 6.1 (and of ResNet), conv-BN-ReLU-conv-BN.
+* :class:`DenseLayer`: T of (19)/(21), BN-ReLU-conv over the inputs (with an optional
+  DenseNet-BC bottleneck); it takes all inputs at once and folds the weights alpha_j of (21)
+  into ONE convolution, since BN and ReLU act per channel:
+  sum_j alpha_j conv_j(ReLU(BN_j(z_j))) = conv(concat_j alpha_j ReLU(BN_j(z_j))), and the
+  alpha_j scale that convolution's kernel (input channels of z_j), not the activations.
+* :class:`OptionAShortcut` (He et al.'s option A: subsample, zero-pad channels) and
+  :class:`Projection` (option B: 1x1 convolution and BN) map a stage's input states to the new
+  feature-map size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+__all__ = [
+    "DenseLayer",
+    "OptionAShortcut",
+    "Projection",
+    "ResidualBranch",
+    "Transition",
+    "init_weights",
+]
+
+
+class ResidualBranch(nn.Module):
+    """T(x) = BN(conv(ReLU(BN(conv(x))))), Sec. 6.1; the first convolution may have stride 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+
+
+class OptionAShortcut(nn.Module):
+    """He et al.'s option A: keep every second pixel, zero-pad the new channels (no weights)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 2) -> None:
+        super().__init__()
+        self.stride = stride
+        self.pad = out_channels - in_channels
+        if self.pad < 0:
+            raise ValueError("option-A shortcuts only widen")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        before = self.pad // 2
+        return F.pad(x, (0, 0, 0, 0, before, self.pad - before))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, zero_channels={self.pad}"
+
+
+class Projection(nn.Sequential):
+    """He et al.'s option B shortcut: 1x1 convolution with stride, then BN."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+
+class DenseLayer(nn.Module):
+    """T of DenseNet (19) and AGD-Net (21): ``T(inputs, weights) = sum_j w_j T_j(z_j)``.
+
+    ``input_channels`` lists the channel count of each z_j. Without ``bottleneck`` T is
+    BN-ReLU-conv3x3; with it (DenseNet-BC) BN-ReLU-conv1x1-BN-ReLU-conv3x3, and the weights
+    act on the contributions of the z_j to the 1x1 convolution. The weights scale the input
+    channels of the (first) convolution's kernel, so the alpha-sum costs no pass over the
+    activations; with all weights 1 this is exactly DenseNet's layer on the concatenation.
+
+    ``skips`` (pairs of input position and coefficient b) adds sum b z_j, the beta-term of
+    (21), read from the same concatenation: one batched product instead of one addition per
+    z_j (the positions must be consecutive inputs with equal channel counts).
+
+    ``memory_efficient`` recomputes the concatenation, BN, ReLU and first convolution in
+    backward (``torch.utils.checkpoint``) instead of storing them; BN's running statistics are
+    still updated once per forward.
+    """
+
+    multi_input = True
+    takes_skips = True
+    input_index: Tensor  # input position of each concatenated channel (a buffer)
+
+    def __init__(
+        self,
+        input_channels: Sequence[int],
+        growth_rate: int,
+        bottleneck: int | None = None,
+        memory_efficient: bool = False,
+    ) -> None:
+        super().__init__()
+        channels = sum(input_channels)
+        self.input_channels = tuple(input_channels)
+        self.offsets = [sum(input_channels[:j]) for j in range(len(input_channels) + 1)]
+        self.memory_efficient = memory_efficient
+        self.norm1 = nn.BatchNorm2d(channels)
+        self.relu1 = nn.ReLU(inplace=True)
+        first_out = growth_rate if bottleneck is None else bottleneck
+        kernel = 3 if bottleneck is None else 1
+        self.conv1 = nn.Conv2d(channels, first_out, kernel, 1, kernel // 2, bias=False)
+        if bottleneck is not None:
+            self.norm2 = nn.BatchNorm2d(bottleneck)
+            self.relu2 = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(bottleneck, growth_rate, 3, 1, 1, bias=False)
+        self.bottleneck = bottleneck
+        index = [j for j, c in enumerate(input_channels) for _ in range(c)]
+        self.register_buffer("input_index", torch.tensor(index), persistent=False)
+
+    @staticmethod
+    def _vector(values: Sequence[float | Tensor], like: Tensor) -> Tensor:
+        if all(not isinstance(v, Tensor) for v in values):
+            return torch.tensor(values, dtype=like.dtype, device=like.device)
+        return torch.stack(
+            [v.to(like.dtype) if isinstance(v, Tensor) else like.new_tensor(v) for v in values]
+        )
+
+    def _scale(self, weights: Sequence[float | Tensor], like: Tensor) -> Tensor | None:
+        """Per-input-channel weights (1, C, 1, 1), or None when every weight is the constant 1."""
+        if all(not isinstance(w, Tensor) and w == 1.0 for w in weights):
+            return None
+        return self._vector(weights, like)[self.input_index].view(1, -1, 1, 1)
+
+    def _skip_layout(self, positions: Sequence[int]) -> tuple[int, int, int]:
+        """(first channel, last channel + 1, count) of consecutive equal-width inputs."""
+        first, count = positions[0], len(positions)
+        widths = {self.input_channels[p] for p in positions}
+        if list(positions) != list(range(first, first + count)) or len(widths) != 1:
+            raise ValueError("DenseLayer skips must be consecutive inputs of equal width")
+        return self.offsets[first], self.offsets[first + count], count
+
+    def _features(
+        self,
+        scale: Tensor | None,
+        skip_coefficients: Tensor | None,
+        skip_layout: tuple[int, int, int] | None,
+        update: bool,
+        *inputs: Tensor,
+    ) -> tuple[Tensor, Tensor | None]:
+        x = torch.cat(inputs, 1)
+        skip = None
+        if skip_layout is not None and skip_coefficients is not None:
+            lo, hi, count = skip_layout
+            n = x.shape[0]
+            part = x[:, lo:hi].reshape(n, count, -1)  # a view: no copy
+            skip = torch.matmul(skip_coefficients.view(1, count), part)
+            skip = skip.view(n, (hi - lo) // count, *x.shape[2:])
+        if update or not self.norm1.training:
+            y = self.norm1(x)
+        else:  # recomputation: the same batch statistics; updates go to throw-away copies
+            bn = self.norm1
+            y = F.batch_norm(
+                x,
+                None if bn.running_mean is None else bn.running_mean.clone(),
+                None if bn.running_var is None else bn.running_var.clone(),
+                bn.weight,
+                bn.bias,
+                True,
+                0.0,
+                bn.eps,
+            )
+        y = self.relu1(y)
+        conv = self.conv1
+        weight = conv.weight if scale is None else conv.weight * scale
+        return F.conv2d(y, weight, None, conv.stride, conv.padding), skip
+
+    def forward(
+        self,
+        inputs: Sequence[Tensor],
+        weights: Sequence[float | Tensor],
+        skips: Sequence[tuple[int, float | Tensor]] = (),
+    ) -> Tensor:
+        if len(inputs) != len(self.input_channels) or len(weights) != len(inputs):
+            raise ValueError(
+                f"DenseLayer expects {len(self.input_channels)} inputs and weights, "
+                f"got {len(inputs)} and {len(weights)}"
+            )
+        scale = self._scale(weights, inputs[0])
+        layout = self._skip_layout([p for p, _ in skips]) if skips else None
+        coefficients = self._vector([b for _, b in skips], inputs[0]) if skips else None
+        if (
+            self.memory_efficient
+            and torch.is_grad_enabled()
+            and any(t.requires_grad for t in inputs)
+        ):
+            calls = [0]
+
+            def recomputable(
+                scale_: Tensor | None, coefficients_: Tensor | None, *xs: Tensor
+            ) -> tuple[Tensor, Tensor | None]:
+                calls[0] += 1
+                return self._features(scale_, coefficients_, layout, calls[0] == 1, *xs)
+
+            out, skip = checkpoint(
+                recomputable, scale, coefficients, *inputs, use_reentrant=False
+            )
+        else:
+            out, skip = self._features(scale, coefficients, layout, True, *inputs)
+        if self.bottleneck is not None:
+            out = self.conv2(self.relu2(self.norm2(out)))
+        return out if skip is None else out + skip
+
+    def extra_repr(self) -> str:
+        return f"inputs={len(self.input_channels)}, memory_efficient={self.memory_efficient}"
+
+
+class Transition(nn.Sequential):
+    """DenseNet's transition between dense blocks: BN-ReLU-conv1x1-avgpool2.
+
+    ``ceil_mode`` keeps inputs as small as 28x28 valid for DenseNet-121 (7 -> 4 -> 2 -> 1);
+    at the paper's sizes (even maps) it changes nothing.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.BatchNorm2d(in_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            nn.AvgPool2d(2, 2, ceil_mode=True),
+        )
+
+
+def init_weights(model: nn.Module) -> None:
+    """Sec. 7.1: He initialisation [37] for convolutions, Xavier [38] for the classifier.
+
+    Models built on the meta device (shapes only, e.g. to count parameters) are left alone.
+    """
+    if any(p.is_meta for p in model.parameters()):
+        return
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)

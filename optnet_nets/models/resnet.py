@@ -1,0 +1,215 @@
+"""ResNet and HB-Net: stages of the heavy-ball recurrence (16), Sec. 6.1, Tables 4 and 5.
+
+One network class serves both: each stage runs (16), x_{k+1} = act(T_k(x_k) + beta1 x_k +
+beta2 x_{k-1}) with T = conv-BN-ReLU-conv-BN. ResNet [6] is beta1 = 1, beta2 = 0 with
+act = ReLU (Table 3); HB-Net is beta1 = 1, beta2 = -1 with no activation after the sum, as
+the equation of Sec. 6.1 is printed (and as makes the layer invertible). Both have the same
+modules, so their state_dicts are interchangeable. ``structure="17"`` runs the Nesterov-style
+(17) over the same modules instead: x_{k+1} = act(T_k(y_k) + y_k), y_k = beta1 x_k +
+beta2 x_{k-1}, by default with (12)'s momentum beta1 = 1 + beta_k, beta2 = -beta_k of (3),
+counted from each stage's first layer.
+
+Down-sampling (Sec. 6, "Block Based Structure"): the first layer of a stage has stride 2 and
+the stage's shortcut (option A on CIFAR, option B on ImageNet) maps BOTH x_k and x_{k-1} to the
+new size; x_{-1} = x_0 at the stem, and x_{k-1} carries over from one stage to the next.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from optnet_nets.blocks import (
+    Learnable,
+    Multistep,
+    Spec,
+    heavy_ball_table,
+    nesterov_residual_table,
+)
+from optnet_nets.models.layers import OptionAShortcut, Projection, ResidualBranch, init_weights
+from optnet_theory.coefficients import nesterov_beta
+from optnet_theory.errors import OptnetError
+
+__all__ = ["HeavyBallNet", "HeavyBallStage", "cifar_resnet", "imagenet_resnet"]
+
+
+class HeavyBallStage(Multistep):
+    """One stage of (16); ``forward(x_prev, x)`` returns the last two states (x_{K-1}, x_K).
+
+    ``reversible=True`` (HB-Net only: beta1 = 1, beta2 = -1, no activation) runs the first,
+    possibly down-sampling, layer normally and the rest through
+    :func:`optnet_nets.reversible.hb_reversible`, which rebuilds the states in backward instead
+    of storing them. The modules are the same either way.
+    """
+
+    def __init__(
+        self,
+        blocks: list[nn.Module],
+        beta1: Spec,
+        beta2: Spec,
+        shortcut: nn.Module | None,
+        activation: nn.Module | None,
+        reversible: bool = False,
+        structure: str = "16",
+    ) -> None:
+        if structure == "16":
+            table = heavy_ball_table(len(blocks), beta1, beta2)
+            equation = "(16) x[k+1] = act(T(x[k]) + beta1 x[k] + beta2 x[k-1])"
+        else:
+            table = nesterov_residual_table(len(blocks), beta1, beta2)
+            equation = "(17) x[k+1] = act(T(y) + y), y = beta1 x[k] + beta2 x[k-1]"
+        super().__init__(
+            blocks, table, 2, shortcut=shortcut, activation=activation, equation=equation
+        )
+        if reversible and (
+            structure != "16" or beta1 != 1.0 or beta2 != -1.0 or activation is not None
+        ):
+            raise OptnetError(
+                "reversible=True needs the invertible HB layer of Sec. 6.1: structure='16', "
+                "fixed beta1=1, beta2=-1 and activation='none'"
+            )
+        self.reversible = reversible
+
+    def forward(self, x_prev: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        if not self.reversible or len(self.blocks) == 1:
+            x_prev, x = self.run((x_prev, x), last=2)
+            return x_prev, x
+        try:
+            from optnet_nets.reversible import hb_reversible
+        except ImportError as exc:  # pragma: no cover - depends on the reversible backend
+            raise OptnetError(f"reversible=True is unavailable: {exc}") from None
+        x_prev, x = self.run((x_prev, x), n_steps=1, last=2)
+        return hb_reversible(self.blocks[1:], x_prev, x)  # type: ignore[arg-type]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f"\nreversible={self.reversible}"
+
+
+class HeavyBallNet(nn.Module):
+    """stem -> stages of (16) -> global average pooling -> fully connected classifier."""
+
+    def __init__(self, stem: nn.Module, stages: list[HeavyBallStage], width: int, classes: int):
+        super().__init__()
+        self.stem = stem
+        self.stages = nn.ModuleList(stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        x_prev = x  # x_{-1} = x_0
+        for stage in self.stages:
+            x_prev, x = stage(x_prev, x)
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def _coefficients(
+    structure: str, depth: int, beta1: float | None, beta2: float | None, learnable: bool
+) -> tuple[Spec, Spec]:
+    """beta1, beta2 of one stage: the values given, or the structure's defaults.
+
+    (16): 1 and -1 (HB-Net). (17): (12)'s 1 + beta_k and -beta_k, beta_k of (3). With
+    ``learnable`` each layer learns its own pair, starting there (the LM-ResNet idea).
+    """
+    momentum = nesterov_beta(depth) if structure == "17" else [0.0] * (depth + 1)
+
+    def spec(value: float | None, default: float, sign: float) -> Spec:
+        def at(k: int) -> float:
+            if value is not None:
+                return float(value)
+            return default + sign * float(momentum[k])
+
+        if learnable:
+            return lambda k: Learnable(at(k))
+        if value is not None or structure == "16":
+            return at(0)
+        return at
+
+    return spec(beta1, 1.0, 1.0), spec(beta2, -1.0 if structure == "16" else 0.0, -1.0)
+
+
+def _stages(
+    widths: list[int],
+    depths: list[int],
+    strides: list[int],
+    in_width: int,
+    shortcut: type[nn.Module],
+    beta1: float | None,
+    beta2: float | None,
+    learnable: bool,
+    activation: str,
+    reversible: bool,
+    structure: str,
+) -> list[HeavyBallStage]:
+    stages = []
+    for width, depth, stride in zip(widths, depths, strides, strict=True):
+        blocks: list[nn.Module] = [
+            ResidualBranch(in_width if i == 0 else width, width, stride if i == 0 else 1)
+            for i in range(depth)
+        ]
+        sc = shortcut(in_width, width, stride) if (stride != 1 or in_width != width) else None
+        b1, b2 = _coefficients(structure, depth, beta1, beta2, learnable)
+        act = nn.ReLU() if activation == "relu" else None
+        stages.append(HeavyBallStage(blocks, b1, b2, sc, act, reversible, structure))
+        in_width = width
+    return stages
+
+
+def cifar_resnet(
+    depth: int,
+    num_classes: int,
+    in_channels: int,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    learnable: bool = False,
+    activation: str = "none",
+    reversible: bool = False,
+    structure: str = "16",
+) -> HeavyBallNet:
+    """CIFAR HB-Net/ResNet-(6n+2) [6]: widths 16/32/64, option-A shortcuts.
+
+    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activation="relu"``.
+    """
+    if (depth - 2) % 6:
+        raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+    n = (depth - 2) // 6
+    stem = nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
+    )
+    stages = _stages(
+        [16, 32, 64], [n] * 3, [1, 2, 2], 16, OptionAShortcut,
+        beta1, beta2, learnable, activation, reversible, structure,
+    )
+    model = HeavyBallNet(stem, stages, 64, num_classes)
+    init_weights(model)
+    return model
+
+
+def imagenet_resnet(
+    depths: list[int],
+    num_classes: int,
+    in_channels: int,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    learnable: bool = False,
+    activation: str = "none",
+    reversible: bool = False,
+    structure: str = "16",
+) -> HeavyBallNet:
+    """ImageNet HB-Net/ResNet with basic blocks [6] (34 layers: 3, 4, 6, 3), option B.
+
+    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activation="relu"``.
+    """
+    stem = nn.Sequential(
+        nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+    )
+    stages = _stages(
+        [64, 128, 256, 512], depths, [1, 2, 2, 2], 64, Projection,
+        beta1, beta2, learnable, activation, reversible, structure,
+    )
+    model = HeavyBallNet(stem, stages, 512, num_classes)
+    init_weights(model)
+    return model
