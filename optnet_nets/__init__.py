@@ -15,7 +15,7 @@ _LAZY: dict[str, str] = {
     "load_dataset": "optnet_nets.data",
 }
 
-__all__ = list(_LAZY)
+__all__ = ["create_model", "list_models", "load_dataset"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from optnet_nets.data import load_dataset

@@ -1,7 +1,7 @@
 """optnet_theory: the mathematics of the paper, with SymPy, NumPy, SciPy and mpmath only.
 
 This package never imports torch. Public names are loaded lazily so that ``import
-optnet_theory`` stays cheap; see ``__all__`` for what is offered and where it lives.
+optnet_theory`` stays cheap; ``_LAZY`` says where each one lives.
 """
 
 from __future__ import annotations
@@ -16,14 +16,30 @@ _LAZY: dict[str, str] = {
     "Energy": "optnet_theory.energy",
     "list_activations": "optnet_theory.activations",
     "nesterov_h": "optnet_theory.coefficients",
+    "nesterov_h_matrix": "optnet_theory.coefficients",
+    "network_forward": "optnet_theory.networks",
+    "verify_claim": "optnet_theory.verify",
+    "verify_all": "optnet_theory.verify",
 }
 
-__all__ = ["OptnetError", *_LAZY]
+__all__ = [
+    "Energy",
+    "OptnetError",
+    "derive_energy",
+    "list_activations",
+    "nesterov_h",
+    "nesterov_h_matrix",
+    "network_forward",
+    "verify_all",
+    "verify_claim",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from optnet_theory.activations import list_activations
-    from optnet_theory.coefficients import nesterov_h
+    from optnet_theory.coefficients import nesterov_h, nesterov_h_matrix
     from optnet_theory.energy import Energy, derive_energy
+    from optnet_theory.networks import network_forward
+    from optnet_theory.verify import verify_all, verify_claim
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,271 @@
+"""Reference forward passes of the tied-weight networks (7), (11)-(14) and templates (16)-(20).
+
+These are the ground truth that other implementations (the torch backend) are checked
+against, so they are written as the equations read. ``phi`` is an elementwise callable
+(float64: ``energy.phi_fn``; mpmath: ``np.frompyfunc(energy.phi_mp, 1, 1)``), ``W`` a square
+array, ``x0`` a vector; every function returns the list of states [x_0, x_1, ..., x_K] (for
+(14) and (20) also the x' path). The first layer uses x_{-1} = x_0.
+
+The templates of Sec. 6 take T (any map x -> T(x), e.g. ``layer_map(phi, W)``) and
+coefficients that may vary with the layer: a scalar, or a sequence indexed by k whose entry k
+is used for the layer that makes x_{k+1}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from optnet_theory.coefficients import nesterov_beta, nesterov_h
+from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import SIMULATION_HB_BETA
+
+__all__ = [
+    "STRUCTURES",
+    "admm_network",
+    "agd2_network",
+    "agd_network",
+    "feedforward_network",
+    "hb_network",
+    "layer_map",
+    "network_forward",
+    "template_16",
+    "template_17",
+    "template_18",
+    "template_20",
+]
+
+Activation = Callable[[Any], Any]
+Map = Callable[[np.ndarray], np.ndarray]
+Coefficient = Any  # a scalar, or a sequence indexed by layer k
+
+#: structure name -> equation of the paper.
+STRUCTURES: dict[str, str] = {
+    "gd": "(7)",
+    "hb": "(11)",
+    "agd": "(12)",
+    "agd2": "(13)",
+    "admm": "(14)",
+}
+
+
+def _depth(K: Any) -> int:
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
+        raise OptnetError(f"depth must be a non-negative integer, got {K!r}")
+    return int(K)
+
+
+def _at(c: Coefficient, k: int) -> Any:
+    """Coefficient of layer k: c itself if scalar, else c[k]."""
+    if isinstance(c, (Sequence, np.ndarray)) and not isinstance(c, str):
+        return c[k]
+    return c
+
+
+def layer_map(phi: Activation, W: np.ndarray) -> Map:
+    """T(x) = Phi(W x), the operator of Sec. 6."""
+    W = np.asarray(W)
+    return lambda x: phi(W @ x)
+
+
+def feedforward_network(phi: Activation, W: np.ndarray, x0: np.ndarray, K: int) -> list[np.ndarray]:
+    """Feedforward network (7) with tied weights: x_{k+1} = Phi(W x_k)."""
+    T = layer_map(phi, W)
+    x = [np.asarray(x0)]
+    for _ in range(_depth(K)):
+        x.append(T(x[-1]))
+    return x
+
+
+def hb_network(
+    phi: Activation, W: np.ndarray, x0: np.ndarray, K: int, beta: Any = SIMULATION_HB_BETA
+) -> list[np.ndarray]:
+    """Heavy-ball network (11): x_{k+1} = Phi(W x_k) + beta (x_k - x_{k-1})."""
+    T = layer_map(phi, W)
+    x = [np.asarray(x0)]
+    for k in range(_depth(K)):
+        prev = x[k - 1] if k >= 1 else x[0]
+        x.append(T(x[k]) + beta * (x[k] - prev))
+    return x
+
+
+def agd_network(
+    phi: Activation,
+    W: np.ndarray,
+    x0: np.ndarray,
+    K: int,
+    beta: Sequence[Any] | None = None,
+    dps: int | None = None,
+) -> list[np.ndarray]:
+    """AGD network (12): x_{k+1} = Phi(W (x_k + beta_k (x_k - x_{k-1}))).
+
+    ``beta[k]`` = beta_k, default the theta schedule of (3) (at ``dps`` digits when given).
+    """
+    K = _depth(K)
+    b = nesterov_beta(K, dps=dps) if beta is None else beta
+    T = layer_map(phi, W)
+    x = [np.asarray(x0)]
+    for k in range(K):
+        prev = x[k - 1] if k >= 1 else x[0]
+        x.append(T(x[k] + b[k] * (x[k] - prev)))
+    return x
+
+
+def agd2_network(
+    phi: Activation,
+    W: np.ndarray,
+    x0: np.ndarray,
+    K: int,
+    h: Sequence[Sequence[Any]] | None = None,
+    dps: int | None = None,
+) -> list[np.ndarray]:
+    """AGD network in the summed form (13):
+
+    x_{k+1} = sum_{j=0}^k h_{k+1,j} Phi(W x_j) + x_k - sum_{j=0}^k h_{k+1,j} x_j,
+
+    ``h[k][j]`` = h_{k,j}, default (5) on the theta schedule (at ``dps`` digits when given).
+    """
+    K = _depth(K)
+    hh = nesterov_h(K, dps=dps) if h is None else h
+    T = layer_map(phi, W)
+    x = [np.asarray(x0)]
+    t: list[np.ndarray] = []
+    for k in range(K):
+        t.append(T(x[k]))
+        row = hh[k + 1]
+        nxt = x[k]
+        for j in range(k + 1):
+            nxt = nxt + row[j] * t[j] - row[j] * x[j]
+        x.append(nxt)
+    return x
+
+
+def admm_network(
+    phi: Activation,
+    W: np.ndarray,
+    x0: np.ndarray,
+    K: int,
+    x0_prime: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """ADMM network (14), two paths x' and x (default x'_0 = x_0):
+
+    x'_{k+1} = (Phi(W x'_k) + x_k - sum_{t=1}^k (x'_t - x_t)) / 2,
+    x_{k+1}  = (Phi(W x_k) + x'_{k+1} + sum_{t=1}^k (x'_t - x_t)) / 2.
+
+    Returns (x' states, x states).
+    """
+    T = layer_map(phi, W)
+    x = [np.asarray(x0)]
+    xp = [x[0] if x0_prime is None else np.asarray(x0_prime)]
+    acc = x[0] * 0  # sum_{t=1}^k (x'_t - x_t)
+    for k in range(_depth(K)):
+        xp.append((T(xp[k]) + x[k] - acc) / 2)
+        x.append((T(x[k]) + xp[k + 1] + acc) / 2)
+        acc = acc + (xp[k + 1] - x[k + 1])
+    return xp, x
+
+
+def network_forward(
+    structure: str, phi: Activation, W: np.ndarray, x0: np.ndarray, depth: int, **coefficients: Any
+) -> list[np.ndarray]:
+    """States x_0..x_depth of the tied-weight network ``structure`` (see :data:`STRUCTURES`).
+
+    ``coefficients`` go to the structure's function: ``beta`` for "hb" (default
+    ``SIMULATION_HB_BETA``) and "agd", ``h`` for "agd2", ``dps`` for "agd"/"agd2" defaults,
+    ``x0_prime`` for "admm" (whose x path is returned; use :func:`admm_network` for both).
+    """
+    fns: dict[str, Callable[..., Any]] = {
+        "gd": feedforward_network,
+        "hb": hb_network,
+        "agd": agd_network,
+        "agd2": agd2_network,
+        "admm": admm_network,
+    }
+    if structure not in fns:
+        raise OptnetError(f"unknown structure {structure!r}; choose from {', '.join(fns)}")
+    try:
+        out = fns[structure](phi, W, x0, depth, **coefficients)
+    except TypeError as exc:
+        raise OptnetError(f"bad coefficients for {structure!r}: {exc}") from exc
+    return out[1] if structure == "admm" else out
+
+
+def template_16(
+    T: Map, x0: np.ndarray, K: int, beta1: Coefficient, beta2: Coefficient
+) -> list[np.ndarray]:
+    """Template (16): x_{k+1} = T(x_k) + beta1 x_k + beta2 x_{k-1}. (11): beta1 = -beta2 = beta."""
+    x = [np.asarray(x0)]
+    for k in range(_depth(K)):
+        prev = x[k - 1] if k >= 1 else x[0]
+        x.append(T(x[k]) + _at(beta1, k) * x[k] + _at(beta2, k) * prev)
+    return x
+
+
+def template_17(
+    T: Map, x0: np.ndarray, K: int, beta1: Coefficient, beta2: Coefficient
+) -> list[np.ndarray]:
+    """Template (17): x_{k+1} = T(beta1 x_k + beta2 x_{k-1}).
+
+    (12) is beta1 = 1 + beta_k, beta2 = -beta_k.
+    """
+    x = [np.asarray(x0)]
+    for k in range(_depth(K)):
+        prev = x[k - 1] if k >= 1 else x[0]
+        x.append(T(_at(beta1, k) * x[k] + _at(beta2, k) * prev))
+    return x
+
+
+def template_18(
+    T: Map,
+    x0: np.ndarray,
+    K: int,
+    alpha: Sequence[Sequence[Any]],
+    beta: Sequence[Sequence[Any]],
+) -> list[np.ndarray]:
+    """Template (18): x_{k+1} = sum_{j=0}^k alpha_{k+1}^j T(x_j) + sum_{j=0}^k beta_{k+1}^j x_j.
+
+    ``alpha[k+1][j]`` = alpha_{k+1}^j (row 0 unused, like h). (13): alpha = h and
+    beta_{k+1}^j = [j = k] - h_{k+1,j}. DenseNet (19): beta = 0.
+    """
+    x = [np.asarray(x0)]
+    t: list[np.ndarray] = []
+    for k in range(_depth(K)):
+        t.append(T(x[k]))
+        a, b = alpha[k + 1], beta[k + 1]
+        nxt = a[0] * t[0] + b[0] * x[0]
+        for j in range(1, k + 1):
+            nxt = nxt + a[j] * t[j] + b[j] * x[j]
+        x.append(nxt)
+    return x
+
+
+def template_20(
+    T: Map,
+    x0: np.ndarray,
+    K: int,
+    alpha: Sequence[Sequence[Any]],
+    beta: Sequence[Sequence[Any]],
+    x0_prime: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Template (20), two paths, with layer-dependent coefficients:
+
+    x'_{k+1} = T(x'_k) + sum_{t=0}^k alpha[k+1][t] x'_t + sum_{t=0}^k beta[k+1][t] x_t,
+    x_{k+1}  = T(x_k)  + sum_{t=0}^k alpha[k+1][t] x'_t + sum_{t=0}^k beta[k+1][t] x_t.
+
+    The paper prints alpha_t, beta_t for t = 1..k (the same for every layer): that is
+    alpha[k+1][t] = alpha_t for t >= 1 and alpha[k+1][0] = 0. DMRNet (Table 3) needs the
+    layer-dependent form: alpha[k+1][k] = beta[k+1][k] = 1/2 and 0 elsewhere.
+    Returns (x' states, x states); default x'_0 = x_0.
+    """
+    x = [np.asarray(x0)]
+    xp = [x[0] if x0_prime is None else np.asarray(x0_prime)]
+    for k in range(_depth(K)):
+        a, b = alpha[k + 1], beta[k + 1]
+        side = a[0] * xp[0] + b[0] * x[0]
+        for t in range(1, k + 1):
+            side = side + a[t] * xp[t] + b[t] * x[t]
+        xp.append(T(xp[k]) + side)
+        x.append(T(x[k]) + side)
+    return xp, x
