@@ -45,3 +45,47 @@ AGDNET_BETA: float = 0.1  # beta in (21)
 SIMULATION_SAMPLES: int = 10_000
 SIMULATION_DIM: int = 100
 SIMULATION_EPOCHS: int = 1_000
+
+
+# --------------------------------------------------------------------------------------------
+# Table 1 (Sec. 3, "The optimization objectives for the common activation functions").
+# TRANSCRIPTION, exactly as printed, built as SymPy in code (no string parsing). Each row gives
+# the printed activation Phi(x) and the printed summand Psi(t) of the objective
+# f(x) = ||x||^2/2 - sum_i Psi(U_i^T x), written in the scalar variable x (t = U_i^T x).
+# Printed errors are kept on purpose: optnet_theory.table1 audits these rows against
+# derivations and reports each erratum. C is the printed arbitrary constant (Softplus row).
+# --------------------------------------------------------------------------------------------
+
+
+def table1_transcription() -> dict[str, tuple[object, object]]:
+    """Table 1 as printed: row label -> (printed Phi, printed Psi) as SymPy expressions."""
+    import sympy as sp
+
+    x = sp.Symbol("x", real=True)
+    alpha = sp.Symbol("alpha", real=True)
+    a = sp.Symbol("a", real=True)
+    c = sp.Symbol("C", real=True)
+    exp, log, polylog, pw = sp.exp, sp.log, sp.polylog, sp.Piecewise
+    half = sp.Rational(1, 2)
+    return {
+        "Sigmoid": (1 / (1 + exp(-x)), x + log(1 / (exp(x) + 1))),
+        "tanh": ((1 - exp(-2 * x)) / (1 + exp(-2 * x)), x + log(1 / (exp(2 * x) + 1))),
+        "Softplus": (log(exp(x) + 1), c - polylog(2, -exp(x))),
+        "Softsign": (
+            x / (1 + sp.Abs(x)),
+            pw((x - log(x + 1), x > 0), (-x - log(x - 1), True)),
+        ),
+        "ReLU": (pw((x, x > 0), (0, x <= 0)), pw((x**2 * half, x > 0), (0, True))),
+        "Leaky ReLU": (
+            pw((x, x > 0), (alpha * x, x <= 0)),
+            pw((x**2 * half, x > 0), (alpha * x**2 * half, True)),
+        ),
+        "ELU": (
+            pw((x, x > 0), (a * (exp(x) - 1), x <= 0)),
+            pw((x**2 * half, x > 0), (a * (exp(x) - x), True)),
+        ),
+        "Swish": (
+            x / (1 + exp(-x)),
+            x**2 * half + x * log(1 / (exp(x) + 1)) - polylog(2, -1 / exp(x)),
+        ),
+    }

@@ -202,8 +202,19 @@ def test_cli_json_lines_and_exit_status(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["claim"] for r in rows] == list(CLAIMS)
-    keys = {"claim", "max_abs_error", "max_rel_error", "passed", "trials", "precision",
-            "tolerance", "activation", "dim", "depth", "cond"}
+    keys = {
+        "claim",
+        "max_abs_error",
+        "max_rel_error",
+        "passed",
+        "trials",
+        "precision",
+        "tolerance",
+        "activation",
+        "dim",
+        "depth",
+        "cond",
+    }
     assert all(keys <= set(r) and r["passed"] for r in rows)
 
 

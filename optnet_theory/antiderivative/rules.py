@@ -1,0 +1,255 @@
+"""Strategies for a smooth (non-piecewise) integrand; each applies or declines.
+
+The chain, tried in order by :func:`integrate_smooth`:
+
+1. ``constant``     -- an integrand free of x.
+2. ``linearity``    -- a sum term by term, a constant factor pulled out.
+3. ``log-exp``      -- log(A + B e^(c x + d)) with A, B > 0 integrates to
+   x log A - Li2(-(B/A) e^(c x + d)) / c, real on all of R (SymPy alone leaves it unevaluated).
+   ``log-expand``   -- log of a positive sum of exponentials (cosh, tanh + 1, ...) split as
+   u + log(A + B e^(c x)), which the log-exp rule then integrates.
+4. ``sympy``        -- :func:`sympy.integrate`, under a time limit, accepted only if it leaves
+   no unevaluated ``Integral``.
+5. ``by-parts``     -- x^n g(x) = x^n G - n * integral(x^(n-1) G) when g has an antiderivative
+   G by this chain (this is how x*sigmoid(x) reaches the dilogarithm).
+6. ``rewrite-exp``  -- hyperbolic functions rewritten as exponentials, then the chain again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+
+import sympy as sp
+
+from optnet_theory.antiderivative.timelimit import call_with_limit
+
+SYMPY_SECONDS = 0.8
+BUDGET_SECONDS = 4.0
+MAX_DEPTH = 4
+_DEADLINE: ContextVar[float] = ContextVar("deadline", default=float("inf"))
+
+Outcome = tuple[sp.Expr, list[str]] | None
+Rule = Callable[[sp.Expr, sp.Symbol, int], Outcome]
+
+
+def _constant(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    if expr.has(x):
+        return None
+    return expr * x, [f"constant: integral of {expr} is {expr}*x"]
+
+
+def _linearity(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    """Split sums and constant factors; the parts are smaller, so depth is not spent."""
+    coeff, rest = expr.as_independent(x, as_Add=False)
+    if coeff != 1 and rest != 1:
+        inner, steps = integrate_smooth(rest, x, depth)
+        return None if inner is None else (coeff * inner, steps)
+    terms = sp.Add.make_args(sp.expand(expr, deep=False, log=False, power_exp=False))
+    if len(terms) < 2:
+        return None
+    total = sp.Integer(0)
+    steps = [f"linearity: {len(terms)} terms integrated one by one"]
+    for term in terms:
+        part, sub = integrate_smooth(term, x, depth)
+        if part is None:
+            return None
+        total += part
+        steps += sub
+    return total, steps
+
+
+def _exp_linear(term: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """term = B * exp(c x + d) with B > 0 a number: return (B e^d, c, exponent)."""
+    coeff, rest = term.as_independent(x, as_Add=False)
+    if not isinstance(rest, sp.exp) or not (coeff.is_number and coeff.is_positive):
+        return None
+    arg = sp.expand(rest.args[0])
+    c = arg.coeff(x)
+    d = sp.expand(arg - c * x)
+    if c == 0 or c.has(x) or d.has(x) or not c.is_real:
+        return None
+    return coeff * sp.exp(d), c, arg
+
+
+def _log_exp(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    if not isinstance(expr, sp.log):
+        return None
+    terms = sp.Add.make_args(sp.expand(expr.args[0]))
+    consts = [t for t in terms if not t.has(x)]
+    others = [t for t in terms if t.has(x)]
+    if len(others) != 1:
+        return None
+    a = sp.Add(*consts)
+    matched = _exp_linear(others[0], x)
+    if matched is None or not (a.is_number and a.is_positive):
+        return None
+    b, c, _ = matched
+    inner = sp.expand(others[0] / b)  # e^(c x)
+    result = x * sp.log(a) - sp.polylog(2, -(b / a) * inner) / c
+    return result, [f"log-exp: integral of {expr} is {result} (dilogarithm, real on R)"]
+
+
+def _exp_sum_log(arg: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
+    """log of a positive sum of c_i e^(u_i) (u_i linear in x) as u_k + log(sum c_i e^(u_i-u_k)).
+
+    u_k is the exponent with the smallest slope, so the remaining sum is A + B e^(c x) when it
+    has two terms: the shape the log-exp rule integrates.
+    """
+    terms = []
+    for term in sp.Add.make_args(sp.expand(arg)):
+        coeff, rest = term.as_independent(x, as_Add=False)
+        if rest == 1:
+            u = sp.Integer(0)
+        elif isinstance(rest, sp.exp) and sp.expand(rest.args[0]).is_polynomial(x):
+            u = sp.expand(rest.args[0])
+            if sp.degree(u, x) > 1:
+                return None
+        else:
+            return None
+        if not (coeff.is_number and coeff.is_positive):
+            return None
+        terms.append((coeff, u))
+    if len(terms) < 2:
+        return None
+    lowest = min((u for _, u in terms), key=lambda u: u.coeff(x))
+    rest_sum = sp.Add(*(c * sp.exp(sp.expand(u - lowest)) for c, u in terms))
+    return lowest + sp.log(rest_sum)
+
+
+def _log_expand(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    if not isinstance(expr, sp.log) or depth >= MAX_DEPTH:
+        return None
+    arg = expr.args[0]
+    if not arg.has(sp.exp, sp.cosh, sp.sinh, sp.tanh):
+        return None
+    num, den = sp.fraction(sp.together(arg.rewrite(sp.exp)))
+    parts = []
+    for piece, sign in ((num, 1), (den, -1)):
+        for factor in sp.Mul.make_args(sp.factor_terms(piece)):
+            if not factor.has(x):
+                if not (factor.is_number and factor.is_positive):
+                    return None
+                parts.append(sign * sp.log(factor))
+            elif isinstance(factor, sp.exp):
+                parts.append(sign * factor.args[0])
+            else:
+                expanded = _exp_sum_log(factor, x)
+                if expanded is None:
+                    return None
+                parts.append(sign * expanded)
+    rewritten = sp.Add(*parts)
+    if rewritten == expr:
+        return None
+    result, steps = integrate_smooth(rewritten, x, depth + 1)
+    if result is None:
+        return None
+    return result, [f"log-expand: {expr} as {rewritten}", *steps]
+
+
+_SYMPY_CACHE: dict[tuple[sp.Expr, sp.Symbol], sp.Expr | None] = {}
+
+
+def _sympy(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    """sympy.integrate under a CPU limit; answers (and complete failures) are remembered."""
+    key = (expr, x)
+    if key not in _SYMPY_CACHE:
+        left = _DEADLINE.get() - time.process_time()
+        if left <= 0.05:
+            return None
+        limit = min(SYMPY_SECONDS, left)
+        result = call_with_limit(limit, lambda: sp.integrate(expr, x))
+        if result is None and limit < SYMPY_SECONDS:
+            return None  # cut short by the budget: do not remember as a failure
+        _SYMPY_CACHE[key] = None if result is None or result.has(sp.Integral) else result
+    found = _SYMPY_CACHE[key]
+    if found is None:
+        return None
+    return found, [f"sympy: integrate({expr}) = {found}"]
+
+
+def _polynomial_factor(expr: sp.Expr, x: sp.Symbol) -> tuple[int, sp.Expr] | None:
+    coeff, rest = expr.as_independent(x, as_Add=False)
+    power = 0
+    others = []
+    for f in sp.Mul.make_args(rest):
+        if f == x:
+            power += 1
+        elif isinstance(f, sp.Pow) and f.base == x and f.exp.is_Integer and f.exp > 0:
+            power += int(f.exp)
+        else:
+            others.append(f)
+    if power == 0 or not others:
+        return None
+    return power, coeff * sp.Mul(*others)
+
+
+def _by_parts(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    split = _polynomial_factor(expr, x)
+    if split is None or depth >= MAX_DEPTH:
+        return None
+    n, g = split
+    big_g, steps = integrate_smooth(g, x, depth + 1)
+    if big_g is None:
+        return None
+    rest, sub = integrate_smooth(sp.expand(n * x ** (n - 1) * big_g), x, depth + 1)
+    if rest is None:
+        return None
+    result = x**n * big_g - rest
+    head = f"by-parts: x^{n} * ({g}) with G = {big_g}"
+    return result, [head, *steps, *sub]
+
+
+def _rewrite_exp(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    if depth >= MAX_DEPTH or not expr.has(sp.tanh, sp.sinh, sp.cosh):
+        return None
+    rewritten = expr.rewrite(sp.exp)
+    result, steps = integrate_smooth(rewritten, x, depth + 1)
+    if result is None:
+        return None
+    return result, [f"rewrite-exp: {expr} as {rewritten}", *steps]
+
+
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("constant", _constant),
+    ("linearity", _linearity),
+    ("log-exp", _log_exp),
+    ("log-expand", _log_expand),
+    ("sympy", _sympy),
+    ("by-parts", _by_parts),
+    ("rewrite-exp", _rewrite_exp),
+)
+
+
+def integrate_smooth(
+    expr: sp.Expr, x: sp.Symbol, depth: int = 0
+) -> tuple[sp.Expr | None, list[str]]:
+    """An antiderivative of ``expr`` in ``x`` by the first rule that applies, or None.
+
+    Returns the antiderivative and the steps; declined rules are recorded only at the top level.
+    A top-level call gets a budget of ``BUDGET_SECONDS`` of CPU time shared by all its
+    sub-integrals.
+    """
+    if depth == 0:
+        token = _DEADLINE.set(time.process_time() + BUDGET_SECONDS)
+        try:
+            return _chain(expr, x, depth)
+        finally:
+            _DEADLINE.reset(token)
+    return _chain(expr, x, depth)
+
+
+def _chain(expr: sp.Expr, x: sp.Symbol, depth: int) -> tuple[sp.Expr | None, list[str]]:
+    declined: list[str] = []
+    for name, rule in RULES:
+        if time.process_time() > _DEADLINE.get():
+            declined.append(f"time budget of {BUDGET_SECONDS:g} s spent before rule {name}")
+            break
+        outcome = rule(expr, x, depth)
+        if outcome is not None:
+            result, steps = outcome
+            return result, declined + steps
+        if depth == 0:
+            declined.append(f"{name}: declined for {expr}")
+    return None, declined

@@ -1,0 +1,83 @@
+"""``optnet derive SPEC``: derive Psi (Psi' = Phi) and the energy (8) of an activation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from optnet_theory.errors import OptnetError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``optnet derive``."""
+    parser.add_argument("spec", help="registry name (optnet activations) or a formula in x")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind a parameter, e.g. --param alpha=0.1 (repeatable)",
+    )
+    parser.add_argument("--latex", action="store_true", help="print Phi and Psi as LaTeX")
+    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument(
+        "--exact-slopes",
+        action="store_true",
+        help="try SymPy for the slope bounds m <= Phi' <= M (slower); default numeric",
+    )
+
+
+def parse_params(items: list[str]) -> dict[str, float]:
+    """``["alpha=0.1"]`` -> ``{"alpha": 0.1}``, refusing anything else in one line."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise OptnetError(f"--param expects NAME=VALUE such as alpha=0.1, got {item!r}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise OptnetError(f"--param {name}: {value!r} is not a number") from None
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Derive, check, and print the energy with its slope bounds and (8)'s mu, L for U = I."""
+    import numpy as np
+    import sympy as sp
+
+    from optnet_theory.curvature import curvature
+    from optnet_theory.energy import derive_energy
+
+    energy = derive_energy(args.spec, **parse_params(args.param))
+    curv = curvature(energy, np.eye(1), symbolic=args.exact_slopes)
+    record = energy.to_json()
+    record.update(
+        {
+            "slope_bounds": {"m": curv.m, "M": curv.M, "method": curv.slope_method},
+            "identity_U": {"mu": curv.mu, "L": curv.L, "strongly_convex": curv.strongly_convex},
+        }
+    )
+    if args.json:
+        print(json.dumps(record, indent=2, default=str))
+        return 0
+    phi = sp.latex(energy.phi) if args.latex else str(energy.phi)
+    print(f"Phi(x) = {phi}")
+    if energy.psi is None:
+        print(f"Psi(x) = integral_0^x Phi  [numeric, accuracy {energy.accuracy:.1e}]")
+    else:
+        print(f"Psi(x) = {sp.latex(energy.psi) if args.latex else energy.psi}")
+    print(
+        f"method: {energy.method}; verified: {energy.verified}; "
+        f"max check error {energy.max_check_error:.1e}"
+    )
+    print(
+        f"slope bounds: {curv.m:.6g} <= Phi' <= {curv.M:.6g} ({curv.slope_method}); "
+        f"for U = I: mu = {curv.mu:.6g}, L = {curv.L:.6g}"
+    )
+    print("f(z) = ||z||^2/2 - sum_i Psi(U_i^T z)  (8);  grad f(z) = z - U Phi(U^T z)  (9)")
+    print("steps:")
+    for step in energy.steps:
+        print(f"  - {step}")
+    return 0
