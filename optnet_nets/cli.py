@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
-        hint = " (install the torch extra: pip install 'optnet[nets]')" if missing == "torch" else ""
+        hint = ""
+        if missing == "torch":
+            hint = " (install the torch extra: pip install 'optnet[nets]')"
         print(f"optnet {name}: error: cannot load {missing}{hint}", file=sys.stderr)
         return 2
     parser = argparse.ArgumentParser(prog=f"optnet {name}", description=help_)

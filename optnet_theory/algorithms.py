@@ -20,6 +20,7 @@ import numpy as np
 
 from optnet_theory.coefficients import nesterov_beta, nesterov_h
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 __all__ = [
     "ADMMHistory",
@@ -37,9 +38,7 @@ Oracle = Callable[[np.ndarray], np.ndarray]
 
 
 def _steps(K: Any) -> int:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
-        raise OptnetError(f"the number of steps must be a non-negative integer, got {K!r}")
-    return int(K)
+    return check_int(K, "the number of steps", 0)
 
 
 def _coeffs(given: Sequence[Any] | None, K: int, dps: int | None, name: str) -> Sequence[Any]:

@@ -31,6 +31,7 @@ import numpy as np
 import sympy
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 __all__ = [
     "NesterovH",
@@ -47,17 +48,11 @@ __all__ = [
 EXACT_MAX_K = 12
 
 
-def _check_k(K: Any, name: str = "K") -> int:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
-        raise OptnetError(f"{name} must be a non-negative integer, got {K!r}")
-    return int(K)
-
-
 def _check_mode(K: int, exact: bool, dps: int | None, nested: bool = True) -> None:
     if exact and dps is not None:
         raise OptnetError("choose exact=True or dps=..., not both")
-    if dps is not None and (isinstance(dps, bool) or not isinstance(dps, int) or dps < 1):
-        raise OptnetError(f"dps must be a positive integer number of digits, got {dps!r}")
+    if dps is not None:
+        check_int(dps, "dps (digits)", 1)
     if exact and nested and K > EXACT_MAX_K:
         raise OptnetError(
             f"exact=True is offered for K <= {EXACT_MAX_K} (the radicals nest K deep); "
@@ -76,7 +71,7 @@ def nesterov_theta(K: int, exact: bool = False, dps: int | None = None) -> list[
     float64 by default; ``exact=True`` gives SymPy radicals (K <= 12); ``dps`` gives mpmath
     numbers computed at that many significant digits.
     """
-    K = _check_k(K)
+    K = check_int(K, "K", 0)
     _check_mode(K, exact, dps)
     if exact:
         theta: list[Any] = [sympy.Integer(1)]
@@ -181,6 +176,20 @@ class NesterovH(Sequence[np.ndarray]):
         return H
 
 
+def _h_from_beta(beta: Sequence[Any], exact: bool, dps: int | None) -> Any:
+    """h_{k,j} of (5) for the momentum ``beta`` in the number type of the mode.
+
+    ``exact``: the recursion on SymPy numbers; ``dps``: the recursion at ``dps`` digits;
+    otherwise the float64 :class:`NesterovH`.
+    """
+    if exact:
+        return h_recursion(beta)
+    if dps is not None:
+        with mpmath.workdps(dps):
+            return h_recursion(beta)
+    return NesterovH(beta)
+
+
 def nesterov_h(K: int, exact: bool = False, dps: int | None = None) -> Any:
     """Coefficients h_{k,j} of (5) for the theta schedule of (3): ``h[k][j]``, 1 <= k <= K.
 
@@ -188,13 +197,7 @@ def nesterov_h(K: int, exact: bool = False, dps: int | None = None) -> Any:
     K = 10^4. ``exact=True``: lists of SymPy radicals (K <= 12). ``dps=d``: lists of mpmath
     numbers from the recursion (5) evaluated at d digits.
     """
-    beta = nesterov_beta(K, exact=exact, dps=dps)
-    if exact:
-        return h_recursion(beta)
-    if dps is not None:
-        with mpmath.workdps(dps):
-            return h_recursion(beta)
-    return NesterovH(beta)
+    return _h_from_beta(nesterov_beta(K, exact=exact, dps=dps), exact, dps)
 
 
 def nesterov_h_matrix(K: int) -> np.ndarray:
@@ -231,13 +234,7 @@ def strongly_convex_h(
     Unrolled: h_{k,k-1} = 1 + beta and h_{k,j} = beta^(k-j) for j <= k-2. Same return types
     as :func:`nesterov_h`.
     """
-    K = _check_k(K)
+    K = check_int(K, "K", 0)
     _check_mode(K, exact, dps, nested=False)
     b = strongly_convex_beta(L, mu, exact=exact, dps=dps)
-    beta = [0 * b] + [b] * K
-    if exact:
-        return h_recursion(beta)
-    if dps is not None:
-        with mpmath.workdps(dps):
-            return h_recursion(beta)
-    return NesterovH(beta)
+    return _h_from_beta([0 * b] + [b] * K, exact, dps)

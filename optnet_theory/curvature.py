@@ -18,7 +18,12 @@ import numpy as np
 import sympy as sp
 
 from optnet_theory.activations import X
-from optnet_theory.antiderivative.piecewise import as_piecewise, breakpoints, intervals
+from optnet_theory.antiderivative.piecewise import (
+    as_piecewise,
+    float_breakpoints,
+    intervals,
+    junctions,
+)
 from optnet_theory.antiderivative.timelimit import call_with_limit
 from optnet_theory.energy import Energy
 from optnet_theory.errors import OptnetError
@@ -60,14 +65,11 @@ class Curvature:
 
 def _jumps(phi: sp.Expr) -> list[float]:
     """Right minus left limit of Phi at each breakpoint (a jump makes Phi' a Dirac mass)."""
-    pieces = intervals(as_piecewise(phi), X)
     out = []
     with mpmath.workdps(30):
-        for b, (left, right) in zip(
-            breakpoints(pieces), zip(pieces, pieces[1:], strict=False), strict=True
-        ):
-            lo = mp_function(left[1], X)(mpmath.mpf(b))
-            hi = mp_function(right[1], X)(mpmath.mpf(b))
+        for b, left, right in junctions(intervals(as_piecewise(phi))):
+            lo = mp_function(left, X)(mpmath.mpf(b))
+            hi = mp_function(right, X)(mpmath.mpf(b))
             out.append(float(hi - lo))
     return out
 
@@ -77,7 +79,7 @@ def _symbolic(phi: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
 
     def attempt() -> tuple[sp.Expr, sp.Expr]:
         lows, highs = [], []
-        for interval, expr in intervals(as_piecewise(phi), X):
+        for interval, expr in intervals(as_piecewise(phi)):
             slope = sp.diff(expr, X)
             domain = sp.Interval(interval.inf, interval.sup)  # closure: inf/sup over the piece
             lows.append(minimum(slope, X, domain))
@@ -99,7 +101,7 @@ def _numeric(energy: Energy) -> tuple[float, float]:
     keep = ~np.isnan(values)
     grid, values = grid[keep], values[keep]
     step = 2 * GRID_RADIUS / (GRID_POINTS - 1)
-    cuts = [float(b) for b in breakpoints(intervals(as_piecewise(energy.phi), X))]
+    cuts = float_breakpoints(energy.phi)
     bounds = []
     for sign in (1.0, -1.0):
         k = int(np.argmin(sign * values))

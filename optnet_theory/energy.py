@@ -31,8 +31,7 @@ from optnet_theory.antiderivative.numeric import (
 from optnet_theory.antiderivative.piecewise import (
     antiderivative_on_reals,
     as_piecewise,
-    breakpoints,
-    intervals,
+    float_breakpoints,
 )
 from optnet_theory.antiderivative.timelimit import TimeLimitExceeded, time_limit
 from optnet_theory.errors import OptnetError
@@ -306,7 +305,7 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
                 psi_mp,
             )
         steps.append("closed form rejected by the check; falling back to numeric")
-    cuts = [float(b) for b in breakpoints(intervals(as_piecewise(phi), X))]
+    cuts = float_breakpoints(phi)
     psi_mp = quad_antiderivative(phi_mp, cuts)
     approx = ChebyshevAntiderivative(phi_fn, phi_mp, psi_mp)
     pts = [*check_points(cuts), *(mpmath.mpf(v) for v in (-100, -45, -30, 30, 45, 100))]

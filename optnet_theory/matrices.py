@@ -15,6 +15,7 @@ import numpy as np
 import scipy.linalg
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 __all__ = [
     "NotSPDError",
@@ -75,8 +76,7 @@ def random_spd(n: int, cond: float, rng: np.random.Generator, top: float = 1.0) 
     The eigenvectors are Haar-random (QR of a Gaussian matrix with sign fix), so the condition
     number is exactly ``cond`` up to rounding for n >= 2; for n = 1 the matrix is [[top]].
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise OptnetError(f"matrix size must be a positive integer, got {n!r}")
+    n = check_int(n, "matrix size", 1)
     if not (np.isfinite(cond) and cond >= 1):
         raise OptnetError(f"condition number must be a finite number >= 1, got {cond!r}")
     if not (np.isfinite(top) and top > 0):

@@ -21,6 +21,7 @@ import numpy as np
 from optnet_theory.coefficients import nesterov_beta, nesterov_h
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import SIMULATION_HB_BETA
+from optnet_theory.validation import check_int
 
 __all__ = [
     "STRUCTURES",
@@ -52,9 +53,7 @@ STRUCTURES: dict[str, str] = {
 
 
 def _depth(K: Any) -> int:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
-        raise OptnetError(f"depth must be a non-negative integer, got {K!r}")
-    return int(K)
+    return check_int(K, "depth", 0)
 
 
 def _at(c: Coefficient, k: int) -> Any:

@@ -20,8 +20,8 @@ from optnet_theory.antiderivative.check import check_antiderivative
 from optnet_theory.antiderivative.piecewise import (
     antiderivative_on_reals,
     as_piecewise,
-    breakpoints,
     intervals,
+    junctions,
 )
 from optnet_theory.antiderivative.realness import interior_point
 from optnet_theory.antiderivative.timelimit import call_with_limit
@@ -99,12 +99,10 @@ def _realness(pieces: list[tuple[sp.Interval, sp.Expr]]) -> str | None:
     return None
 
 
-def _continuity(psi: sp.Expr, pieces: list[tuple[sp.Interval, sp.Expr]]) -> str | None:
-    for b, (left, right) in zip(
-        breakpoints(pieces), zip(pieces, pieces[1:], strict=False), strict=True
-    ):
-        lo = sp.simplify(left[1].subs(X, b))
-        hi = sp.simplify(right[1].subs(X, b))
+def _continuity(pieces: list[tuple[sp.Interval, sp.Expr]]) -> str | None:
+    for b, left, right in junctions(pieces):
+        lo = sp.simplify(left.subs(X, b))
+        hi = sp.simplify(right.subs(X, b))
         jump = sp.simplify(lo - hi)
         if jump.is_real is False or lo.has(sp.I) or hi.has(sp.I):
             continue  # complex branch values: reported by the realness check
@@ -116,7 +114,7 @@ def _continuity(psi: sp.Expr, pieces: list[tuple[sp.Interval, sp.Expr]]) -> str 
 def _derivative(
     printed_phi: sp.Expr, pieces: list[tuple[sp.Interval, sp.Expr]], bind: dict[sp.Symbol, sp.Expr]
 ) -> str | None:
-    phi_pieces = intervals(as_piecewise(printed_phi), X)
+    phi_pieces = intervals(as_piecewise(printed_phi))
     for interval, expr in pieces:
         slope = sp.diff(expr, X)
         inner = interior_point(interval)
@@ -186,11 +184,11 @@ def audit_row(label: str, printed_phi: sp.Expr, printed_psi: sp.Expr) -> Table1R
     )
     if not _same_function(printed_phi.subs(bind), registry_phi.subs(bind)):
         problems.append(f"printed Phi {printed_phi} differs from {registry_phi}")
-    pieces = intervals(as_piecewise(printed_psi), X)
+    pieces = intervals(as_piecewise(printed_psi))
     bound_pieces = [(iv, e.subs(bind)) for iv, e in pieces]
     for problem in (
         _realness(bound_pieces),
-        _continuity(printed_psi, pieces),
+        _continuity(pieces),
         _derivative(printed_phi, pieces, bind),
     ):
         if problem is not None:

@@ -74,6 +74,7 @@ from optnet_theory.networks import (
     hb_network,
 )
 from optnet_theory.paper_values import SIMULATION_HB_BETA
+from optnet_theory.validation import check_int
 
 __all__ = [
     "CLAIMS",
@@ -187,14 +188,6 @@ def _draw_w(
     return S + (top / 2) * A / norm if norm > 0 else S
 
 
-def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise OptnetError(f"{name} must be an integer >= {low}, got {value!r}")
-    if high is not None and value > high:
-        raise OptnetError(f"{name} must be an integer <= {high}, got {value!r}")
-    return int(value)
-
-
 def _resolve_energy(activation: Any, params: dict[str, float] | None) -> Any:
     if hasattr(activation, "gradient_fn") and hasattr(activation, "phi_fn"):
         return activation
@@ -224,15 +217,15 @@ def make_settings(
     (only x_0 is redrawn, unless ``x0`` is given too).
     """
     energy = _resolve_energy(activation, params)
-    trials = _check_int(trials, "trials", 1)
+    trials = check_int(trials, "trials", 1)
     if precision is not None:
-        precision = _check_int(precision, "precision (digits)", 10, 10_000)
+        precision = check_int(precision, "precision (digits)", 10, 10_000)
     rng = np.random.default_rng(seed)
     if W is not None:
         W = as_square_matrix(W) if general_w else check_spd(W)
         dim = W.shape[0]
     else:
-        dim = _check_int(dim, "dim", 1)
+        dim = check_int(dim, "dim", 1)
         if not (isinstance(cond, Real) and np.isfinite(cond) and cond >= 1):
             raise OptnetError(f"cond must be a finite number >= 1, got {cond!r}")
     top = 1.0 / max(_phi_lipschitz(energy), 1e-300)
@@ -316,7 +309,7 @@ def claim_error(
     """
     if claim not in CLAIMS:
         raise OptnetError(f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)}")
-    depth = _check_int(depth, "depth", 0)
+    depth = check_int(depth, "depth", 0)
     if setting.dps is None:
         a, b = _pair(claim, setting, depth, beta, network)
         return _errors(a, b)
@@ -370,7 +363,7 @@ def verify_claim(
     """
     if claim not in CLAIMS:
         raise OptnetError(f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)}")
-    depth = _check_int(depth, "depth", 0)
+    depth = check_int(depth, "depth", 0)
     if settings is None:
         settings = make_settings(activation, **draw)
     errs = [claim_error(claim, s, depth, beta=beta, network=network) for s in settings]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 #: ``"normalized"``: the padding is 0 after normalising, i.e. the training mean colour (the
 #: fb.resnet.torch recipe the DenseNet paper trained with). ``"pixel"``: the padding is pixel
@@ -30,8 +31,7 @@ class AugmentSpec:
     pad_fill: str = "normalized"
 
     def __post_init__(self) -> None:
-        if isinstance(self.padding, bool) or not isinstance(self.padding, int) or self.padding < 0:
-            raise OptnetError(f"padding must be an integer >= 0, got {self.padding!r}")
+        check_int(self.padding, "padding", 0)
         if not isinstance(self.flip, bool):
             raise OptnetError(f"flip must be True or False, got {self.flip!r}")
         if self.pad_fill not in PAD_FILLS:

@@ -31,6 +31,7 @@ from optnet_nets.data.augment import normalize
 from optnet_nets.data.base import Batch, DatasetError, ImageDataset, channel_stats
 from optnet_nets.data.sampling import epoch_permutation, even_subset, test_slices, train_slices
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 LAYOUT = (
@@ -340,12 +341,6 @@ class ImageFolderDataset(ImageDataset):
         return self._load(self.test_split, _BatchPlan(slices, None, False))
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise OptnetError(f"imagefolder {name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def load_imagefolder(
     data_dir: Path,
     device: torch.device,
@@ -364,13 +359,13 @@ def load_imagefolder(
     ``stats_samples`` training images spread evenly over the file list (centre crops).
     """
     _pil()
-    _check_int("image_size", image_size, 1)
-    _check_int("resize", resize, image_size)
-    _check_int("stats_samples", stats_samples, 1)
+    check_int(image_size, "imagefolder image_size", 1)
+    check_int(resize, "imagefolder resize", image_size)
+    check_int(stats_samples, "imagefolder stats_samples", 1)
     if not isinstance(flip, bool):
         raise OptnetError(f"imagefolder flip must be True or False, got {flip!r}")
     workers = min(8, os.cpu_count() or 1) if num_workers is None else num_workers
-    _check_int("num_workers", workers, 0)
+    check_int(workers, "imagefolder num_workers", 0)
     if not data_dir.is_dir():
         raise DatasetError(f"imagefolder directory {data_dir} does not exist; {LAYOUT}")
     return ImageFolderDataset(

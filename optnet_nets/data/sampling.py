@@ -13,18 +13,13 @@ import numpy as np
 import torch
 
 from optnet_theory.errors import OptnetError
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise OptnetError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+from optnet_theory.validation import check_int
 
 
 def check_rank(rank: int, world_size: int) -> tuple[int, int]:
     """Validate ``(rank, world_size)``: ``world_size >= 1`` and ``0 <= rank < world_size``."""
-    world_size = _check_int("world_size", world_size, 1)
-    rank = _check_int("rank", rank, 0)
+    world_size = check_int(world_size, "world_size", 1)
+    rank = check_int(rank, "rank", 0)
     if rank >= world_size:
         raise OptnetError(f"rank must be in [0, world_size={world_size}), got {rank}")
     return rank, world_size
@@ -32,16 +27,16 @@ def check_rank(rank: int, world_size: int) -> tuple[int, int]:
 
 def steps_per_epoch(n: int, batch_size: int, world_size: int = 1, drop_last: bool = True) -> int:
     """Number of global batches of ``batch_size * world_size`` images in ``n`` images."""
-    batch_size = _check_int("batch_size", batch_size, 1)
-    world_size = _check_int("world_size", world_size, 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    world_size = check_int(world_size, "world_size", 1)
     global_batch = batch_size * world_size
     return n // global_batch if drop_last else -(-n // global_batch)
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     """A CPU generator seeded by ``(seed, epoch, stream)`` through NumPy's SeedSequence."""
-    seed = _check_int("seed", seed, 0)
-    epoch = _check_int("epoch", epoch, 0)
+    seed = check_int(seed, "seed", 0)
+    epoch = check_int(epoch, "epoch", 0)
     words = np.random.SeedSequence([seed, epoch, stream]).generate_state(2, dtype=np.uint32)
     generator = torch.Generator(device="cpu")
     generator.manual_seed((int(words[0]) << 31) ^ int(words[1]))
@@ -69,7 +64,7 @@ def train_slices(
     """
     rank, world_size = check_rank(rank, world_size)
     steps = steps_per_epoch(n, batch_size, world_size, drop_last)
-    start_step = _check_int("start_step", start_step, 0)
+    start_step = check_int(start_step, "start_step", 0)
     if start_step > steps:
         raise OptnetError(
             f"start_step must be in [0, {steps}] (steps per epoch for batch {batch_size} "
@@ -86,7 +81,7 @@ def train_slices(
 
 def test_slices(n: int, batch_size: int, *, rank: int, world_size: int) -> list[tuple[int, int]]:
     """Batches of this rank's contiguous shard ``[rank*n//W, (rank+1)*n//W)`` of ``n`` images."""
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     rank, world_size = check_rank(rank, world_size)
     lo, hi = rank * n // world_size, (rank + 1) * n // world_size
     return [(s, min(s + batch_size, hi)) for s in range(lo, hi, batch_size)]
@@ -99,7 +94,7 @@ def even_subset(n: int, limit: int | None, what: str) -> list[int] | None:
     """
     if limit is None:
         return None
-    limit = _check_int(what, limit, 1)
+    limit = check_int(limit, what, 1)
     if limit >= n:
         return None
     return [i * n // limit for i in range(limit)]

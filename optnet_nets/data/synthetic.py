@@ -14,6 +14,7 @@ import torch
 from optnet_nets.data.augment import AugmentSpec
 from optnet_nets.data.in_memory import InMemoryDataset
 from optnet_theory.errors import OptnetError
+from optnet_theory.validation import check_int
 
 
 def _positive(name: str, value: object) -> int:
@@ -72,8 +73,7 @@ def load_synthetic(
         ("num_classes", num_classes),
     ):
         _positive(what, value)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise OptnetError(f"synthetic seed must be an integer >= 0, got {seed!r}")
+    check_int(seed, "synthetic seed", 0)
     if not isinstance(noise, (int, float)) or not noise >= 0:
         raise OptnetError(f"synthetic noise must be a number >= 0, got {noise!r}")
     generator = torch.Generator().manual_seed(seed)

@@ -15,11 +15,11 @@ classifier reads the mean of the two paths.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from optnet_nets.blocks import Learnable, Multistep, Spec, admm_table, dmrnet_coefficient
-from optnet_nets.models.layers import OptionAShortcut, ResidualBranch, init_weights
+from optnet_nets.models.layers import OptionAShortcut, ResidualBranch, cifar_stem, init_weights
+from optnet_nets.models.two_state import TwoStateNet
 from optnet_theory.errors import OptnetError
 
 __all__ = ["AdmmNet", "AdmmStage", "cifar_admmnet"]
@@ -45,22 +45,12 @@ class AdmmStage(Multistep):
         return x_dash, x
 
 
-class AdmmNet(nn.Module):
-    """stem -> stages of (20) -> mean of the two paths -> pooling -> classifier."""
+class AdmmNet(TwoStateNet):
+    """stem -> stages of (20) on (x'_k, x_k), x'_0 = x_0 -> mean of both paths -> classifier."""
 
-    def __init__(self, stem: nn.Module, stages: list[AdmmStage], width: int, classes: int):
-        super().__init__()
-        self.stem = stem
-        self.stages = nn.ModuleList(stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.stem(x)
-        x_dash = x  # x'_0 = x_0
-        for stage in self.stages:
-            x_dash, x = stage(x_dash, x)
-        return self.fc(torch.flatten(self.pool((x_dash + x) / 2), 1))
+    def readout(self, s: Tensor, x: Tensor) -> Tensor:
+        """The mean (x'_K + x_K) / 2 of the two paths."""
+        return (s + x) / 2
 
 
 def cifar_admmnet(
@@ -73,9 +63,7 @@ def cifar_admmnet(
     coefficient: Spec = (
         (lambda k1, t: Learnable(dmrnet_coefficient(k1, t))) if learnable else dmrnet_coefficient
     )
-    stem = nn.Sequential(
-        nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
-    )
+    stem = cifar_stem(in_channels)
     stages, in_width = [], 16
     for width, stride in zip([16, 32, 64], [1, 2, 2], strict=True):
         blocks: list[nn.Module] = [

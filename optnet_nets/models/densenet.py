@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.blocks import Learnable, Multistep, Spec, agd_beta, dense_table
-from optnet_nets.models.layers import DenseLayer, Transition, init_weights
+from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 
@@ -169,12 +169,7 @@ def imagenet_densenet(
     memory_efficient: bool = False,
 ) -> DenseNet:
     """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32)."""
-    stem = nn.Sequential(
-        nn.Conv2d(in_channels, 2 * growth_rate, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(2 * growth_rate),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1),
-    )
+    stem = imagenet_stem(in_channels, 2 * growth_rate)
     return _build(
         stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
         alpha, learnable_alpha, beta, memory_efficient,

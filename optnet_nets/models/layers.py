@@ -9,6 +9,7 @@
 * :class:`OptionAShortcut` (He et al.'s option A: subsample, zero-pad channels) and
   :class:`Projection` (option B: 1x1 convolution and BN) map a stage's input states to the new
   feature-map size.
+* :func:`cifar_stem` and :func:`imagenet_stem`: the convolutional stems before the first stage.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = [
     "Projection",
     "ResidualBranch",
     "Transition",
+    "cifar_stem",
+    "imagenet_stem",
     "init_weights",
 ]
 
@@ -232,6 +235,25 @@ class Transition(nn.Sequential):
             nn.Conv2d(in_channels, out_channels, 1, bias=False),
             nn.AvgPool2d(2, 2, ceil_mode=True),
         )
+
+
+def cifar_stem(in_channels: int, width: int = 16) -> nn.Sequential:
+    """He et al.'s CIFAR ResNet stem: conv3x3 (stride 1) to ``width`` channels, BN, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+    )
+
+
+def imagenet_stem(in_channels: int, width: int) -> nn.Sequential:
+    """The ImageNet stem of ResNet and DenseNet: conv7x7 stride 2, BN, ReLU, maxpool3x3 stride 2."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+    )
 
 
 def init_weights(model: nn.Module) -> None:

@@ -16,7 +16,6 @@ new size; x_{-1} = x_0 at the stem, and x_{k-1} carries over from one stage to t
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from optnet_nets.blocks import (
@@ -26,7 +25,15 @@ from optnet_nets.blocks import (
     heavy_ball_table,
     nesterov_residual_table,
 )
-from optnet_nets.models.layers import OptionAShortcut, Projection, ResidualBranch, init_weights
+from optnet_nets.models.layers import (
+    OptionAShortcut,
+    Projection,
+    ResidualBranch,
+    cifar_stem,
+    imagenet_stem,
+    init_weights,
+)
+from optnet_nets.models.two_state import TwoStateNet
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError
 
@@ -85,22 +92,8 @@ class HeavyBallStage(Multistep):
         return super().extra_repr() + f"\nreversible={self.reversible}"
 
 
-class HeavyBallNet(nn.Module):
-    """stem -> stages of (16) -> global average pooling -> fully connected classifier."""
-
-    def __init__(self, stem: nn.Module, stages: list[HeavyBallStage], width: int, classes: int):
-        super().__init__()
-        self.stem = stem
-        self.stages = nn.ModuleList(stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.stem(x)
-        x_prev = x  # x_{-1} = x_0
-        for stage in self.stages:
-            x_prev, x = stage(x_prev, x)
-        return self.fc(torch.flatten(self.pool(x), 1))
+class HeavyBallNet(TwoStateNet):
+    """stem -> stages of (16) on (x_{k-1}, x_k), x_{-1} = x_0 -> pooling of x_K -> classifier."""
 
 
 def _coefficients(
@@ -173,9 +166,7 @@ def cifar_resnet(
     if (depth - 2) % 6:
         raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
     n = (depth - 2) // 6
-    stem = nn.Sequential(
-        nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)
-    )
+    stem = cifar_stem(in_channels)
     stages = _stages(
         [16, 32, 64], [n] * 3, [1, 2, 2], 16, OptionAShortcut,
         beta1, beta2, learnable, activation, reversible, structure,
@@ -200,12 +191,7 @@ def imagenet_resnet(
 
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activation="relu"``.
     """
-    stem = nn.Sequential(
-        nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1),
-    )
+    stem = imagenet_stem(in_channels, 64)
     stages = _stages(
         [64, 128, 256, 512], depths, [1, 2, 2, 2], 64, Projection,
         beta1, beta2, learnable, activation, reversible, structure,

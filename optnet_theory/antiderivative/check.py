@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from optnet_theory.antiderivative.piecewise import as_piecewise, breakpoints, intervals
+from optnet_theory.antiderivative.piecewise import as_piecewise, breakpoints, intervals, junctions
 from optnet_theory.antiderivative.timelimit import call_with_limit
 from optnet_theory.numerics import mp_function
 
@@ -72,9 +72,8 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
         if symbolic
         else "check: Psi' - Phi not simplified to 0 symbolically; numeric check decides"
     )
-    pieces = intervals(as_piecewise(psi), x)
-    cuts = breakpoints(pieces)
-    cut_floats = [float(b) for b in cuts]
+    pieces = intervals(as_piecewise(psi))
+    cut_floats = [float(b) for b in breakpoints(pieces)]
     dpsi = mp_function(sp.diff(psi, x), x)
     phi_mp = mp_function(phi, x)
     psi_mp = mp_function(psi, x)
@@ -92,9 +91,9 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
             if isinstance(value, mpmath.mpc) and abs(value.imag) > TOLERANCE:
                 problems.append(f"Psi is not real at x={float(t):.4g}")
                 break
-        for b, (left, right) in zip(cuts, zip(pieces, pieces[1:], strict=False), strict=True):
-            lo = mp_function(left[1], x)(mpmath.mpf(b))
-            hi = mp_function(right[1], x)(mpmath.mpf(b))
+        for b, left, right in junctions(pieces):
+            lo = mp_function(left, x)(mpmath.mpf(b))
+            hi = mp_function(right, x)(mpmath.mpf(b))
             if abs(lo - hi) > TOLERANCE:
                 problems.append(f"Psi jumps by {sp.nsimplify(float(hi - lo))} at x={b}")
         at0 = psi_mp(mpmath.mpf(0))
@@ -106,7 +105,7 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
     steps.append(
         f"check: |Psi' - Phi| <= {max_error:.1e} at {len(check_points(cut_floats))} points in "
         f"[-{CHECK_RANGE}, {CHECK_RANGE}] at {CHECK_DPS} digits; real, continuous at "
-        f"{len(cuts)} breakpoint(s), Psi(0) = 0"
+        f"{len(cut_floats)} breakpoint(s), Psi(0) = 0"
         if not problems
         else "check FAILED: " + "; ".join(problems)
     )

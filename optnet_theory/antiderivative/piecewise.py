@@ -27,7 +27,7 @@ def as_piecewise(phi: sp.Expr) -> sp.Expr:
     return sp.piecewise_fold(phi) if phi.has(sp.Piecewise) else phi
 
 
-def intervals(phi: sp.Expr, x: sp.Symbol) -> Pieces:
+def intervals(phi: sp.Expr) -> Pieces:
     """Phi's pieces as (interval, expression), sorted, intervals of positive length only."""
     if not isinstance(phi, sp.Piecewise):
         return [(sp.Interval(-sp.oo, sp.oo), phi)]
@@ -43,6 +43,20 @@ def intervals(phi: sp.Expr, x: sp.Symbol) -> Pieces:
 def breakpoints(pieces: Pieces) -> list[sp.Expr]:
     """The finite ends shared by consecutive pieces."""
     return [iv.sup for iv, _ in pieces[:-1]]
+
+
+def junctions(pieces: Pieces) -> list[tuple[sp.Expr, sp.Expr, sp.Expr]]:
+    """``(b, left, right)`` at each breakpoint b: the expressions of the pieces meeting there."""
+    ends = breakpoints(pieces)
+    return [
+        (b, left, right)
+        for b, (_, left), (_, right) in zip(ends, pieces[:-1], pieces[1:], strict=True)
+    ]
+
+
+def float_breakpoints(phi: sp.Expr) -> list[float]:
+    """The breakpoints of ``phi`` (Abs/Max/Min/... rewritten as pieces), as floats."""
+    return [float(b) for b in breakpoints(intervals(as_piecewise(phi)))]
 
 
 def _at(expr: sp.Expr, x: sp.Symbol, point: sp.Expr, side: str) -> sp.Expr:
@@ -87,7 +101,7 @@ def antiderivative_on_reals(phi: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr | None,
     """Psi with Psi' = Phi on each piece, continuous on R and Psi(0) = 0; or None."""
     steps: list[str] = []
     folded = as_piecewise(phi)
-    pieces = intervals(folded, x)
+    pieces = intervals(folded)
     if len(pieces) > 1:
         steps.append(f"piecewise: {len(pieces)} branches, breakpoints {breakpoints(pieces)}")
     antis: list[sp.Expr] = []

@@ -18,7 +18,7 @@ from optnet_nets.cli import main
 from optnet_theory import derive_energy, list_activations
 from optnet_theory.activations import X
 from optnet_theory.antiderivative.check import check_antiderivative
-from optnet_theory.antiderivative.piecewise import as_piecewise, breakpoints, intervals
+from optnet_theory.antiderivative.piecewise import float_breakpoints
 from optnet_theory.errors import OptnetError
 from optnet_theory.formula import FormulaError
 
@@ -26,7 +26,7 @@ NAMES = list_activations()
 
 
 def _cuts(name: str) -> list[float]:
-    return [float(b) for b in breakpoints(intervals(as_piecewise(derive_energy(name).phi), X))]
+    return float_breakpoints(derive_energy(name).phi)
 
 
 @pytest.mark.parametrize("name", NAMES)
