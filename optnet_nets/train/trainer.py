@@ -1,0 +1,461 @@
+"""The training loop of Sec. 7.1: SGD + Nesterov, step-wise lr drops, resumable at any step.
+
+A run is a pure function of its :class:`TrainConfig`: batches come from the data API, which is
+deterministic in ``(seed, epoch)`` and can start at any step of an epoch, and every other piece
+of state (weights, momentum buffers, lr schedule, loss scaler, RNGs, the running sums of the
+current epoch) is in the checkpoint. So a run killed at any moment and resumed with ``resume``
+continues exactly where its last checkpoint stood; in deterministic CPU mode the final weights
+equal those of an uninterrupted run bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from optnet_nets.train import checkpoint as ckpt
+from optnet_nets.train.config import TrainConfig
+from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
+from optnet_nets.train.init import apply_paper_init
+from optnet_nets.train.metrics import MetricsLog
+from optnet_theory.errors import OptnetError
+
+#: Config fields that must agree between a checkpoint and the run resuming it.
+RESUME_FIXED = ("model", "dataset", "batch_size", "seed", "model_options", "dataset_options")
+
+
+class TrainingDiverged(OptnetError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def set_deterministic(enabled: bool) -> None:
+    """``torch.use_deterministic_algorithms`` plus the cuDNN/cuBLAS settings it needs."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = not enabled
+
+
+def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
+    """The multiplier of the base lr after ``step`` optimizer steps (Sec. 7.1 drops + warm-up).
+
+    The lr is divided by ``1/lr_decay`` at every milestone passed (milestones in epochs, may be
+    fractional, so 50% of 3 epochs is step 1.5 * steps_per_epoch); during the first
+    ``warmup_epochs`` it is additionally scaled by ``warmup_factor`` (the ResNet paper's
+    warm-up, which Sec. 7.2 says ResNet-110 needs).
+    """
+    position = step / steps_per_epoch
+    drops = sum(1 for m in config.milestone_epochs() if position >= m)
+    factor = config.lr_decay**drops
+    if position < config.warmup_epochs:
+        factor *= config.warmup_factor
+    return factor
+
+
+def _load_default_dataset(config: TrainConfig, device: torch.device) -> Any:
+    from optnet_nets.data import load_dataset
+
+    return load_dataset(
+        config.dataset, config.data_dir, device=str(device), **config.dataset_options
+    )
+
+
+def _create_default_model(config: TrainConfig, dataset: Any) -> nn.Module:
+    from optnet_nets.models import create_model
+
+    return create_model(
+        config.model,
+        num_classes=dataset.num_classes,
+        in_channels=dataset.in_channels,
+        **config.model_options,
+    )
+
+
+class Trainer:
+    """One run: set up from a config (and optionally a given dataset/model), then :meth:`fit`."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        ctx: DistContext,
+        *,
+        dataset: Any = None,
+        model: nn.Module | None = None,
+    ):
+        config.validate()
+        self.config = config
+        self.ctx = ctx
+        self.out = Path(config.out)
+        self.checkpoint_path = self.out / ckpt.CHECKPOINT_NAME
+        if config.batch_size % ctx.world_size:
+            raise OptnetError(
+                f"batch size {config.batch_size} must be divisible by the world size "
+                f"{ctx.world_size} (it is the global batch)"
+            )
+        self.rank_batch = config.batch_size // ctx.world_size
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        set_deterministic(config.deterministic)
+        seed_everything(config.seed)
+        self.dataset = dataset if dataset is not None else _load_default_dataset(config, ctx.device)
+        steps = self.dataset.steps_per_epoch(self.rank_batch, world_size=ctx.world_size)
+        if steps < 1:
+            raise OptnetError(
+                f"an epoch has no step: {self.dataset.train_size} training images and "
+                f"global batch {config.batch_size}; lower --batch-size"
+            )
+        self.steps_per_epoch = steps
+        raw = model if model is not None else _create_default_model(config, self.dataset)
+        if config.init == "paper":
+            apply_paper_init(raw)
+        self.use_channels_last = config.channels_last and ctx.device.type == "cuda"
+        raw = raw.to(ctx.device)
+        if self.use_channels_last:
+            raw = raw.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.model = raw
+        self.optimizer = torch.optim.SGD(
+            raw.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, self.steps_per_epoch, config)
+        )
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp or "")
+        self.scaler = torch.amp.GradScaler(
+            ctx.device.type, enabled=self.amp_dtype is torch.float16
+        )
+        self.net: nn.Module = raw
+        if ctx.distributed:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(raw, device_ids=ids)
+        if config.compile:
+            self.net = torch.compile(self.net)  # type: ignore[assignment]
+        # run state (restored from a checkpoint on resume)
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.train_sums = torch.zeros(3, dtype=torch.float64)  # loss*n, correct, n
+        self.history: list[dict[str, Any]] = []
+        self.elapsed_s = 0.0
+        self.resumed_from: int | None = None
+
+    # ----------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue the run, as tensors and plain types."""
+        return {
+            "format": ckpt.FORMAT_VERSION,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": ckpt.rng_state(),
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "train_sums": self.train_sums.cpu(),
+            "history": self.history,
+            "elapsed_s": self.elapsed_s,
+            "config": self.config.to_dict(),
+        }
+
+    def save_checkpoint(self) -> None:
+        """Atomic write from rank 0; other ranks wait so nobody runs ahead of a save."""
+        if self.ctx.is_main:
+            ckpt.save_atomic(self.state(), self.checkpoint_path)
+        barrier(self.ctx)
+
+    def resume(self) -> bool:
+        """Restore the run from ``OUT/checkpoint.pt`` if it exists; True when restored."""
+        if not self.checkpoint_path.is_file():
+            return False
+        state = ckpt.load_state(self.checkpoint_path)
+        saved = state["config"]
+        current = self.config.to_dict()
+        for key in RESUME_FIXED:
+            if saved.get(key) != current[key]:
+                raise OptnetError(
+                    f"cannot resume {self.checkpoint_path}: it was written with {key}="
+                    f"{saved.get(key)!r}, this run has {key}={current[key]!r}"
+                )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        ckpt.set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.step_in_epoch = int(state["step_in_epoch"])
+        self.global_step = int(state["global_step"])
+        self.train_sums = state["train_sums"].to(torch.float64)
+        if not self.ctx.is_main:  # rank 0 saved the global sums of the epoch so far
+            self.train_sums.zero_()
+        self.history = list(state["history"])
+        self.elapsed_s = float(state["elapsed_s"])
+        self.resumed_from = self.global_step
+        return True
+
+    # ----------------------------------------------------------------- steps
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.ctx.device.type, dtype=self.amp_dtype)
+
+    def _prepare(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[Any, Any]:
+        images = images.to(self.ctx.device, non_blocking=True)
+        labels = labels.to(self.ctx.device, non_blocking=True)
+        if self.use_channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images, labels
+
+    def _check_finite(self, bad: torch.Tensor, first: int) -> None:
+        flag = all_reduce_sum(bad.to(torch.float64).reshape(1), self.ctx)
+        if flag.item() > 0:
+            raise TrainingDiverged(
+                f"non-finite training loss in epoch {self.epoch + 1}, steps {first + 1}.."
+                f"{self.step_in_epoch} of {self.steps_per_epoch}; stopped. The last good "
+                f"checkpoint is kept at {self.checkpoint_path}"
+                f"{'' if self.checkpoint_path.is_file() else ' (none was written yet)'}; "
+                "try a lower --lr, --warmup-epochs or no --amp fp16"
+            )
+
+    def train_epoch(self) -> float:
+        """Run the rest of the current epoch; returns the images/s of this pass."""
+        cfg, ctx = self.config, self.ctx
+        self.net.train()
+        device = ctx.device
+        sums = self.train_sums.to(device)
+        bad = torch.zeros((), dtype=torch.bool, device=device)
+        check_every = 1 if device.type == "cpu" and not ctx.distributed else 25
+        last_checked = self.step_in_epoch
+        start_step = self.step_in_epoch
+        batches: Iterator[tuple[torch.Tensor, torch.Tensor]] = self.dataset.train_batches(
+            self.rank_batch,
+            epoch=self.epoch,
+            seed=cfg.seed,
+            augment=cfg.augment,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            start_step=start_step,
+        )
+        bar = _progress(cfg, ctx, self.epoch, self.steps_per_epoch, start_step)
+        train_s = 0.0
+        mark = started = time.perf_counter()
+        for images, labels in batches:
+            if self.step_in_epoch >= self.steps_per_epoch:
+                break
+            images, labels = self._prepare(images, labels)
+            with self._autocast():
+                logits = self.net(images)
+                loss = F.cross_entropy(logits, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            loss = loss.detach().to(torch.float64)
+            bad |= ~torch.isfinite(loss)
+            sums += torch.stack(
+                [
+                    loss * labels.numel(),
+                    (logits.detach().argmax(1) == labels).sum().to(torch.float64),
+                    torch.tensor(float(labels.numel()), dtype=torch.float64, device=device),
+                ]
+            )
+            self.step_in_epoch += 1
+            self.global_step += 1
+            due = cfg.checkpoint_every_steps and self.global_step % cfg.checkpoint_every_steps == 0
+            if due or self.step_in_epoch - last_checked >= check_every:
+                self._check_finite(bad, last_checked)
+                last_checked = self.step_in_epoch
+            if bar is not None:
+                bar.update(1)
+                if self.step_in_epoch % 10 == 0 or self.step_in_epoch == self.steps_per_epoch:
+                    loss_sum, correct, count = sums.tolist()
+                    rate = (self.step_in_epoch - start_step) * cfg.batch_size / max(
+                        time.perf_counter() - started, 1e-9
+                    )
+                    bar.set_postfix(
+                        loss=f"{loss_sum / count:.4f}",
+                        acc=f"{correct / count:.4f}",
+                        img_s=f"{rate:.0f}",
+                        refresh=False,
+                    )
+            if due and self.step_in_epoch < self.steps_per_epoch:
+                train_s += time.perf_counter() - mark
+                self.elapsed_s += time.perf_counter() - mark
+                self.train_sums = all_reduce_sum(sums, ctx).cpu()
+                self.save_checkpoint()
+                sums = self.train_sums.to(device) if ctx.is_main else torch.zeros_like(sums)
+                mark = time.perf_counter()  # checkpoint time is not training time
+        self._check_finite(bad, last_checked)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_s += time.perf_counter() - mark
+        self.elapsed_s += time.perf_counter() - mark
+        if bar is not None:
+            bar.close()
+        self.train_sums = all_reduce_sum(sums, ctx).cpu()
+        trained = (self.step_in_epoch - start_step) * cfg.batch_size
+        return trained / max(train_s, 1e-9)
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Test loss and accuracy over this rank's shard, all-reduced over ranks."""
+        cfg, ctx = self.config, self.ctx
+        self.net.eval()
+        sums = torch.zeros(3, dtype=torch.float64, device=ctx.device)
+        for images, labels in self.dataset.test_batches(
+            cfg.eval_batch_size, rank=ctx.rank, world_size=ctx.world_size
+        ):
+            images, labels = self._prepare(images, labels)
+            with self._autocast():
+                logits = self.net(images)
+            loss = F.cross_entropy(logits.float(), labels, reduction="sum")
+            sums += torch.stack(
+                [
+                    loss.to(torch.float64),
+                    (logits.argmax(1) == labels).sum().to(torch.float64),
+                    torch.tensor(float(labels.numel()), dtype=torch.float64, device=ctx.device),
+                ]
+            )
+        loss_sum, correct, count = all_reduce_sum(sums, ctx).tolist()
+        if count == 0:
+            raise OptnetError(f"dataset {cfg.dataset!r} has no test images")
+        return loss_sum / count, correct / count
+
+    # ----------------------------------------------------------------- the run
+    def fit(self) -> dict[str, Any]:
+        """Train to ``config.epochs`` (from where a resumed checkpoint stopped); the summary."""
+        cfg, ctx = self.config, self.ctx
+        metrics = MetricsLog(
+            self.out,
+            enabled=ctx.is_main,
+            resume_epoch=self.epoch if self.resumed_from is not None else None,
+        )
+        if ctx.is_main:
+            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        try:
+            while self.epoch < cfg.epochs:
+                epoch_start = self.epoch * self.steps_per_epoch
+                lr = cfg.lr * lr_factor(epoch_start, self.steps_per_epoch, cfg)
+                images_per_s = self.train_epoch()
+                test_loss, test_acc = self.evaluate()
+                loss_sum, correct, count = self.train_sums.tolist()
+                self.epoch += 1
+                self.step_in_epoch = 0
+                self.train_sums = torch.zeros(3, dtype=torch.float64)
+                record = {
+                    "epoch": self.epoch,
+                    "step": self.global_step,
+                    "train_loss": loss_sum / count,
+                    "train_acc": correct / count,
+                    "test_loss": test_loss,
+                    "test_acc": test_acc,
+                    "test_error": 1.0 - test_acc,
+                    "lr": lr,
+                    "images_per_s": images_per_s,
+                    "elapsed_s": self.elapsed_s,
+                }
+                self.history.append(
+                    {k: record[k] for k in ("epoch", "test_acc", "test_loss", "images_per_s")}
+                )
+                metrics.write(record)
+                self.save_checkpoint()
+                if ctx.is_main and cfg.progress:
+                    print(
+                        f"epoch {self.epoch}/{cfg.epochs}: train loss {record['train_loss']:.4f}"
+                        f" acc {record['train_acc']:.4f} | test loss {test_loss:.4f} acc "
+                        f"{test_acc:.4f} | {images_per_s:.0f} img/s",
+                        file=sys.stderr,
+                    )
+        finally:
+            metrics.close()
+        summary = self.summary()
+        if ctx.is_main:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        """Final and best test accuracy/error, time and throughput of the run."""
+        accs = [h["test_acc"] for h in self.history]
+        best = max(range(len(accs)), key=accs.__getitem__) if accs else None
+        rates = [h["images_per_s"] for h in self.history]
+        return {
+            "model": self.config.model,
+            "dataset": self.config.dataset,
+            "epochs": self.epoch,
+            "steps": self.global_step,
+            "batch_size": self.config.batch_size,
+            "device": str(self.ctx.device),
+            "world_size": self.ctx.world_size,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "final_test_acc": accs[-1] if accs else None,
+            "final_test_error": 1.0 - accs[-1] if accs else None,
+            "best_test_acc": accs[best] if best is not None else None,
+            "best_test_error": 1.0 - accs[best] if best is not None else None,
+            "best_epoch": best + 1 if best is not None else None,
+            "train_time_s": self.elapsed_s,
+            "images_per_s": sum(rates) / len(rates) if rates else None,
+            "resumed_from_step": self.resumed_from,
+            "out": str(self.out),
+        }
+
+
+def _progress(cfg: TrainConfig, ctx: DistContext, epoch: int, total: int, initial: int) -> Any:
+    if not (cfg.progress and ctx.is_main):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def train(
+    config: TrainConfig,
+    *,
+    dataset: Any = None,
+    model: nn.Module | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train ``config`` (joining a torchrun group if launched by one) and return the summary.
+
+    ``dataset``/``model`` override what ``config.dataset``/``config.model`` would build; with
+    ``resume`` the run continues from ``OUT/checkpoint.pt`` when that file exists.
+    """
+    ctx = setup(config.device)
+    try:
+        trainer = Trainer(config, ctx, dataset=dataset, model=model)
+        if resume:
+            trainer.resume()
+        return trainer.fit()
+    finally:
+        teardown(ctx)
