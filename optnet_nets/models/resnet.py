@@ -34,6 +34,7 @@ from optnet_nets.models.layers import (
     init_weights,
 )
 from optnet_nets.models.two_state import TwoStateNet
+from optnet_nets.reversible import hb_reversible
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError
 
@@ -81,12 +82,8 @@ class HeavyBallStage(Multistep):
         if not self.reversible or len(self.blocks) == 1:
             x_prev, x = self.run((x_prev, x), last=2)
             return x_prev, x
-        try:
-            from optnet_nets.reversible import hb_reversible
-        except ImportError as exc:  # pragma: no cover - depends on the reversible backend
-            raise OptnetError(f"reversible=True is unavailable: {exc}") from None
         x_prev, x = self.run((x_prev, x), n_steps=1, last=2)
-        return hb_reversible(self.blocks[1:], x_prev, x)  # type: ignore[arg-type]
+        return hb_reversible(self.blocks[1:], x_prev, x)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f"\nreversible={self.reversible}"
