@@ -1,0 +1,144 @@
+"""Table 2 training speed: naive (one model at a time) vs ensemble, and fraction of GEMM peak.
+
+Measured in one run, interleaved (naive, ensemble, GEMM peak in every round), medians quoted:
+
+- naive: each (structure, seed) model of Sec. 5.3 trained alone, one Adam step at batch 100;
+- ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step;
+- peak: this machine's fp32 GEMM rate now (fastest of a few n x n torch.mm).
+
+FLOPs counted are those of the W x products only (forward 2 d^2, backward 4 d^2 per sample and
+product; ADMM has two products per layer), so "fraction of peak" is a lower bound on how busy
+the matrix units are. Usage::
+
+    python benchmarks/bench_simulate.py [--depth 10] [--seeds 3] [--rounds 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from optnet_nets.simulate import measure_gemm_peak
+from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
+
+
+def _stepper(model: UnrolledEnsemble, batch: int, compile_: bool = False) -> tuple[object, int]:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(model.members, batch, model.dim, generator=gen)
+    f = torch.randn(model.members, batch, model.dim, generator=gen)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+
+    def losses(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        return (model(x) - f).square().mean(dim=(1, 2))
+
+    loss_fn = torch.compile(losses) if compile_ else losses
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(x, f).sum().backward()
+        opt.step()
+
+    return step, model.gemm_flops_per_sample() * batch
+
+
+def _time(steps: list[tuple[object, int]], repeats: int) -> float:
+    """FLOP/s of running every step in ``steps`` ``repeats`` times."""
+    flops = sum(f for _, f in steps) * repeats
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for step, _ in steps:
+            step()  # type: ignore[operator]
+    return flops / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--depth", type=int, default=10)
+    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="steps per timing")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--table", action="store_true",
+                    help="instead: one seed of the whole table (depths 10-40), one ensemble per "
+                         "depth vs all depths in one ensemble (--batch-depths)")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time the ensemble step under torch.compile (compiles first)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.table:
+        table(args)
+        return
+    members = [(s, sd) for s in STRUCTURES for sd in range(args.seeds)]
+    naive = [_stepper(UnrolledEnsemble([s], args.depth, args.dim, seeds=[sd]), args.batch)
+             for s, sd in members]
+    def ensemble_model() -> UnrolledEnsemble:
+        return UnrolledEnsemble([s for s, _ in members], args.depth, args.dim,
+                                seeds=[sd for _, sd in members])
+
+    kinds = {"naive": naive, "ensemble": [_stepper(ensemble_model(), args.batch)]}
+    if args.compile:
+        kinds["compiled"] = [_stepper(ensemble_model(), args.batch, compile_=True)]
+    for steps in kinds.values():  # warm-up (and compilation)
+        _time(steps, 2)
+    rates: dict[str, list[float]] = {k: [] for k in (*kinds, "peak")}
+    for _ in range(args.rounds):
+        for kind, steps in kinds.items():
+            rates[kind].append(_time(steps, args.repeats))
+        rates["peak"].append(measure_gemm_peak())
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    ratios = [e / n for e, n in zip(rates["ensemble"], rates["naive"], strict=True)]
+    print(f"Table 2 step, depth {args.depth}, d={args.dim}, batch {args.batch}, "
+          f"{len(members)} models (5 structures x {args.seeds} seeds), "
+          f"{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds (medians)")
+    print(f"  fp32 GEMM peak (torch.mm)   {med['peak'] / 1e9:8.1f} GFLOP/s")
+    print(f"  naive, one model at a time  {med['naive'] / 1e9:8.1f} GFLOP/s = "
+          f"{med['naive'] / med['peak']:.0%} of peak")
+    print(f"  ensemble, one batched step  {med['ensemble'] / 1e9:8.1f} GFLOP/s = "
+          f"{med['ensemble'] / med['peak']:.0%} of peak")
+    print(f"  ensemble / naive speed-up   {statistics.median(ratios):8.2f}x "
+          f"(per-round: {', '.join(f'{r:.2f}' for r in ratios)})")
+    if "compiled" in rates:
+        cr = [c / n for c, n in zip(rates["compiled"], rates["naive"], strict=True)]
+        print(f"  compiled ensemble           {med['compiled'] / 1e9:8.1f} GFLOP/s = "
+              f"{med['compiled'] / med['peak']:.0%} of peak; {statistics.median(cr):.2f}x naive")
+
+
+def table(args: argparse.Namespace) -> None:
+    """One seed of Table 2: per-depth ensembles (5 models each) vs one depth-batched ensemble."""
+    depths = [40, 30, 20, 10]
+    per_depth = [_stepper(UnrolledEnsemble(list(STRUCTURES), k, args.dim), args.batch)
+                 for k in depths]
+    structures = [s for s in STRUCTURES for _ in depths]
+    batched = [_stepper(UnrolledEnsemble(structures, 40, args.dim, depths=depths * 5),
+                        args.batch)]
+    for steps in (per_depth, batched):
+        _time(steps, 1)
+    rates: dict[str, list[float]] = {"per_depth": [], "batched": [], "peak": []}
+    for _ in range(args.rounds):
+        rates["per_depth"].append(_time(per_depth, args.repeats))
+        rates["batched"].append(_time(batched, args.repeats))
+        rates["peak"].append(measure_gemm_peak())
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    ratios = [b / p for b, p in zip(rates["batched"], rates["per_depth"], strict=True)]
+    flops = sum(f for _, f in per_depth) / args.batch * 10_000 * 1_000
+    print(f"Table 2, one seed, depths 10-40, d={args.dim}, batch {args.batch}, "
+          f"{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds (medians)")
+    print(f"  fp32 GEMM peak (torch.mm)      {med['peak'] / 1e9:8.1f} GFLOP/s")
+    print(f"  one ensemble per depth         {med['per_depth'] / 1e9:8.1f} GFLOP/s = "
+          f"{med['per_depth'] / med['peak']:.0%} of peak")
+    print(f"  all depths in one ensemble     {med['batched'] / 1e9:8.1f} GFLOP/s = "
+          f"{med['batched'] / med['peak']:.0%} of peak; {statistics.median(ratios):.2f}x")
+    print(f"  full table (1,000 epochs x 10,000 pairs = {flops:.2e} FLOPs) projected at these "
+          f"rates: {flops / med['per_depth'] / 3600:.1f} h per depth-ensemble, "
+          f"{flops / med['batched'] / 3600:.1f} h batched")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""``optnet simulate``: reproduce Table 2 (Sec. 5.3), resumable, with speed figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from optnet_theory.errors import OptnetError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from optnet_nets.simulate import OPTIMIZERS, SimulateConfig
+    from optnet_nets.unrolled import INITS, STRUCTURES
+
+    d = SimulateConfig()
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced run (d=24, 1,000 samples, 8 epochs, depths 3 6, 2 seeds) "
+        "in well under a minute; flags given explicitly still apply",
+    )
+    parser.add_argument("--depths", type=int, nargs="+", help=f"default {list(d.depths)}")
+    parser.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    parser.add_argument(
+        "--seeds", type=int, help=f"number of seeds 0..N-1 (default {len(d.seeds)})"
+    )
+    parser.add_argument(
+        "--structures",
+        nargs="+",
+        choices=list(STRUCTURES),
+        help="default: all five, in Table 2's column order",
+    )
+    parser.add_argument("--samples", type=int, help=f"training pairs (default {d.samples})")
+    parser.add_argument("--dim", type=int, help=f"width d (default {d.dim})")
+    parser.add_argument("--lr", type=float, help=f"learning rate (default {d.lr})")
+    parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
+    parser.add_argument("--init", choices=INITS, help=f"W initialisation (default {d.init})")
+    parser.add_argument(
+        "--agd2-form",
+        choices=("recursive", "dense"),
+        help="evaluate (13)'s sum by the recursion of (5) or literally",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training step (fuses element-wise work; "
+        "minutes of compile time per depth, worth it for full runs)",
+    )
+    parser.add_argument(
+        "--batch-depths",
+        action="store_true",
+        help="train all depths as ONE ensemble (shared products, same results; the whole "
+        "table is then one resumable unit)",
+    )
+    parser.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=120.0,
+        help="save a depth in progress this often (default 120)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="results directory (default runs/simulate, runs/simulate-quick with --quick)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from optnet_nets.simulate import (
+        SimulateConfig,
+        format_table,
+        quick_config,
+        run_simulation,
+    )
+
+    overrides = {
+        "depths": tuple(args.depths) if args.depths else None,
+        "epochs": args.epochs,
+        "seeds": tuple(range(args.seeds)) if args.seeds is not None else None,
+        "structures": tuple(args.structures) if args.structures else None,
+        "samples": args.samples,
+        "dim": args.dim,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "init": args.init,
+        "agd2_form": args.agd2_form,
+    }
+    if args.seeds is not None and args.seeds < 1:
+        raise OptnetError(f"--seeds must be at least 1, got {args.seeds}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    cfg = quick_config(**given) if args.quick else SimulateConfig(**given)
+    if args.threads is None and args.quick:
+        args.threads = 1  # tiny matrices: one thread is faster and robust on a shared machine
+    if args.threads is not None:
+        if args.threads < 1:
+            raise OptnetError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    out = args.out or Path("runs/simulate-quick" if args.quick else "runs/simulate")
+    result = run_simulation(
+        cfg,
+        out,
+        device=args.device,
+        progress=not args.json,
+        checkpoint_seconds=args.checkpoint_seconds,
+        compile_model=args.compile,
+        batch_depths=args.batch_depths,
+    )
+    if args.json:
+        json.dump({"out": str(out), **result.to_json()}, sys.stdout)
+        print()
+    else:
+        print(format_table(result))
+        print(f"results: {out / 'results.json'}, {out / 'table2.csv'}, {out / 'table2.png'}")
+    return 0

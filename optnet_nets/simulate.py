@@ -1,0 +1,568 @@
+"""The simulation experiment of Sec. 5.3 (Table 2), trained as one ensemble per depth.
+
+Sec. 5.3: five fully connected structures (7), (11) with beta = 0.3, (14), (12), (13); sigmoid;
+per-layer weights trained by model (15); 10,000 pairs (x_0, f) drawn from N(0, I) in dimension
+100; depths 10-40; MSE after 1,000 epochs. The paper does not state the optimizer, batch size,
+learning rate or initialisation; :class:`SimulateConfig` holds our choices (documented in
+``docs/paper-map.md``) and every one is a flag of ``optnet simulate``.
+
+For each depth all structures and all seeds train together in one
+:class:`~optnet_nets.unrolled.UnrolledEnsemble` (one batched product per structure and
+layer). Seed s fixes its own data, its initial weights (shared by the five structures: a paired
+comparison) and its batch order, so a seed's result does not depend on which other seeds
+trained beside it.
+
+Nothing is lost when a run dies: each finished (depth, seed) is written at once to
+``partial/depth{D}_seed{S}.json``, a depth in progress is checkpointed every
+``checkpoint_seconds``, and a rerun with the same ``--out`` resumes from both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from optnet_nets.unrolled import INITS, PAPER_LABELS, STRUCTURES, UnrolledEnsemble
+from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import (
+    SIMULATION_DIM,
+    SIMULATION_EPOCHS,
+    SIMULATION_HB_BETA,
+    SIMULATION_SAMPLES,
+    TABLE2_DEPTHS,
+    TABLE2_MSE,
+)
+
+__all__ = [
+    "OPTIMIZERS",
+    "SimulateConfig",
+    "SimulationResult",
+    "format_table",
+    "load_results",
+    "measure_gemm_peak",
+    "quick_config",
+    "run_simulation",
+    "summarize",
+]
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+_DATA_SEED, _SHUFFLE_SEED = 10_000, 20_000
+
+
+@dataclass(frozen=True)
+class SimulateConfig:
+    """Everything that determines the results (the paper's values where it gives them)."""
+
+    depths: tuple[int, ...] = TABLE2_DEPTHS
+    structures: tuple[str, ...] = tuple(STRUCTURES)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = SIMULATION_EPOCHS
+    samples: int = SIMULATION_SAMPLES
+    dim: int = SIMULATION_DIM
+    hb_beta: float = SIMULATION_HB_BETA
+    # --- not given by the paper: our choices ---
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    batch_size: int = 100
+    init: str = "uniform"
+    agd2_form: str = "recursive"
+
+    def validate(self) -> None:
+        def positive_int(name: str, v: Any) -> None:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise OptnetError(f"{name} must be a positive integer, got {v!r}")
+
+        for name in ("epochs", "samples", "dim", "batch_size"):
+            positive_int(name, getattr(self, name))
+        if not self.depths or not self.structures or not self.seeds:
+            raise OptnetError("depths, structures and seeds must each name at least one value")
+        for depth in self.depths:
+            positive_int("each depth", depth)
+        if len(set(self.depths)) != len(self.depths) or len(set(self.seeds)) != len(self.seeds):
+            raise OptnetError("depths and seeds must not repeat")
+        bad = [s for s in self.structures if s not in STRUCTURES]
+        if bad or len(set(self.structures)) != len(self.structures):
+            raise OptnetError(
+                f"structures must be distinct names from {', '.join(STRUCTURES)}, got "
+                f"{list(self.structures)}"
+            )
+        if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
+            raise OptnetError(f"seeds must be non-negative integers, got {list(self.seeds)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise OptnetError(f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
+        if self.init not in INITS:
+            raise OptnetError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise OptnetError(f"lr must be a positive number, got {self.lr!r}")
+        if self.batch_size > self.samples:
+            raise OptnetError(f"batch size {self.batch_size} exceeds samples {self.samples}")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def quick_config(**overrides: Any) -> SimulateConfig:
+    """A reduced Table 2 (small d, few samples and epochs) that runs in seconds."""
+    base = dict(
+        depths=(3, 6), seeds=(0, 1), epochs=8, samples=1000, dim=24, batch_size=100, lr=3e-3
+    )
+    base.update(overrides)
+    return SimulateConfig(**base)  # type: ignore[arg-type]
+
+
+@dataclass
+class SimulationResult:
+    """Per (depth, seed, structure) results plus the run's speed figures."""
+
+    config: SimulateConfig
+    runs: list[dict[str, Any]] = field(default_factory=list)  # one per (depth, seed)
+    gemm_peak_flops: float = 0.0
+
+    def mse(self, structure: str, depth: int) -> list[float]:
+        return [r["mse"][structure] for r in self.runs if r["depth"] == depth]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_json(),
+            "runs": self.runs,
+            "gemm_peak_flops": self.gemm_peak_flops,
+            "summary": summarize(self),
+        }
+
+
+# --------------------------------------------------------------------------- speed
+def measure_gemm_peak(n: int = 1024, repeats: int = 3, device: str = "cpu") -> float:
+    """This machine's fp32 GEMM rate now: FLOP/s of the fastest of ``repeats`` n x n torch.mm."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    torch.mm(a, b)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        if device != "cpu":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best
+
+
+# --------------------------------------------------------------------------- training
+def _data(seed: int, samples: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sec. 5.3's training pairs: x_0 and f drawn independently from N(0, I)."""
+    gen = torch.Generator().manual_seed(_DATA_SEED + seed)
+    x0 = torch.randn(samples, dim, generator=gen)
+    f = torch.randn(samples, dim, generator=gen)
+    return x0, f
+
+
+def _make_optimizer(cfg: SimulateConfig, params: Sequence[torch.nn.Parameter]) -> Any:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, fused=True)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, fused=True)
+
+
+def _paths(out: Path, depth: int, seed: int) -> Path:
+    return out / "partial" / f"depth{depth}_seed{seed}.json"
+
+
+def _train(
+    cfg: SimulateConfig,
+    depths: list[int],
+    seeds: list[int],
+    out: Path,
+    device: str,
+    progress: bool,
+    checkpoint_seconds: float,
+    compile_model: bool,
+) -> list[dict[str, Any]]:
+    """Train structures x ``depths`` x ``seeds`` as one ensemble; one record per (depth, seed)."""
+    from tqdm import tqdm
+
+    N, d, B = cfg.samples, cfg.dim, cfg.batch_size
+    depths = sorted(depths, reverse=True)  # deepest first within each structure
+    keys = [(s, k, sd) for s in cfg.structures for k in depths for sd in seeds]
+    model = UnrolledEnsemble(
+        [s for s, _, _ in keys],
+        depths[0],
+        d,
+        seeds=[sd for _, _, sd in keys],
+        depths=[k for _, k, _ in keys],
+        hb_beta=cfg.hb_beta,
+        init=cfg.init,
+        agd2_form=cfg.agd2_form,
+        device=device,
+    )
+    opt = _make_optimizer(cfg, list(model.parameters()))
+    data = [_data(sd, N, d) for sd in seeds]
+    X = torch.stack([x for x, _ in data]).to(device)  # (n_seed, N, d)
+    F = torch.stack([f for _, f in data]).to(device)
+    shufflers = [torch.Generator().manual_seed(_SHUFFLE_SEED + sd) for sd in seeds]
+    member_seed = torch.tensor([seeds.index(sd) for _, _, sd in keys], device=device)
+    curve: list[list[float]] = []
+    start_epoch, trained_seconds = 0, 0.0
+
+    tag = "-".join(str(k) for k in sorted(depths))
+    ckpt = out / f"checkpoint_depth{tag}.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        if state["seeds"] == seeds:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            for g, st in zip(shufflers, state["shufflers"], strict=True):
+                g.set_state(st)
+            curve = state["curve"]
+            start_epoch, trained_seconds = state["epoch"], state["seconds"]
+
+    def member_losses(xb: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+        return (model(xb) - fb).square().mean(dim=(1, 2))  # model (15), per member
+
+    loss_fn = torch.compile(member_losses) if compile_model else member_losses
+    steps_per_epoch = N // B  # the last incomplete batch is dropped
+    rows = torch.arange(len(seeds), device=device).unsqueeze(1)
+    flops_per_step = model.gemm_flops_per_sample() * B
+    last_save = time.monotonic()
+    bar = tqdm(total=cfg.epochs, initial=start_epoch, desc=f"depth {tag}",
+               disable=not progress, unit="epoch", leave=False)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        perm = torch.stack([torch.randperm(N, generator=g) for g in shufflers]).to(device)
+        total = torch.zeros(len(keys), device=device)
+        for step in range(steps_per_epoch):
+            idx = perm[:, step * B : (step + 1) * B]
+            xb = X[rows, idx].index_select(0, member_seed)  # each member sees its seed's batch
+            fb = F[rows, idx].index_select(0, member_seed)
+            opt.zero_grad(set_to_none=True)
+            per_member = loss_fn(xb, fb)
+            per_member.sum().backward()
+            opt.step()
+            total += per_member.detach()
+        curve.append((total / steps_per_epoch).tolist())
+        trained_seconds += time.perf_counter() - t0
+        bar.update(1)
+        if epoch + 1 < cfg.epochs and time.monotonic() - last_save > checkpoint_seconds:
+            torch.save(
+                {
+                    "seeds": seeds,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "shufflers": [g.get_state() for g in shufflers],
+                    "curve": curve,
+                    "epoch": epoch + 1,
+                    "seconds": trained_seconds,
+                },
+                ckpt,
+            )
+            last_save = time.monotonic()
+    bar.close()
+
+    with torch.no_grad():  # model (15)'s objective on the whole training set, after training
+        sq = torch.zeros(len(keys), device=device, dtype=torch.float64)
+        for lo in range(0, N, 1000):
+            xb = X[:, lo : lo + 1000].index_select(0, member_seed)
+            fb = F[:, lo : lo + 1000].index_select(0, member_seed)
+            sq += (model(xb) - fb).double().square().sum(dim=(1, 2))
+        mse = (sq / (N * d)).tolist()
+
+    flops = flops_per_step * steps_per_epoch * cfg.epochs
+    index = {key: i for i, key in enumerate(keys)}
+    records: list[dict[str, Any]] = []
+    for k in sorted(depths):
+        for sd in seeds:
+            pick = {s: index[(s, k, sd)] for s in cfg.structures}
+            records.append(
+                {
+                    "depth": k,
+                    "seed": sd,
+                    "mse": {s: mse[i] for s, i in pick.items()},
+                    "final_epoch_loss": {s: curve[-1][i] for s, i in pick.items()},
+                    "curve": {s: [c[i] for c in curve] for s, i in pick.items()},
+                    "ensemble_seeds": seeds,
+                    "ensemble_depths": sorted(depths),
+                    "train_seconds": trained_seconds,
+                    "epochs_in_this_process": cfg.epochs - start_epoch,
+                    "ensemble_gemm_flops": flops,
+                    "achieved_flops": flops / trained_seconds if trained_seconds > 0 else 0.0,
+                }
+            )
+    for rec in records:
+        path = _paths(out, rec["depth"], rec["seed"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        tmp.replace(path)
+    ckpt.unlink(missing_ok=True)
+    return records
+
+
+def run_simulation(
+    cfg: SimulateConfig,
+    out: Path,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+    checkpoint_seconds: float = 120.0,
+    compile_model: bool = False,
+    batch_depths: bool = False,
+) -> SimulationResult:
+    """Run (or resume) Table 2 into ``out``; write results.json, table2.csv and table2.png.
+
+    ``batch_depths`` trains all depths in one ensemble (members of one structure share each
+    layer's product while they run): same results, fewer and larger products; the unit of
+    resumption is then the whole table (still checkpointed every ``checkpoint_seconds``).
+    """
+    cfg.validate()
+    if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
+        raise OptnetError(f"device {device!r} is not available; use cpu or an available cuda:N")
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        saved = json.loads(cfg_path.read_text())
+        mine = json.loads(json.dumps(cfg.to_json()))
+        differ = sorted(k for k in mine if k not in ("depths", "seeds") and saved.get(k) != mine[k])
+        if differ:
+            raise OptnetError(
+                f"{out} holds a run with different settings ({', '.join(differ)}); "
+                "rerun with the same flags to resume, or choose another --out"
+            )
+    cfg_path.write_text(json.dumps(cfg.to_json(), indent=2))
+
+    result = SimulationResult(cfg, gemm_peak_flops=measure_gemm_peak(device=device))
+    todo = {(k, sd) for k in cfg.depths for sd in cfg.seeds if not _paths(out, k, sd).exists()}
+    # units of work: one ensemble per depth, or (batch_depths) all unfinished depths at once
+    if batch_depths:
+        units = [([k for k in cfg.depths if any((k, sd) in todo for sd in cfg.seeds)],
+                  [sd for sd in cfg.seeds if any((k, sd) in todo for k in cfg.depths)])]
+    else:
+        units = [([k], [sd for sd in cfg.seeds if (k, sd) in todo]) for k in cfg.depths]
+    for depths, seeds in units:
+        if depths and seeds:
+            _train(cfg, depths, seeds, out, device, progress, checkpoint_seconds, compile_model)
+    for k in cfg.depths:
+        for sd in cfg.seeds:
+            result.runs.append(json.loads(_paths(out, k, sd).read_text()))
+    result.gemm_peak_flops = max(result.gemm_peak_flops, measure_gemm_peak(device=device))
+    result.runs.sort(key=lambda r: (r["depth"], r["seed"]))
+    write_outputs(result, out)
+    return result
+
+
+# --------------------------------------------------------------------------- reporting
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def _pairwise_agreement(ours: dict[str, float], paper: dict[str, float]) -> tuple[int, int]:
+    names = [s for s in ours if s in paper]
+    agree = total = 0
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            total += 1
+            agree += (ours[a] < ours[b]) == (paper[a] < paper[b])
+    return agree, total
+
+
+def summarize(result: SimulationResult) -> dict[str, Any]:
+    """Mean +- std per (structure, depth), rankings beside the paper's, and speed figures."""
+    cfg = result.config
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    rankings: dict[str, Any] = {}
+    paper_full = cfg.dim == SIMULATION_DIM and cfg.samples == SIMULATION_SAMPLES
+    for depth in cfg.depths:
+        row = {}
+        for s in cfg.structures:
+            vals = result.mse(s, depth)
+            if vals:
+                m, sd = _mean_std(vals)
+                row[s] = {"mean": m, "std": sd, "n": len(vals)}
+        table[str(depth)] = row
+        if not row:
+            continue
+        means = {s: v["mean"] for s, v in row.items()}
+        entry: dict[str, Any] = {"ours": sorted(means, key=means.__getitem__)}
+        if depth in TABLE2_DEPTHS:
+            col = TABLE2_DEPTHS.index(depth)
+            paper = {s: TABLE2_MSE[PAPER_LABELS[s]][col] for s in means}
+            entry["paper"] = sorted(paper, key=paper.__getitem__)
+            agree, total = _pairwise_agreement(means, paper)
+            entry["pairwise_agreement"] = [agree, total]
+        if "gd" in row:  # paired by seed (same data, same initial weights): s - GD
+            by_seed = {r["seed"]: r["mse"] for r in result.runs if r["depth"] == depth}
+            paired = {}
+            for s in row:
+                if s != "gd":
+                    diffs = [m[s] - m["gd"] for m in by_seed.values()]
+                    mean, sd = _mean_std(diffs)
+                    paired[s] = {"mean": mean, "std": sd, "better_in": sum(d < 0 for d in diffs),
+                                 "n": len(diffs)}
+            entry["paired_vs_gd"] = paired
+        rankings[str(depth)] = entry
+    seconds = [r["train_seconds"] for r in result.runs]
+    flops = [r["achieved_flops"] for r in result.runs if r["achieved_flops"] > 0]
+    return {
+        "table": table,
+        "rankings": rankings,
+        "paper_setting": paper_full and cfg.epochs == SIMULATION_EPOCHS,
+        "train_seconds_by_depth": {  # the ensemble's time when depths trained together
+            str(d): max((r["train_seconds"] for r in result.runs if r["depth"] == d), default=None)
+            for d in cfg.depths
+        },
+        "total_train_seconds": sum(
+            {  # one entry per ensemble that was trained
+                (tuple(r.get("ensemble_depths", [r["depth"]])), tuple(r["ensemble_seeds"])): r[
+                    "train_seconds"
+                ]
+                for r in result.runs
+            }.values()
+        )
+        if seconds
+        else 0.0,
+        "achieved_flops_median": sorted(flops)[len(flops) // 2] if flops else None,
+        "gemm_peak_flops": result.gemm_peak_flops,
+        "gemm_fraction": (sorted(flops)[len(flops) // 2] / result.gemm_peak_flops)
+        if flops and result.gemm_peak_flops
+        else None,
+    }
+
+
+def format_table(result: SimulationResult) -> str:
+    """Our Table 2 (mean +- std over seeds) beside the paper's, with rankings per depth."""
+    cfg = result.config
+    summ = summarize(result)
+    head = ["depth"] + [PAPER_LABELS[s] for s in cfg.structures]
+    lines = [
+        f"Table 2 reproduced: MSE after {cfg.epochs} epochs, mean ± std over "
+        f"{len(cfg.seeds)} seed(s); d={cfg.dim}, {cfg.samples} samples, {cfg.optimizer} "
+        f"lr={cfg.lr}, batch {cfg.batch_size}, init {cfg.init}",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for depth in cfg.depths:
+        row = summ["table"][str(depth)]
+        cells = [
+            f"{row[s]['mean']:.5f} ± {row[s]['std']:.5f}" if s in row else "–"
+            for s in cfg.structures
+        ]
+        lines.append(f"| {depth} (ours) | " + " | ".join(cells) + " |")
+        if depth in TABLE2_DEPTHS:
+            col = TABLE2_DEPTHS.index(depth)
+            printed = [f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" for s in cfg.structures]
+            lines.append(f"| {depth} (paper) | " + " | ".join(printed) + " |")
+    lines.append("")
+    lines.append("Ranking, best (lowest MSE) first:")
+    for depth, entry in summ["rankings"].items():
+        ours = " < ".join(PAPER_LABELS[s].split()[0] for s in entry["ours"])
+        line = f"- depth {depth}: ours {ours}"
+        if "paper" in entry:
+            paper = " < ".join(PAPER_LABELS[s].split()[0] for s in entry["paper"])
+            a, t = entry["pairwise_agreement"]
+            line += f"; paper {paper}; pairwise orderings agreeing {a}/{t}"
+        lines.append(line)
+        if entry.get("paired_vs_gd"):
+            diffs = [f"{PAPER_LABELS[s].split()[0]} {v['mean']:+.5f} ± {v['std']:.5f} "
+                     f"(lower in {v['better_in']}/{v['n']} seeds)"
+                     for s, v in entry["paired_vs_gd"].items()]
+            lines.append("  paired MSE − GD (7), same seed: " + "; ".join(diffs))
+    if not summ["paper_setting"]:
+        lines.append(
+            "(reduced setting: not comparable in value with the paper's 1,000-epoch, "
+            "d=100, 10,000-sample run)"
+        )
+    if summ["gemm_fraction"] is not None:
+        lines.append(
+            f"Speed: median {summ['achieved_flops_median'] / 1e9:.1f} GFLOP/s of W x products "
+            f"= {summ['gemm_fraction']:.0%} of this run's measured fp32 GEMM peak "
+            f"({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s); training time "
+            f"{summ['total_train_seconds']:.0f} s"
+        )
+    return "\n".join(lines)
+
+
+def write_outputs(result: SimulationResult, out: Path) -> None:
+    """results.json, table2.csv (one row per depth, seed, structure) and table2.png."""
+    (out / "results.json").write_text(json.dumps(result.to_json(), indent=1))
+    lines = ["depth,seed,structure,equation,mse,final_epoch_loss,paper_mse,train_seconds"]
+    for r in result.runs:
+        for s in result.config.structures:
+            d = r["depth"]
+            paper = (
+                TABLE2_MSE[PAPER_LABELS[s]][TABLE2_DEPTHS.index(d)] if d in TABLE2_DEPTHS else ""
+            )
+            lines.append(
+                f"{d},{r['seed']},{s},{STRUCTURES[s]},{r['mse'][s]!r},"
+                f"{r['final_epoch_loss'][s]!r},{paper},{r['train_seconds']:.3f}"
+            )
+    (out / "table2.csv").write_text("\n".join(lines) + "\n")
+    plot_table(result, out / "table2.png")
+
+
+def plot_table(result: SimulationResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = result.config
+    summ = summarize(result)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, s in enumerate(cfg.structures):
+        color = f"C{i}"
+        depths = [d for d in cfg.depths if s in summ["table"][str(d)]]
+        means = [summ["table"][str(d)][s]["mean"] for d in depths]
+        stds = [summ["table"][str(d)][s]["std"] for d in depths]
+        ax.errorbar(
+            depths,
+            means,
+            yerr=stds,
+            marker="o",
+            color=color,
+            capsize=3,
+            label=f"{PAPER_LABELS[s]} ours",
+        )
+        paper_d = [d for d in cfg.depths if d in TABLE2_DEPTHS]
+        if paper_d and summ["paper_setting"]:
+            ax.plot(
+                paper_d,
+                [TABLE2_MSE[PAPER_LABELS[s]][TABLE2_DEPTHS.index(d)] for d in paper_d],
+                ls="--",
+                marker="x",
+                color=color,
+                label=f"{PAPER_LABELS[s]} paper",
+            )
+    ax.set_xlabel("depth (layers)")
+    ax.set_ylabel("training MSE after training")
+    ax.set_title("Table 2 (Sec. 5.3): MSE by structure and depth")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def load_results(out: Path) -> SimulationResult | None:
+    """What a (possibly unfinished) run left in ``out``: config.json plus partial/*.json."""
+    cfg_path = out / "config.json"
+    if not cfg_path.exists():
+        return None
+    raw = json.loads(cfg_path.read_text())
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    cfg = SimulateConfig(**fields)
+    runs = [json.loads(p.read_text()) for p in sorted((out / "partial").glob("depth*_seed*.json"))]
+    runs = [r for r in runs if r["depth"] in cfg.depths and r["seed"] in cfg.seeds]
+    if not runs:
+        return None
+    peak = 0.0
+    if (out / "results.json").exists():
+        peak = json.loads((out / "results.json").read_text()).get("gemm_peak_flops", 0.0)
+    runs.sort(key=lambda r: (r["depth"], r["seed"]))
+    return SimulationResult(cfg, runs, peak)

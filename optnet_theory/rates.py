@@ -1,0 +1,316 @@
+"""Sec. 5.1 measured: layers to reach epsilon against the condition number kappa = L/mu.
+
+Sec. 5.1 claims that the tied-weight network (7) (gradient descent on F) needs O(L/mu log 1/eps)
+layers for ||x_K - x*|| <= eps, while the heavy-ball (11) and Nesterov (12)/(13) networks need
+O(sqrt(L/mu) log 1/eps). Here each tied-weight network is run as the algorithm it is, on
+instances with a chosen kappa, and the layer count is fitted against kappa on log-log axes
+(theory: slope 1 for GD, 1/2 for HB and AGD with tuned momentum).
+
+Instances. Phi = tanh, whose slope bounds (m, M) = (0, 1) come from
+:func:`optnet_theory.curvature.slope_bounds`. W = Q diag(lambda) Q^T with Q a random orthogonal
+matrix and lambda_i = (1 - 1/kappa) t_i, t_i evenly spaced in [0.01, 1]; U = sqrt(W). Then
+:func:`optnet_theory.curvature.curvature` gives mu = 1 - M lambda_max(W) = 1/kappa and
+L = 1 - m lambda_min(W) = 1, so f of (8) is mu-strongly convex and 1-smooth: footnote 3's unit
+step is admissible and kappa = L/mu exactly as chosen. F(x) = f(Ux) has the same minimiser as
+the fixed point x* = Phi(W x*), found by a converged Newton solve (SciPy); x_0 = x* + a random
+unit vector, so the count is layers to shrink the error by the factor eps.
+
+Variants. GD (7); HB (11) with the unit-step optimal momentum beta = (1 - sqrt(mu))^2 (for unit
+step, the condition (1 + beta - h)^2 <= 4 beta on [mu, L] with L <= 1 gives this beta and rate
+1 - sqrt(mu)), with Polyak's optimum beta = ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2 (tuned
+for the step 4/(sqrt L + sqrt mu)^2, which (11) with unit step cannot take; at unit step its
+slowest mode contracts by about 1 - (2 - sqrt 3) sqrt(mu), still O(sqrt kappa) layers, with a
+larger constant) and with Sec. 5.3's fixed beta = 0.3; AGD (12) and AGD2 (13) with footnote 4's
+constant momentum and with the theta schedule of (3); ADMM (14).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import root
+
+from optnet_theory.coefficients import nesterov_beta, strongly_convex_beta
+from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import SIMULATION_HB_BETA
+
+__all__ = [
+    "VARIANTS",
+    "Instance",
+    "RatesResult",
+    "build_instance",
+    "format_rates",
+    "layers_to_eps",
+    "measure_rates",
+    "run_network",
+    "write_outputs",
+]
+
+#: variant -> (equation, momentum choice, slope the theory predicts or None if it makes none)
+VARIANTS: dict[str, tuple[str, str, float | None]] = {
+    "gd": ("(7)", "-", 1.0),
+    "hb-tuned": ("(11)", "beta = (1 - sqrt(mu))^2", 0.5),
+    "hb-polyak": ("(11)", "Polyak beta ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2, unit step", 0.5),
+    "hb-0.3": ("(11)", "beta = 0.3 (Sec. 5.3)", 1.0),
+    "agd-fn4": ("(12)", "footnote 4: beta = (sqrt L - sqrt mu)/(sqrt L + sqrt mu)", 0.5),
+    "agd-theta": ("(12)", "theta schedule of (3)", None),
+    "agd2-fn4": ("(13)", "h of (5) with footnote 4's constant beta", 0.5),
+    "agd2-theta": ("(13)", "h of (5) with the theta schedule", None),
+    "admm": ("(14)", "-", 1.0),
+}
+
+Step = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One strongly convex, 1-smooth instance of (8): W, Phi, mu, L, x*, x_0."""
+
+    kappa: float
+    W: np.ndarray
+    phi: Callable[[np.ndarray], np.ndarray]
+    mu: float
+    L: float
+    x_star: np.ndarray
+    x0: np.ndarray
+    solve_residual: float
+
+
+def _tanh_energy() -> Any:
+    from optnet_theory.energy import derive_energy
+
+    return derive_energy("tanh")
+
+
+def build_instance(kappa: float, dim: int, seed: int = 0, energy: Any = None) -> Instance:
+    """W with spectrum (1 - 1/kappa) [0.01 .. 1] and Phi = tanh: mu = 1/kappa, L = 1."""
+    from optnet_theory.curvature import curvature
+
+    if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa > 1):
+        raise OptnetError(f"kappa must be a finite number > 1, got {kappa!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+        raise OptnetError(f"dim must be an integer >= 2, got {dim!r}")
+    energy = energy or _tanh_energy()
+    rng = np.random.default_rng(seed)
+    Q, R = np.linalg.qr(rng.standard_normal((dim, dim)))
+    Q = Q * np.sign(np.diag(R))  # a Haar-random orthogonal matrix
+    lam = (1.0 - 1.0 / kappa) * np.linspace(0.01, 1.0, dim)
+    W = (Q * lam) @ Q.T
+    W = (W + W.T) / 2
+    U = (Q * np.sqrt(lam)) @ Q.T
+    curv = curvature(energy, U)
+    if not curv.strongly_convex or curv.L > 1 + 1e-12:
+        raise OptnetError(f"instance is not strongly convex with L <= 1: {curv}")
+    phi = energy.phi_fn
+    dphi = energy.dphi_fn
+    start = rng.standard_normal(dim)
+    sol = root(
+        lambda x: x - phi(W @ x),
+        start,
+        jac=lambda x: np.eye(dim) - dphi(W @ x)[:, None] * W,
+        method="hybr",
+        tol=1e-15,
+    )
+    x_star = sol.x
+    residual = float(np.linalg.norm(x_star - phi(W @ x_star)))
+    if not sol.success and residual > 1e-12:
+        raise OptnetError(f"fixed-point solve did not converge (residual {residual:.1e})")
+    direction = rng.standard_normal(dim)
+    x0 = x_star + direction / np.linalg.norm(direction)
+    return Instance(float(kappa), W, phi, float(curv.mu), float(curv.L), x_star, x0, residual)
+
+
+def run_network(
+    variant: str, inst: Instance, max_layers: int, eps: float | None = None
+) -> tuple[np.ndarray, int | None]:
+    """Run the tied-weight network ``variant`` from x_0 for up to ``max_layers`` layers.
+
+    Returns (errors, hit): errors[k] = ||x_k - x*|| for the layers run, and the first k with
+    errors[k] <= eps (None if not reached or eps is None). Stops at the first hit.
+    """
+    if variant not in VARIANTS:
+        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    W, phi, mu, L = inst.W, inst.phi, inst.mu, inst.L
+    T: Step = lambda x: phi(W @ x)  # noqa: E731  (one layer's Phi(W x))
+    x = inst.x0.copy()
+    x_prev = x.copy()  # x_{-1} = x_0
+    errors = [float(np.linalg.norm(x - inst.x_star))]
+    if eps is not None and errors[0] <= eps:
+        return np.array(errors), 0
+    structure = variant.split("-")[0]
+    if variant == "hb-tuned":
+        hb_beta = (1.0 - math.sqrt(mu)) ** 2
+    elif variant == "hb-polyak":
+        hb_beta = strongly_convex_beta(L, mu) ** 2
+    else:
+        hb_beta = SIMULATION_HB_BETA
+    if variant.endswith("fn4"):
+        b = strongly_convex_beta(L, mu)
+        beta: Sequence[float] = [0.0] + [b] * (max_layers + 1)
+    elif variant.endswith("theta"):
+        beta = nesterov_beta(max_layers + 1)
+    S = d_prev = np.zeros_like(x)  # S_0 and d_{-1}: unused at k = 0
+    xp, lam = x.copy(), np.zeros_like(x)
+    for k in range(max_layers):
+        if structure == "gd":  # (7)
+            new = T(x)
+        elif structure == "hb":  # (11)
+            new = T(x) + hb_beta * (x - x_prev)
+        elif structure == "agd":  # (12)
+            new = T(x + beta[k] * (x - x_prev))
+        elif structure == "agd2":  # (13), its sum by the recursion that (5) implies
+            d_k = T(x) - x
+            b1 = beta[k + 1]
+            S = (1.0 + b1) * d_k if k == 0 else b1 * (S - d_prev) + (1.0 + b1) * d_k
+            d_prev = d_k
+            new = x + S
+        else:  # (14)
+            xp_new = 0.5 * (T(xp) + x - lam)
+            new = 0.5 * (T(x) + xp_new + lam)
+            lam = lam + xp_new - new
+            xp = xp_new
+        x_prev, x = x, new
+        err = float(np.linalg.norm(x - inst.x_star))
+        errors.append(err)
+        if not math.isfinite(err):
+            break
+        if eps is not None and err <= eps:
+            return np.array(errors), k + 1
+    return np.array(errors), None
+
+
+def layers_to_eps(variant: str, inst: Instance, eps: float, max_layers: int) -> int | None:
+    """First K with ||x_K - x*|| <= eps for the tied-weight network ``variant``, or None."""
+    return run_network(variant, inst, max_layers, eps)[1]
+
+
+@dataclass
+class RatesResult:
+    kappas: list[float]
+    eps: float
+    dim: int
+    seed: int
+    instances: list[dict[str, float]] = field(default_factory=list)
+    layers: dict[str, list[int | None]] = field(default_factory=dict)
+    slopes: dict[str, float | None] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kappas": self.kappas,
+            "eps": self.eps,
+            "dim": self.dim,
+            "seed": self.seed,
+            "activation": "tanh",
+            "instances": self.instances,
+            "layers": self.layers,
+            "slopes": self.slopes,
+            "theory": {v: VARIANTS[v][2] for v in self.layers},
+            "momentum": {v: VARIANTS[v][1] for v in self.layers},
+            "equation": {v: VARIANTS[v][0] for v in self.layers},
+        }
+
+
+def _slope(kappas: Sequence[float], layers: Sequence[int | None]) -> float | None:
+    pts = [(math.log(k), math.log(n)) for k, n in zip(kappas, layers, strict=True)
+           if n is not None and n > 0]
+    if len(pts) < 2:
+        return None
+    xs, ys = zip(*pts, strict=True)
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def measure_rates(
+    kappas: Sequence[float],
+    eps: float = 1e-6,
+    dim: int = 30,
+    seed: int = 0,
+    variants: Sequence[str] = tuple(VARIANTS),
+    budget: float = 6.0,
+) -> RatesResult:
+    """Layers to eps for every variant and kappa; log-log slopes of layers against kappa.
+
+    A run stops after ``budget * kappa * ln(1/eps) + 100`` layers (GD needs about
+    ``kappa ln(1/eps)``); a variant that has not reached eps by then counts as not reached.
+    """
+    if not kappas:
+        raise OptnetError("give at least one kappa")
+    if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+        raise OptnetError(f"eps must be in (0, 1), got {eps!r}")
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad:
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+    energy = _tanh_energy()
+    result = RatesResult([float(k) for k in kappas], float(eps), dim, seed)
+    result.layers = {v: [] for v in variants}
+    for kappa in result.kappas:
+        inst = build_instance(kappa, dim, seed, energy)
+        result.instances.append({"kappa": kappa, "mu": inst.mu, "L": inst.L,
+                                 "kappa_from_curvature": inst.L / inst.mu,
+                                 "x_star_norm": float(np.linalg.norm(inst.x_star)),
+                                 "solve_residual": inst.solve_residual})
+        cap = int(budget * kappa * math.log(1.0 / eps)) + 100
+        for v in variants:
+            result.layers[v].append(layers_to_eps(v, inst, eps, cap))
+    result.slopes = {v: _slope(result.kappas, n) for v, n in result.layers.items()}
+    return result
+
+
+def format_rates(result: RatesResult) -> str:
+    head = ["variant", "eq.", "momentum"] + [f"κ={k:g}" for k in result.kappas] + [
+        "slope", "theory"]
+    lines = [
+        f"Layers to ||x_K - x*|| <= {result.eps:g} (||x_0 - x*|| = 1), tanh, d={result.dim}, "
+        f"mu = 1/kappa and L = 1 from optnet_theory.curvature",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for v, counts in result.layers.items():
+        eq, mom, theory = VARIANTS[v]
+        cells = [str(n) if n is not None else "not reached" for n in counts]
+        s = result.slopes[v]
+        lines.append(f"| {v} | {eq} | {mom} | " + " | ".join(cells) + " | "
+                     + (f"{s:.3f}" if s is not None else "–") + " | "
+                     + (f"{theory:g}" if theory is not None else "none stated") + " |")
+    return "\n".join(lines)
+
+
+def write_outputs(result: RatesResult, out: Path) -> list[Path]:
+    """rates.json, rates.csv and (when matplotlib is installed) rates.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rates.json").write_text(json.dumps(result.to_json(), indent=1))
+    rows = ["variant,equation,kappa,layers,slope,theory_slope"]
+    for v, counts in result.layers.items():
+        for k, n in zip(result.kappas, counts, strict=True):
+            rows.append(f"{v},{VARIANTS[v][0]},{k!r},{'' if n is None else n},"
+                        f"{result.slopes[v]!r},{VARIANTS[v][2]!r}")
+    (out / "rates.csv").write_text("\n".join(rows) + "\n")
+    written = [out / "rates.json", out / "rates.csv"]
+    try:
+        import matplotlib
+    except ImportError:
+        return written
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, (v, counts) in enumerate(result.layers.items()):
+        pts = [(k, n) for k, n in zip(result.kappas, counts, strict=True) if n is not None]
+        if pts:
+            s = result.slopes[v]
+            label = f"{v} {VARIANTS[v][0]}" + (f", slope {s:.2f}" if s is not None else "")
+            ax.loglog(*zip(*pts, strict=True), marker="o", color=f"C{i}", label=label)
+    ax.set_xlabel("κ = L/μ")
+    ax.set_ylabel(f"layers to ||x_K − x*|| ≤ {result.eps:g}")
+    ax.set_title("Sec. 5.1: layers needed by the tied-weight networks")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "rates.png", dpi=120)
+    plt.close(fig)
+    written.append(out / "rates.png")
+    return written

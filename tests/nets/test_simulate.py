@@ -1,0 +1,137 @@
+"""Table 2 experiment (Sec. 5.3): quick run end to end, resume, ensemble = separate training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from optnet_nets.cli import main
+from optnet_nets.simulate import SimulateConfig, quick_config, run_simulation, summarize
+from optnet_theory.errors import OptnetError
+
+TINY = dict(depths=(2, 3), seeds=(0, 1), epochs=2, samples=200, dim=8, batch_size=50)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_quick_cli_writes_table_csv_json_png(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["simulate", "--quick", "--epochs", "2", "--out", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)  # --json: stdout is JSON only
+    table = data["summary"]["table"]
+    assert set(table) == {"3", "6"}
+    for row in table.values():
+        assert set(row) == {"admm", "gd", "hb", "agd", "agd2"}
+        assert all(v["n"] == 2 and 0.5 < v["mean"] < 2.0 for v in row.values())
+    assert (out / "table2.png").stat().st_size > 1000
+    lines = (out / "table2.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2 * 2 * 5
+    assert 0 < data["summary"]["gemm_fraction"] < 5
+
+
+def test_ensemble_training_equals_training_each_seed_alone(tmp_path):
+    """A seed's result does not depend on which seeds trained beside it (own data and order)."""
+    both = run_simulation(SimulateConfig(**TINY), tmp_path / "both", progress=False)
+    alone = run_simulation(SimulateConfig(**{**TINY, "seeds": (1,)}), tmp_path / "one",
+                           progress=False)
+    for depth in TINY["depths"]:
+        for s in ("gd", "admm", "agd2"):
+            assert both.mse(s, depth)[1] == pytest.approx(alone.mse(s, depth)[0], rel=1e-5)
+    # negative control: seed 0 and seed 1 differ
+    assert both.mse("gd", 2)[0] != pytest.approx(both.mse("gd", 2)[1], rel=1e-5)
+
+
+def test_resume_from_partial_results_and_checkpoint(tmp_path):
+    cfg = SimulateConfig(**TINY)
+    out = tmp_path / "r"
+    full = run_simulation(cfg, out, progress=False)
+    # a run that died after depth 2: remove depth 3's results, keep a checkpoint mid-depth
+    for sd in (0, 1):
+        (out / "partial" / f"depth3_seed{sd}.json").unlink()
+    marker = out / "partial" / "depth2_seed0.json"
+    rec = json.loads(marker.read_text())
+    rec["mse"]["gd"] = 123.0  # proves depth 2 is loaded, not retrained
+    marker.write_text(json.dumps(rec))
+    again = run_simulation(cfg, out, progress=False, checkpoint_seconds=0.0)
+    assert again.mse("gd", 2)[0] == 123.0
+    assert again.mse("hb", 3) == pytest.approx(full.mse("hb", 3), rel=1e-5)
+    # settings that would change results are refused for the same directory
+    with pytest.raises(OptnetError, match="different settings"):
+        run_simulation(SimulateConfig(**{**TINY, "lr": 0.5}), out, progress=False)
+
+
+def test_mid_depth_checkpoint_resumes_to_same_result(tmp_path, monkeypatch):
+    cfg = SimulateConfig(**{**TINY, "depths": (2,), "epochs": 3})
+    ref = run_simulation(cfg, tmp_path / "ref", progress=False)
+    ck_dir = tmp_path / "ck"
+    # a run that dies right after writing its epoch-2 checkpoint, then is restarted
+    original_save = torch.save
+
+    def save_then_die(obj, path, *a, **k):
+        original_save(obj, path, *a, **k)
+        if obj.get("epoch") == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(torch, "save", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            run_simulation(cfg, ck_dir, progress=False, checkpoint_seconds=0.0)
+    assert (ck_dir / "checkpoint_depth2.pt").exists()
+    assert not (ck_dir / "partial").exists()
+    resumed = run_simulation(cfg, ck_dir, progress=False)
+    assert not (ck_dir / "checkpoint_depth2.pt").exists()
+    assert resumed.runs[0]["epochs_in_this_process"] == 1  # resumed, not retrained
+    assert len(resumed.runs[0]["curve"]["gd"]) == 3
+    for s in cfg.structures:
+        assert resumed.mse(s, 2) == pytest.approx(ref.mse(s, 2), rel=1e-5)
+
+
+def test_summary_ranks_and_compares_with_paper(tmp_path):
+    cfg = quick_config(depths=(10,), seeds=(0,), epochs=1, samples=200, dim=8)
+    res = run_simulation(cfg, tmp_path, progress=False)
+    summ = summarize(res)
+    entry = summ["rankings"]["10"]
+    assert sorted(entry["ours"]) == sorted(cfg.structures)
+    assert entry["paper"] == ["agd", "hb", "gd", "agd2", "admm"]  # Table 2, depth 10
+    agree, total = entry["pairwise_agreement"]
+    assert total == 10 and 0 <= agree <= 10
+    paired = entry["paired_vs_gd"]  # per-seed differences to GD (7), same data and init
+    assert set(paired) == {"admm", "hb", "agd", "agd2"}
+    gd = res.mse("gd", 10)[0]
+    assert paired["hb"]["mean"] == pytest.approx(res.mse("hb", 10)[0] - gd, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"structures": ("gd", "resnet")}, "structures"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"lr": -1.0}, "lr"),
+        ({"batch_size": 10_000}, "batch size"),
+        ({"depths": (0,)}, "depth"),
+        ({"seeds": (0, 0)}, "repeat"),
+    ],
+)
+def test_bad_settings_are_refused(tmp_path, kw, match):
+    with pytest.raises(OptnetError, match=match):
+        run_simulation(SimulateConfig(**{**TINY, **kw}), tmp_path, progress=False)
+
+
+def test_batching_depths_gives_the_per_depth_results(tmp_path):
+    """--batch-depths trains all depths as one ensemble: same records as one ensemble per depth."""
+    cfg = SimulateConfig(**TINY)
+    per_depth = run_simulation(cfg, tmp_path / "a", progress=False)
+    batched = run_simulation(cfg, tmp_path / "b", progress=False, batch_depths=True)
+    for depth in TINY["depths"]:
+        for s in cfg.structures:
+            assert batched.mse(s, depth) == pytest.approx(per_depth.mse(s, depth), rel=1e-5)
+    assert batched.runs[0]["ensemble_depths"] == [2, 3]
+    assert per_depth.runs[0]["ensemble_depths"] == [2]
