@@ -15,6 +15,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+#: CPU seconds after which a swallowed alarm fires again.
+_REARM_SECONDS = 0.05
+
+
 class TimeLimitExceeded(Exception):
     """Raised inside a guarded call when its time is up."""
 
@@ -28,6 +32,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         return
 
     def _alarm(signum: int, frame: object) -> None:
+        # Re-arm first: if the exception lands where Python swallows it (a weakref or GC
+        # callback), the alarm fires again shortly instead of leaving the call unlimited.
+        signal.setitimer(signal.ITIMER_PROF, _REARM_SECONDS)
         raise TimeLimitExceeded
 
     previous = signal.signal(signal.SIGPROF, _alarm)
