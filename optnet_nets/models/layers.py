@@ -259,16 +259,22 @@ def imagenet_stem(in_channels: int, width: int) -> nn.Sequential:
 def init_weights(model: nn.Module) -> None:
     """Sec. 7.1: He initialisation [37] for convolutions, Xavier [38] for the classifier.
 
-    Models built on the meta device (shapes only, e.g. to count parameters) are left alone.
+    Convolutions: He normal with ``fan_out`` (std = sqrt(2 / (k*k*C_out)), as in the ResNet and
+    DenseNet code the paper follows). Fully connected layers: Xavier (Glorot) uniform. Biases
+    zero; batch-norm scale 1, shift 0. Other parameters (for example a learnable momentum
+    coefficient) keep their own initialisation. Models built on the meta device (shapes only,
+    e.g. to count parameters) are left alone.
     """
     if any(p.is_meta for p in model.parameters()):
         return
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
             nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
