@@ -1,31 +1,42 @@
-"""Table 2 training speed: naive (one model at a time) vs ensemble, and fraction of GEMM peak.
+"""Table 2 training speed: naive vs ensemble vs explicit gradients, as fractions of GEMM peak.
 
-Measured in one run, interleaved (naive, ensemble, GEMM peak in every round), medians quoted:
+Measured in one run, interleaved (every kind and the GEMM peak in every round), medians quoted:
 
 - naive: each (structure, seed) model of Sec. 5.3 trained alone, one Adam step at batch 100;
-- ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step;
-- peak: this machine's fp32 GEMM rate now (fastest of a few n x n torch.mm).
+- ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step (autograd);
+- explicit: the ensemble step with the hand-written adjoint recursions of
+  :mod:`optnet_nets.unrolled_backward` instead of autograd (what ``optnet simulate`` runs);
+- peak: this machine's fp32 GEMM rate now (fastest of a few 1024 x 1024 torch.mm).
+
+``--workers W`` also runs W processes of the explicit step at once (as ``optnet simulate
+--workers W``) and compares their summed rate with the W-thread GEMM peak measured in the same run.
 
 FLOPs counted are those of the W x products only (forward 2 d^2, backward 4 d^2 per sample and
 product; ADMM has two products per layer), so "fraction of peak" is a lower bound on how busy
 the matrix units are. Usage::
 
-    python benchmarks/bench_simulate.py [--depth 10] [--seeds 3] [--rounds 5] [--threads N]
+    python benchmarks/bench_simulate.py [--depth 10] [--seeds 1] [--rounds 5] [--threads 1]
+                                        [--workers 2] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
 
 from optnet_nets.simulate import measure_gemm_peak
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
+from optnet_nets.unrolled_backward import ExplicitGradient
 
 
-def _stepper(model: UnrolledEnsemble, batch: int, compile_: bool = False) -> tuple[object, int]:
+def _stepper(model: UnrolledEnsemble, batch: int, mode: str = "autograd") -> tuple[object, int]:
+    """One Adam step of ``model`` (mode: autograd, compiled or explicit) and its GEMM FLOPs."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(model.members, batch, model.dim, generator=gen)
     f = torch.randn(model.members, batch, model.dim, generator=gen)
@@ -34,14 +45,22 @@ def _stepper(model: UnrolledEnsemble, batch: int, compile_: bool = False) -> tup
     def losses(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         return (model(x) - f).square().mean(dim=(1, 2))
 
-    loss_fn = torch.compile(losses) if compile_ else losses
+    if mode == "explicit":
+        explicit = ExplicitGradient(model, batch)
 
-    def step() -> None:
+        def step() -> None:
+            explicit(x, f)
+            opt.step()
+
+        return step, model.gemm_flops_per_sample() * batch
+    loss_fn = torch.compile(losses) if mode == "compiled" else losses
+
+    def autograd_step() -> None:
         opt.zero_grad(set_to_none=True)
         loss_fn(x, f).sum().backward()
         opt.step()
 
-    return step, model.gemm_flops_per_sample() * batch
+    return autograd_step, model.gemm_flops_per_sample() * batch
 
 
 def _time(steps: list[tuple[object, int]], repeats: int) -> float:
@@ -68,7 +87,13 @@ def main() -> None:
                          "depth vs all depths in one ensemble (--batch-depths)")
     ap.add_argument("--compile", action="store_true",
                     help="also time the ensemble step under torch.compile (compiles first)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="also time this many processes of the explicit step at once")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # a worker process
     args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -82,9 +107,13 @@ def main() -> None:
         return UnrolledEnsemble([s for s, _ in members], args.depth, args.dim,
                                 seeds=[sd for _, sd in members])
 
-    kinds = {"naive": naive, "ensemble": [_stepper(ensemble_model(), args.batch)]}
+    kinds = {
+        "naive": naive,
+        "ensemble": [_stepper(ensemble_model(), args.batch)],
+        "explicit": [_stepper(ensemble_model(), args.batch, "explicit")],
+    }
     if args.compile:
-        kinds["compiled"] = [_stepper(ensemble_model(), args.batch, compile_=True)]
+        kinds["compiled"] = [_stepper(ensemble_model(), args.batch, "compiled")]
     for steps in kinds.values():  # warm-up (and compilation)
         _time(steps, 2)
     rates: dict[str, list[float]] = {k: [] for k in (*kinds, "peak")}
@@ -92,6 +121,9 @@ def main() -> None:
         for kind, steps in kinds.items():
             rates[kind].append(_time(steps, args.repeats))
         rates["peak"].append(measure_gemm_peak())
+        if args.workers:
+            rates.setdefault("workers", []).append(workers_rate(args))
+            rates.setdefault("peak_all", []).append(_peak_with_threads(args.workers))
     med = {k: statistics.median(v) for k, v in rates.items()}
     ratios = [e / n for e, n in zip(rates["ensemble"], rates["naive"], strict=True)]
     print(f"Table 2 step, depth {args.depth}, d={args.dim}, batch {args.batch}, "
@@ -104,10 +136,63 @@ def main() -> None:
           f"{med['ensemble'] / med['peak']:.0%} of peak")
     print(f"  ensemble / naive speed-up   {statistics.median(ratios):8.2f}x "
           f"(per-round: {', '.join(f'{r:.2f}' for r in ratios)})")
+    xr = [e / n for e, n in zip(rates["explicit"], rates["naive"], strict=True)]
+    print(f"  explicit gradients, ensemble {med['explicit'] / 1e9:7.1f} GFLOP/s = "
+          f"{med['explicit'] / med['peak']:.0%} of peak; {statistics.median(xr):.2f}x naive")
+    if "workers" in rates:
+        print(f"  {args.workers} processes x explicit     "
+              f"{med['workers'] / 1e9:7.1f} GFLOP/s in all"
+              f" = {med['workers'] / med['peak_all']:.0%} of the {args.workers}-thread GEMM peak "
+              f"({med['peak_all'] / 1e9:.1f} GFLOP/s); {med['workers'] / med['explicit']:.2f}x "
+              "one process")
     if "compiled" in rates:
         cr = [c / n for c, n in zip(rates["compiled"], rates["naive"], strict=True)]
         print(f"  compiled ensemble           {med['compiled'] / 1e9:8.1f} GFLOP/s = "
               f"{med['compiled'] / med['peak']:.0%} of peak; {statistics.median(cr):.2f}x naive")
+
+
+def _peak_with_threads(threads: int) -> float:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return measure_gemm_peak()
+    finally:
+        torch.set_num_threads(before)
+
+
+def workers_rate(args: argparse.Namespace) -> float:
+    """Summed FLOP/s of ``args.workers`` processes each timing explicit steps at the same time."""
+    cmd = [sys.executable, __file__, "--child", "--depth", str(args.depth), "--dim",
+           str(args.dim), "--batch", str(args.batch), "--seeds", str(args.seeds),
+           "--repeats", str(args.repeats)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(args.workers)]
+    for p in procs:  # every child has imported torch and warmed up ...
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:  # ... before any starts its clock
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    reports = [json.loads(p.communicate()[0]) for p in procs]
+    first = min(r["t0"] for r in reports)
+    last = max(r["t1"] for r in reports)
+    return sum(r["flops"] for r in reports) / (last - first)
+
+
+def child(args: argparse.Namespace) -> None:
+    """A ``--workers`` process: one thread; warm up, report ready, wait for go, time, report."""
+    torch.set_num_threads(1)
+    members = [(s, sd) for s in STRUCTURES for sd in range(args.seeds)]
+    model = UnrolledEnsemble([s for s, _ in members], args.depth, args.dim,
+                             seeds=[sd for _, sd in members])
+    step, flops = _stepper(model, args.batch, "explicit")
+    _time([(step, flops)], 2)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.time()
+    for _ in range(args.repeats):
+        step()  # type: ignore[operator]
+    print(json.dumps({"flops": flops * args.repeats, "t0": t0, "t1": time.time()}))
 
 
 def table(args: argparse.Namespace) -> None:

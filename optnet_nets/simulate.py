@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from optnet_nets.unrolled import INITS, PAPER_LABELS, STRUCTURES, UnrolledEnsemble
+from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import (
     SIMULATION_DIM,
@@ -42,6 +43,7 @@ from optnet_theory.paper_values import (
 )
 
 __all__ = [
+    "ENGINES",
     "OPTIMIZERS",
     "SimulateConfig",
     "SimulationResult",
@@ -54,6 +56,8 @@ __all__ = [
 ]
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+#: how gradients are computed: by hand (:mod:`optnet_nets.unrolled_backward`) or by autograd.
+ENGINES: tuple[str, ...] = ("explicit", "autograd")
 _DATA_SEED, _SHUFFLE_SEED = 10_000, 20_000
 
 
@@ -174,18 +178,48 @@ def _paths(out: Path, depth: int, seed: int) -> Path:
     return out / "partial" / f"depth{depth}_seed{seed}.json"
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How (not what) to train: none of these changes the results beyond rounding."""
+
+    out: Path
+    device: str
+    progress: bool
+    checkpoint_seconds: float
+    compile_model: bool
+    engine: str
+    flush_denormal: bool = True  # see run_simulation
+    threads: int = 0  # torch threads of a worker process (0: leave as is)
+    position: int = 0  # progress bar row
+
+
+def _train_in_worker(
+    cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: _Options
+) -> list[dict[str, Any]]:
+    """One unit of work in a worker process (``run_simulation(..., workers=N)``)."""
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    return _train(cfg, depths, seeds, opts)
+
+
 def _train(
-    cfg: SimulateConfig,
-    depths: list[int],
-    seeds: list[int],
-    out: Path,
-    device: str,
-    progress: bool,
-    checkpoint_seconds: float,
-    compile_model: bool,
+    cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: _Options
 ) -> list[dict[str, Any]]:
     """Train structures x ``depths`` x ``seeds`` as one ensemble; one record per (depth, seed)."""
+    flushing = opts.flush_denormal and opts.device == "cpu" and torch.set_flush_denormal(True)
+    try:
+        return _train_ensemble(cfg, depths, seeds, opts, flushing)
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
+
+
+def _train_ensemble(
+    cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: _Options, flushing: bool
+) -> list[dict[str, Any]]:
     from tqdm import tqdm
+
+    out, device, engine = opts.out, opts.device, opts.engine
 
     N, d, B = cfg.samples, cfg.dim, cfg.batch_size
     depths = sorted(depths, reverse=True)  # deepest first within each structure
@@ -202,6 +236,11 @@ def _train(
         device=device,
     )
     opt = _make_optimizer(cfg, list(model.parameters()))
+    explicit = (
+        ExplicitGradient(model, cfg.batch_size)
+        if engine == "explicit" and not opts.compile_model and unsupported_reason(model) is None
+        else None
+    )
     data = [_data(sd, N, d) for sd in seeds]
     X = torch.stack([x for x, _ in data]).to(device)  # (n_seed, N, d)
     F = torch.stack([f for _, f in data]).to(device)
@@ -225,13 +264,13 @@ def _train(
     def member_losses(xb: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         return (model(xb) - fb).square().mean(dim=(1, 2))  # model (15), per member
 
-    loss_fn = torch.compile(member_losses) if compile_model else member_losses
+    loss_fn = torch.compile(member_losses) if opts.compile_model else member_losses
     steps_per_epoch = N // B  # the last incomplete batch is dropped
     rows = torch.arange(len(seeds), device=device).unsqueeze(1)
     flops_per_step = model.gemm_flops_per_sample() * B
     last_save = time.monotonic()
     bar = tqdm(total=cfg.epochs, initial=start_epoch, desc=f"depth {tag}",
-               disable=not progress, unit="epoch", leave=False)
+               disable=not opts.progress, unit="epoch", leave=False, position=opts.position)
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         perm = torch.stack([torch.randperm(N, generator=g) for g in shufflers]).to(device)
@@ -240,15 +279,18 @@ def _train(
             idx = perm[:, step * B : (step + 1) * B]
             xb = X[rows, idx].index_select(0, member_seed)  # each member sees its seed's batch
             fb = F[rows, idx].index_select(0, member_seed)
-            opt.zero_grad(set_to_none=True)
-            per_member = loss_fn(xb, fb)
-            per_member.sum().backward()
+            if explicit is not None:  # gradient written into model.weight.grad
+                per_member = explicit(xb, fb)
+            else:
+                opt.zero_grad(set_to_none=True)
+                per_member = loss_fn(xb, fb)
+                per_member.sum().backward()
             opt.step()
             total += per_member.detach()
         curve.append((total / steps_per_epoch).tolist())
         trained_seconds += time.perf_counter() - t0
         bar.update(1)
-        if epoch + 1 < cfg.epochs and time.monotonic() - last_save > checkpoint_seconds:
+        if epoch + 1 < cfg.epochs and time.monotonic() - last_save > opts.checkpoint_seconds:
             torch.save(
                 {
                     "seeds": seeds,
@@ -291,6 +333,9 @@ def _train(
                     "epochs_in_this_process": cfg.epochs - start_epoch,
                     "ensemble_gemm_flops": flops,
                     "achieved_flops": flops / trained_seconds if trained_seconds > 0 else 0.0,
+                    "engine": "explicit" if explicit is not None else "autograd",
+                    "threads": torch.get_num_threads(),
+                    "flush_denormal": flushing,
                 }
             )
     for rec in records:
@@ -312,14 +357,32 @@ def run_simulation(
     checkpoint_seconds: float = 120.0,
     compile_model: bool = False,
     batch_depths: bool = False,
+    engine: str = "explicit",
+    workers: int = 1,
+    flush_denormal: bool = True,
 ) -> SimulationResult:
     """Run (or resume) Table 2 into ``out``; write results.json, table2.csv and table2.png.
 
     ``batch_depths`` trains all depths in one ensemble (members of one structure share each
     layer's product while they run): same results, fewer and larger products; the unit of
     resumption is then the whole table (still checkpointed every ``checkpoint_seconds``).
+    ``engine="explicit"`` computes gradients by the hand-written adjoint recursions of
+    :mod:`optnet_nets.unrolled_backward` (equal to autograd's up to rounding); it falls back to
+    autograd where those do not apply (``batch_depths``, the dense AGD2 form, ``compile_model``).
+    ``workers`` > 1 trains that many units (depths) at once in separate processes, each with
+    ``torch.get_num_threads() // workers`` threads, longest first: at d = 100 the products are
+    too small for several threads to share one, so two single-threaded processes keep two cores
+    busy where one two-threaded process cannot. Results are the same as with one worker.
+    ``flush_denormal`` sets the CPU's flush-to-zero mode while training: deep GD/AGD networks
+    have vanishing gradients (below 1e-35 at depth 40 layer 5), whose subnormal arithmetic made
+    a depth-40 step 1.8x slower. Adam moves a weight by at most lr * |g| / eps < 1.2e-33 for
+    such a g, far below a float32 weight's resolution, so the trained weights do not change.
     """
     cfg.validate()
+    if engine not in ENGINES:
+        raise OptnetError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise OptnetError(f"workers must be a positive integer, got {workers!r}")
     if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
         raise OptnetError(f"device {device!r} is not available; use cpu or an available cuda:N")
     out.mkdir(parents=True, exist_ok=True)
@@ -343,9 +406,15 @@ def run_simulation(
                   [sd for sd in cfg.seeds if any((k, sd) in todo for k in cfg.depths)])]
     else:
         units = [([k], [sd for sd in cfg.seeds if (k, sd) in todo]) for k in cfg.depths]
-    for depths, seeds in units:
-        if depths and seeds:
-            _train(cfg, depths, seeds, out, device, progress, checkpoint_seconds, compile_model)
+    units = [(k, sd) for k, sd in units if k and sd]
+    opts = _Options(
+        out, device, progress, checkpoint_seconds, compile_model, engine, flush_denormal
+    )
+    if workers > 1 and len(units) > 1:
+        _train_parallel(cfg, units, opts, workers)
+    else:
+        for depths, seeds in units:
+            _train(cfg, depths, seeds, opts)
     for k in cfg.depths:
         for sd in cfg.seeds:
             result.runs.append(json.loads(_paths(out, k, sd).read_text()))
@@ -353,6 +422,32 @@ def run_simulation(
     result.runs.sort(key=lambda r: (r["depth"], r["seed"]))
     write_outputs(result, out)
     return result
+
+
+def _train_parallel(
+    cfg: SimulateConfig, units: list[tuple[list[int], list[int]]], opts: _Options, workers: int
+) -> None:
+    """Units in ``workers`` spawned processes, costliest first (cost ~ layers x seeds)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    units = sorted(units, key=lambda u: sum(u[0]) * len(u[1]), reverse=True)
+    workers = min(workers, len(units))
+    threads = max(1, torch.get_num_threads() // workers)
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(
+                _train_in_worker,
+                cfg,
+                depths,
+                seeds,
+                dataclasses.replace(opts, threads=threads, position=i % workers),
+            )
+            for i, (depths, seeds) in enumerate(units)
+        ]
+        for future in futures:
+            future.result()  # re-raises a worker's error; finished units are already saved
 
 
 # --------------------------------------------------------------------------- reporting

@@ -44,12 +44,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluate (13)'s sum by the recursion of (5) or literally",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads in all (default: torch's), split among the workers",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="train this many depths at once in separate processes (default 1; on an N-core "
+        "CPU, --workers N --threads N keeps every core busy with d=100's small products)",
+    )
     parser.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile the training step (fuses element-wise work; "
         "minutes of compile time per depth, worth it for full runs)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("explicit", "autograd"),
+        default="explicit",
+        help="gradients by the hand-written adjoint recursions (default, faster) or by "
+        "autograd (the reference; also used for --compile, --batch-depths, --agd2-form dense)",
+    )
+    parser.add_argument(
+        "--keep-denormals",
+        action="store_true",
+        help="do not flush subnormal floats to zero while training (slower where gradients "
+        "vanish, e.g. GD at depth 40; the trained weights are the same)",
     )
     parser.add_argument(
         "--batch-depths",
@@ -113,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_seconds=args.checkpoint_seconds,
         compile_model=args.compile,
         batch_depths=args.batch_depths,
+        engine=args.engine,
+        workers=args.workers,
+        flush_denormal=not args.keep_denormals,
     )
     if args.json:
         json.dump({"out": str(out), **result.to_json()}, sys.stdout)

@@ -135,3 +135,26 @@ def test_batching_depths_gives_the_per_depth_results(tmp_path):
             assert batched.mse(s, depth) == pytest.approx(per_depth.mse(s, depth), rel=1e-5)
     assert batched.runs[0]["ensemble_depths"] == [2, 3]
     assert per_depth.runs[0]["ensemble_depths"] == [2]
+
+
+def test_workers_give_the_single_process_results(tmp_path):
+    """--workers 2 trains the depths in two processes: same records as one process."""
+    cfg = SimulateConfig(**TINY)
+    one = run_simulation(cfg, tmp_path / "one", progress=False)
+    two = run_simulation(cfg, tmp_path / "two", progress=False, workers=2)
+    for depth in TINY["depths"]:
+        for s in cfg.structures:
+            assert two.mse(s, depth) == pytest.approx(one.mse(s, depth), rel=1e-6)
+    assert {r["threads"] for r in two.runs} == {1}
+    with pytest.raises(OptnetError, match="workers"):
+        run_simulation(cfg, tmp_path / "bad", progress=False, workers=0)
+
+
+def test_simulation_engines_agree(tmp_path):
+    """Training Table 2 (tiny) with either engine gives the same MSEs up to float32 rounding."""
+    cfg = SimulateConfig(depths=(3,), seeds=(0,), epochs=2, samples=200, dim=8, batch_size=50)
+    a = run_simulation(cfg, tmp_path / "explicit", progress=False, engine="explicit")
+    b = run_simulation(cfg, tmp_path / "autograd", progress=False, engine="autograd")
+    assert a.runs[0]["engine"] == "explicit" and b.runs[0]["engine"] == "autograd"
+    for s in cfg.structures:
+        assert a.mse(s, 3) == pytest.approx(b.mse(s, 3), rel=1e-5)
