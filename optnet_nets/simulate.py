@@ -523,6 +523,19 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         )
         if seconds
         else 0.0,
+        "speed_by_depth": {  # of the ensemble that trained the depth (the last process to)
+            str(r["depth"]): {
+                "train_seconds": r["train_seconds"],
+                "achieved_flops": r["achieved_flops"],
+                "gemm_fraction": r["achieved_flops"] / result.gemm_peak_flops
+                if result.gemm_peak_flops
+                else None,
+                "engine": r.get("engine", "autograd"),
+                "threads": r.get("threads"),
+                "epochs_in_last_process": r["epochs_in_this_process"],
+            }
+            for r in result.runs
+        },
         "achieved_flops_median": sorted(flops)[len(flops) // 2] if flops else None,
         "gemm_peak_flops": result.gemm_peak_flops,
         "gemm_fraction": (sorted(flops)[len(flops) // 2] / result.gemm_peak_flops)

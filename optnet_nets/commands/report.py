@@ -179,6 +179,14 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
         doc.p(f"Speed of that run: median {summ['achieved_flops_median'] / 1e9:.2f} GFLOP/s of W x "
               f"products, {summ['gemm_fraction']:.0%} of the fp32 GEMM rate measured in the same "
               f"run ({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s).")
+        doc.table(
+            ["depth", "training seconds", "GFLOP/s", "of GEMM peak", "gradients", "threads",
+             "epochs in the last process"],
+            [[depth, f"{v['train_seconds']:.0f}", f"{v['achieved_flops'] / 1e9:.1f}",
+              f"{v['gemm_fraction']:.0%}" if v["gemm_fraction"] else "–", v["engine"],
+              str(v["threads"] or "–"), str(v["epochs_in_last_process"])]
+             for depth, v in summ["speed_by_depth"].items()],
+        )
     plot = work / "table2.png"
     from optnet_nets.simulate import plot_table
 
