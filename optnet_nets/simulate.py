@@ -130,6 +130,7 @@ class SimulationResult:
     config: SimulateConfig
     runs: list[dict[str, Any]] = field(default_factory=list)  # one per (depth, seed)
     gemm_peak_flops: float = 0.0
+    gemm_peak_threads: int = 0  # threads of that measurement: those of one training process
 
     def mse(self, structure: str, depth: int) -> list[float]:
         return [r["mse"][structure] for r in self.runs if r["depth"] == depth]
@@ -139,23 +140,33 @@ class SimulationResult:
             "config": self.config.to_json(),
             "runs": self.runs,
             "gemm_peak_flops": self.gemm_peak_flops,
+            "gemm_peak_threads": self.gemm_peak_threads,
             "summary": summarize(self),
         }
 
 
 # --------------------------------------------------------------------------- speed
-def measure_gemm_peak(n: int = 1024, repeats: int = 3, device: str = "cpu") -> float:
-    """This machine's fp32 GEMM rate now: FLOP/s of the fastest of ``repeats`` n x n torch.mm."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def measure_gemm_peak(
+    n: int = 1024, repeats: int = 3, device: str = "cpu", threads: int | None = None
+) -> float:
+    """This machine's fp32 GEMM rate now: FLOP/s of the fastest of ``repeats`` n x n torch.mm
+    (on ``threads`` CPU threads, default torch's current number)."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        a = torch.randn(n, n, device=device)
+        b = torch.randn(n, n, device=device)
         torch.mm(a, b)
-        if device != "cpu":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
+        best = math.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            if device != "cpu":
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
     return 2.0 * n**3 / best
 
 
@@ -398,7 +409,12 @@ def run_simulation(
             )
     cfg_path.write_text(json.dumps(cfg.to_json(), indent=2))
 
-    result = SimulationResult(cfg, gemm_peak_flops=measure_gemm_peak(device=device))
+    # the peak of one training process: with workers, each has 1/workers of the threads
+    threads = max(1, torch.get_num_threads() // workers)
+    result = SimulationResult(
+        cfg, gemm_peak_flops=measure_gemm_peak(device=device, threads=threads),
+        gemm_peak_threads=threads,
+    )
     todo = {(k, sd) for k in cfg.depths for sd in cfg.seeds if not _paths(out, k, sd).exists()}
     # units of work: one ensemble per depth, or (batch_depths) all unfinished depths at once
     if batch_depths:
@@ -418,7 +434,9 @@ def run_simulation(
     for k in cfg.depths:
         for sd in cfg.seeds:
             result.runs.append(json.loads(_paths(out, k, sd).read_text()))
-    result.gemm_peak_flops = max(result.gemm_peak_flops, measure_gemm_peak(device=device))
+    result.gemm_peak_flops = max(
+        result.gemm_peak_flops, measure_gemm_peak(device=device, threads=threads)
+    )
     result.runs.sort(key=lambda r: (r["depth"], r["seed"]))
     write_outputs(result, out)
     return result
@@ -591,7 +609,8 @@ def format_table(result: SimulationResult) -> str:
         lines.append(
             f"Speed: median {summ['achieved_flops_median'] / 1e9:.1f} GFLOP/s of W x products "
             f"= {summ['gemm_fraction']:.0%} of this run's measured fp32 GEMM peak "
-            f"({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s); training time "
+            f"({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s on {result.gemm_peak_threads} "
+            f"thread(s), as each training process); training time "
             f"{summ['total_train_seconds']:.0f} s"
         )
     return "\n".join(lines)
@@ -669,8 +688,10 @@ def load_results(out: Path) -> SimulationResult | None:
     runs = [r for r in runs if r["depth"] in cfg.depths and r["seed"] in cfg.seeds]
     if not runs:
         return None
-    peak = 0.0
+    saved: dict[str, Any] = {}
     if (out / "results.json").exists():
-        peak = json.loads((out / "results.json").read_text()).get("gemm_peak_flops", 0.0)
+        saved = json.loads((out / "results.json").read_text())
     runs.sort(key=lambda r: (r["depth"], r["seed"]))
-    return SimulationResult(cfg, runs, peak)
+    return SimulationResult(
+        cfg, runs, saved.get("gemm_peak_flops", 0.0), saved.get("gemm_peak_threads", 0)
+    )

@@ -178,7 +178,8 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
     if summ["gemm_fraction"] is not None:
         doc.p(f"Speed of that run: median {summ['achieved_flops_median'] / 1e9:.2f} GFLOP/s of W x "
               f"products, {summ['gemm_fraction']:.0%} of the fp32 GEMM rate measured in the same "
-              f"run ({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s).")
+              f"run ({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s on "
+              f"{result.gemm_peak_threads or '?'} thread(s), as each training process).")
         doc.table(
             ["depth", "training seconds", "GFLOP/s", "of GEMM peak", "gradients", "threads",
              "epochs in the last process"],
