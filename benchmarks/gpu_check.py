@@ -13,6 +13,10 @@ Sections, each measured in this one run and written to ``$OUT/gpu_check.json`` a
    ``--amp fp16`` (GradScaler) and ``--amp bf16 --channels-last --compile``; final test
    accuracy and the images/s of the last epoch (the first one of a compiled run pays for
    compilation).
+4. **table2**: Table 2's training step (five structures, one seed, d = 100, batch 100, Adam) on
+   the device at each depth, with the explicit gradients of ``optnet simulate`` and with
+   autograd; their gradients' relative difference; and the full one-seed table's training time
+   projected from the measured steps (10^5 steps per depth), in minutes.
 
 Environment: ``PYTHON`` (interpreter), ``FMNIST_DIR`` (Fashion-MNIST IDX files), ``EPOCHS``
 (training-run epochs, default 2), ``DEVICE`` (default cuda; ``cpu`` with ``QUICK=1`` is a smoke
@@ -39,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 from optnet_nets.data import load_dataset  # noqa: E402
 from optnet_nets.models import create_model  # noqa: E402
 from optnet_nets.train import apply_paper_init, read_metrics  # noqa: E402
+from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble  # noqa: E402
+from optnet_nets.unrolled_backward import ExplicitGradient  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
 DEVICE = os.environ.get("DEVICE", "cuda")
@@ -205,6 +211,54 @@ def throughput() -> dict[str, Any]:
     return results
 
 
+def _table2_depth(depth: int, steps: int) -> dict[str, Any]:
+    model = UnrolledEnsemble(list(STRUCTURES), depth, 100, seeds=[0] * 5, device=DEVICE)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 100, 100, generator=gen).to(DEVICE)
+    f = torch.randn(5, 100, 100, generator=gen).to(DEVICE)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    explicit = ExplicitGradient(model, 100)
+
+    def autograd_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        (model(x) - f).square().mean(dim=(1, 2)).sum().backward()
+
+    autograd_step()
+    want = model.weight.grad.clone()
+    explicit(x, f)
+    entry: dict[str, Any] = {
+        "grad_rel_diff": ((model.weight.grad - want).abs().max() / want.abs().max()).item()
+    }
+    for name, grad_step in (("explicit", lambda: explicit(x, f)), ("autograd", autograd_step)):
+        for _ in range(2):
+            grad_step()
+            opt.step()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            grad_step()
+            opt.step()
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        entry[f"{name}_ms_per_step"] = (time.perf_counter() - t0) / steps * 1e3
+    return entry
+
+
+def table2() -> dict[str, Any]:
+    """Table 2 step times on the device, explicit vs autograd, and the projected table time."""
+    steps = 3 if QUICK else 50
+    results: dict[str, Any] = {}
+    for depth in (10, 20, 30, 40):
+        results[str(depth)] = _table2_depth(depth, steps)
+        log(f"table2 depth {depth}: {results[str(depth)]}")
+    results["projected_table_minutes"] = {  # 1,000 epochs x 100 steps per depth
+        name: sum(results[str(k)][f"{name}_ms_per_step"] for k in (10, 20, 30, 40)) * 1e5 / 6e4
+        for name in ("explicit", "autograd")
+    }
+    return results
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     if DEVICE == "cpu":
@@ -222,7 +276,8 @@ def main() -> int:
     data_dir = fashion_dir()
     for section, fn in (("agreement", lambda: agreement(data_dir)),
                         ("throughput", throughput),
-                        ("training_runs", lambda: training_runs(data_dir))):  # fmt: skip
+                        ("training_runs", lambda: training_runs(data_dir)),
+                        ("table2", table2)):  # fmt: skip
         t0 = time.perf_counter()
         try:
             report[section] = fn()
@@ -267,6 +322,21 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{entry['hbnet56_images_per_s']:.0f} | {entry['hb_over_resnet']:.3f} |")
         else:
             lines.append(f"| {key} | {entry} | | |")
+    t2 = report.get("table2", {})
+    lines += ["", "## Table 2 training step (5 structures, 1 seed, d=100, batch 100)", "",
+              "| depth | explicit ms/step | autograd ms/step | grad rel diff |",
+              "|---|---|---|---|"]
+    for depth in ("10", "20", "30", "40"):
+        entry = t2.get(depth)
+        if isinstance(entry, dict):
+            lines.append(f"| {depth} | {entry['explicit_ms_per_step']:.2f} | "
+                         f"{entry['autograd_ms_per_step']:.2f} | {entry['grad_rel_diff']:.1e} |")
+    if "projected_table_minutes" in t2:
+        m = t2["projected_table_minutes"]
+        lines.append(f"\nFull one-seed table projected from these steps: {m['explicit']:.1f} min "
+                     f"explicit, {m['autograd']:.1f} min autograd.")
+    elif t2:
+        lines.append(f"table2: {t2}")
     lines += ["", f"total {report.get('total_s', 0):.0f} s", ""]
     return "\n".join(lines)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-GPU check (< 8 minutes on one H100): CPU/GPU agreement, AMP and compile training runs on
-# Fashion-MNIST, HB-Net-56 vs ResNet-56 images/s. Results: $OUT/gpu_check.{json,md}
+# Fashion-MNIST, HB-Net-56 vs ResNet-56 images/s, Table 2 step times and projected table minutes.
+# Results: $OUT/gpu_check.{json,md}
 # (OUT defaults to benchmarks/out). Fashion-MNIST: $FMNIST_DIR, else shared/fashion-mnist or
 # data/fashion-mnist in the repo, else /usr/share/datasets/fashion-mnist.
 # Interpreter: $PYTHON, else .venv/bin/python if present, else python3.

@@ -12,6 +12,11 @@ layer). Seed s fixes its own data, its initial weights (shared by the five struc
 comparison) and its batch order, so a seed's result does not depend on which other seeds
 trained beside it.
 
+Gradients are computed by the hand-written adjoint recursions of
+:mod:`optnet_nets.unrolled_backward` (``engine="autograd"`` for the reference), subnormal floats
+are flushed to zero while training (deep GD's vanishing gradients made steps 2x slower, the
+weights do not change), and ``workers`` trains several depths at once in separate processes.
+
 Nothing is lost when a run dies: each finished (depth, seed) is written at once to
 ``partial/depth{D}_seed{S}.json``, a depth in progress is checkpointed every
 ``checkpoint_seconds``, and a rerun with the same ``--out`` resumes from both.
