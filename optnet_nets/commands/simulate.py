@@ -11,7 +11,7 @@ from optnet_theory.errors import OptnetError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from optnet_nets.simulate import OPTIMIZERS, SimulateConfig
+    from optnet_nets.simulate import ENGINES, OPTIMIZERS, SimulateConfig
     from optnet_nets.unrolled import INITS, STRUCTURES
 
     d = SimulateConfig()
@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("explicit", "autograd"),
-        default="explicit",
+        choices=ENGINES,
+        default=ENGINES[0],
         help="gradients by the hand-written adjoint recursions (default, faster) or by "
         "autograd (the reference; also used for --compile, --batch-depths, --agd2-form dense)",
     )
