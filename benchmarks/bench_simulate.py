@@ -8,6 +8,12 @@ Measured in one run, interleaved (every kind and the GEMM peak in every round), 
   :mod:`optnet_nets.unrolled_backward` instead of autograd (what ``optnet simulate`` runs);
 - peak: this machine's fp32 GEMM rate now (fastest of a few 1024 x 1024 torch.mm).
 
+``--versus-head`` instead times the explicit training step (forward, backward, Adam) of this
+checkout against the hand-written code of the last commit (``git show HEAD:...`` loaded as
+temporary modules), in one process, interleaved, per structure (``--seeds`` members each) and
+for the five together, with the same weights and data; it prints the median ratio of process
+CPU time (and of wall time) per step.
+
 ``--workers W`` also runs W processes of the explicit step at once (as ``optnet simulate
 --workers W``) and compares their summed rate with the W-thread GEMM peak measured in the same run.
 
@@ -17,16 +23,22 @@ the matrix units are. Usage::
 
     python benchmarks/bench_simulate.py [--depth 10] [--seeds 1] [--rounds 5] [--threads 1]
                                         [--workers 2] [--compile]
+    python benchmarks/bench_simulate.py --versus-head [--depth 40] [--rev HEAD]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -89,6 +101,9 @@ def main() -> None:
                     help="also time the ensemble step under torch.compile (compiles first)")
     ap.add_argument("--workers", type=int, default=0,
                     help="also time this many processes of the explicit step at once")
+    ap.add_argument("--versus-head", action="store_true",
+                    help="instead: the explicit step of this checkout vs that of --rev")
+    ap.add_argument("--rev", default="HEAD", help="git revision of --versus-head's old code")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # a worker process
     args = ap.parse_args()
     if args.child:
@@ -99,6 +114,9 @@ def main() -> None:
 
     if args.table:
         table(args)
+        return
+    if args.versus_head:
+        versus_head(args)
         return
     members = [(s, sd) for s in STRUCTURES for sd in range(args.seeds)]
     naive = [_stepper(UnrolledEnsemble([s], args.depth, args.dim, seeds=[sd]), args.batch)
@@ -223,6 +241,82 @@ def table(args: argparse.Namespace) -> None:
     print(f"  full table (1,000 epochs x 10,000 pairs = {flops:.2e} FLOPs) projected at these "
           f"rates: {flops / med['per_depth'] / 3600:.1f} h per depth-ensemble, "
           f"{flops / med['batched'] / 3600:.1f} h batched")
+
+
+def _old_modules(rev: str) -> tuple[Any, Any]:
+    """unrolled.py and unrolled_backward.py of git revision ``rev``, as temporary modules."""
+    root = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp(prefix="optnet_old_"))
+    for name in ("unrolled", "unrolled_backward"):
+        text = subprocess.run(["git", "show", f"{rev}:optnet_nets/{name}.py"], cwd=root,
+                              check=True, capture_output=True, text=True).stdout
+        text = text.replace("from optnet_nets.unrolled import", "from old_unrolled import")
+        (tmp / f"old_{name}.py").write_text(text)
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("old_unrolled"), importlib.import_module("old_unrolled_backward")
+
+
+def versus_head(args: argparse.Namespace) -> None:
+    """Median time of one explicit training step, this checkout / ``args.rev``, per structure.
+
+    Subnormals are flushed, as ``optnet simulate`` trains (deep GD's vanishing gradients).
+    """
+    old_unrolled, old_backward = _old_modules(args.rev)
+    torch.set_flush_denormal(True)
+    gen = torch.Generator().manual_seed(0)
+    cases: dict[str, list[str]] = {s: [s] * args.seeds for s in STRUCTURES}
+    cases["all five"] = [s for s in STRUCTURES for _ in range(args.seeds)]
+    steps: dict[tuple[str, str], Callable[[], None]] = {}
+    for case, structures in cases.items():
+        x = torch.randn(len(structures), args.batch, args.dim, generator=gen)
+        f = torch.randn(len(structures), args.batch, args.dim, generator=gen)
+        seeds = list(range(len(structures)))
+        kinds: tuple[tuple[str, Any, Any], ...] = (
+            ("old", old_unrolled.UnrolledEnsemble, old_backward.ExplicitGradient),
+            ("new", UnrolledEnsemble, ExplicitGradient),
+        )
+        for kind, ens, grad in kinds:
+            model = ens(structures, args.depth, args.dim, seeds=seeds)
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+            explicit = grad(model, args.batch)
+
+            def step(explicit: Any = explicit, opt: Any = opt, x: torch.Tensor = x,
+                     f: torch.Tensor = f) -> None:
+                explicit(x, f)
+                opt.step()
+
+            steps[(case, kind)] = step
+    for warm in steps.values():
+        for _ in range(2):
+            warm()
+    # CPU time of this process (one torch thread) is the measure: on a shared machine the wall
+    # time mostly measures the other processes; both are printed
+    wall: dict[tuple[str, str], list[float]] = {k: [] for k in steps}
+    cpu: dict[tuple[str, str], list[float]] = {k: [] for k in steps}
+    for _ in range(args.rounds):
+        for case in cases:
+            for kind in ("old", "new"):
+                run = steps[(case, kind)]
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(args.repeats):
+                    run()
+                wall[(case, kind)].append((time.perf_counter() - t0) / args.repeats)
+                cpu[(case, kind)].append((time.process_time() - c0) / args.repeats)
+    torch.set_flush_denormal(False)
+    print(f"Explicit Table 2 training step (forward + backward + Adam), depth {args.depth}, "
+          f"d={args.dim}, batch {args.batch}, {args.seeds} seed(s) per structure, "
+          f"{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds x "
+          f"{args.repeats} steps; generated (this checkout) vs hand-written ({args.rev}); "
+          "medians of per-round ratios")
+    print(f"  {'structure':10s} {'old CPU ms':>10s} {'new CPU ms':>10s} {'CPU new/old':>11s} "
+          f"{'wall new/old':>12s}  per-round CPU ratios")
+    for case in cases:
+        old, new = cpu[(case, "old")], cpu[(case, "new")]
+        ratios = [n / o for n, o in zip(new, old, strict=True)]
+        walls = [n / o for n, o in zip(wall[(case, "new")], wall[(case, "old")], strict=True)]
+        print(f"  {case:10s} {statistics.median(old) * 1e3:10.2f} "
+              f"{statistics.median(new) * 1e3:10.2f} {statistics.median(ratios):11.3f} "
+              f"{statistics.median(walls):12.3f}  {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,15 @@ Sections, each measured in this one run and written to ``$OUT/gpu_check.json`` a
    the device at each depth, with the explicit gradients of ``optnet simulate`` and with
    autograd; their gradients' relative difference; and the full one-seed table's training time
    projected from the measured steps (10^5 steps per depth), in minutes.
+5. **study**: the reduced Tables 4-5 study, ``benchmarks/study_tables45.sh`` (the same
+   definition as on CPU), on the device with ``--amp bf16 --channels-last``, 8 runs at a time,
+   cut after ``STUDY_SECONDS`` (default 180, less if the check's 450 s are nearly spent; the
+   study resumes where it stopped when the check is run again); its table from the runs that
+   finished, and training images/s per run and for all runs together.
 
 Environment: ``PYTHON`` (interpreter), ``FMNIST_DIR`` (Fashion-MNIST IDX files), ``EPOCHS``
-(training-run epochs, default 2), ``DEVICE`` (default cuda; ``cpu`` with ``QUICK=1`` is a smoke
-test of the script itself, without the GPU-only sections' meaning).
+(training-run epochs, default 2), ``STUDY_SECONDS``, ``DEVICE`` (default cuda; ``cpu`` with
+``QUICK=1`` is a smoke test of the script itself, without the GPU-only sections' meaning).
 """
 
 from __future__ import annotations
@@ -259,6 +264,71 @@ def table2() -> dict[str, Any]:
     return results
 
 
+# ---------------------------------------------------------------- 5. the reduced Tables 4-5 study
+STUDY_SCRIPT = ROOT / "benchmarks" / "study_tables45.sh"
+#: seconds the study may train (it is cut there, resumable); the whole check must stay < 470 s
+STUDY_SECONDS = int(os.environ.get("STUDY_SECONDS", "180"))
+CHECK_SECONDS = 450  # gpu_check.sh kills the check at 470 s; keep 20 s for the summary
+
+
+def study(data_dir: str, started: float) -> dict[str, Any]:
+    """The study of benchmarks/study_tables45.sh on the device (bf16 + channels_last on CUDA),
+    cut after ``STUDY_SECONDS`` (or the check's time left), then summarised from the runs that
+    finished: its table, and images/s per run and for all runs together."""
+    budget = min(STUDY_SECONDS, CHECK_SECONDS - (time.perf_counter() - started) - 20)
+    if budget < 45:
+        return {"skipped": f"only {budget:.0f} s of the check's time left"}
+    out = OUT / "study"
+    flags = ["--device", DEVICE, "--data-dir", data_dir]
+    if DEVICE == "cuda":
+        flags += ["--amp", "bf16", "--channels-last"]
+    if QUICK:  # the smoke test: two models, two seeds, a few batches
+        flags += ["--epochs", "1", "--limit-train", "256", "--limit-test", "128", "--threads", "1"]
+    workers = "8" if DEVICE == "cuda" else "2"  # small models leave a GPU idle between kernels
+    python = os.environ.get("PYTHON", sys.executable)
+    env = dict(os.environ, OUT=str(out), WORKERS=workers, PYTHONPATH=str(ROOT),
+               OPTNET=f"{python} -m optnet_nets.cli")  # fmt: skip
+    if QUICK:
+        env.update(MODELS="resnet20,hbnet20", BASELINES="resnet20", SEEDS="2")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["bash", str(STUDY_SCRIPT), *flags], cwd=ROOT, env=env,
+                            start_new_session=True)  # fmt: skip
+    try:
+        proc.wait(timeout=budget)
+        cut = False
+    except subprocess.TimeoutExpired:  # SIGTERM: the study stops its runs (they resume later)
+        cut = True
+        proc.terminate()
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    wall = time.perf_counter() - t0
+    done = subprocess.run(["bash", str(STUDY_SCRIPT), *flags, "--summarize-only", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:], "wall_s": wall, "cut": cut}
+    summary = json.loads(done.stdout)
+    finished = [r for r in summary["runs"] if r["finished"]]
+    trained = sum(r["images_per_s"] * r["train_time_s"] for r in finished)
+    log(f"study: {summary['finished']}/{summary['total']} runs in {wall:.0f} s"
+        f"{' (cut at the time limit)' if cut else ''}")  # fmt: skip
+    return {
+        "wall_s": wall,
+        "cut": cut,
+        "exit": proc.returncode,
+        "workers": int(workers),
+        "flags": " ".join(flags),
+        "finished": summary["finished"],
+        "total": summary["total"],
+        "images_per_s_all_runs": trained / wall,
+        "images_per_s_per_run": {m: e["images_per_s"] for m, e in
+                                 next(iter(summary["models"].values())).items()},
+        "table_md": (out / "study.md").read_text().split("\n", 2)[2],
+    }
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     if DEVICE == "cpu":
@@ -277,7 +347,8 @@ def main() -> int:
     for section, fn in (("agreement", lambda: agreement(data_dir)),
                         ("throughput", throughput),
                         ("training_runs", lambda: training_runs(data_dir)),
-                        ("table2", table2)):  # fmt: skip
+                        ("table2", table2),
+                        ("study", lambda: study(data_dir, started))):  # fmt: skip
         t0 = time.perf_counter()
         try:
             report[section] = fn()
@@ -337,6 +408,18 @@ def markdown(report: dict[str, Any]) -> str:
                      f"explicit, {m['autograd']:.1f} min autograd.")
     elif t2:
         lines.append(f"table2: {t2}")
+    entry = report.get("study", {})
+    lines += ["", "## Reduced Tables 4-5 (benchmarks/study_tables45.sh) on the device", ""]
+    if "table_md" in entry:
+        per_run = ", ".join(f"{m} {v:.0f}" for m, v in entry["images_per_s_per_run"].items()
+                            if v is not None)  # fmt: skip
+        cut = " (cut at its time limit; rerun to resume)" if entry["cut"] else ""
+        lines += [f"{entry['finished']} of {entry['total']} runs finished in "
+                  f"{entry['wall_s']:.0f} s{cut}, {entry['workers']} runs at a time, flags "
+                  f"`{entry['flags']}`. Training images/s: {entry['images_per_s_all_runs']:.0f} "
+                  f"for all runs together; per run: {per_run}.", "", entry["table_md"]]  # fmt: skip
+    else:
+        lines.append(f"study: {entry}")
     lines += ["", f"total {report.get('total_s', 0):.0f} s", ""]
     return "\n".join(lines)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-GPU check (< 8 minutes on one H100): CPU/GPU agreement, AMP and compile training runs on
-# Fashion-MNIST, HB-Net-56 vs ResNet-56 images/s, Table 2 step times and projected table minutes.
+# Fashion-MNIST, HB-Net-56 vs ResNet-56 images/s, Table 2 step times and projected table minutes,
+# and the reduced Tables 4-5 study (benchmarks/study_tables45.sh) in bf16 + channels_last.
 # Results: $OUT/gpu_check.{json,md}
 # (OUT defaults to benchmarks/out). Fashion-MNIST: $FMNIST_DIR, else shared/fashion-mnist or
 # data/fashion-mnist in the repo, else /usr/share/datasets/fashion-mnist.

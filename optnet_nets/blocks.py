@@ -26,6 +26,9 @@ States are numbered in order: the ``n_initial`` inputs first, then one new state
 stage that changes the feature-map size (Sec. 6, "Block Based Structure") passes a
 ``shortcut``: every use of an input state goes through it, except the input of a transform
 whose every argument is an input state (the down-sampling layer itself reads the raw input).
+The input states a run needs mapped are mapped together, once per forward: through the
+shortcut's ``map_states(states)`` when it has one (a projection with BN then normalises them
+in one pass, one running-statistics update), else one call per distinct state.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from torch import Tensor, nn
 from optnet_theory.errors import OptnetError
 
 __all__ = [
+    "MOMENTUM_CHOICES",
     "Coefficient",
     "Learnable",
     "Multistep",
@@ -57,6 +61,12 @@ __all__ = [
     "step",
     "term",
 ]
+
+
+#: How a network of several stages (Sec. 6, "Block Based Structure") treats the momentum state
+#: at a stage boundary: ``carry`` it on (mapped by the shortcut), or ``restart`` the recurrence
+#: from zero momentum in each stage.
+MOMENTUM_CHOICES = ("carry", "restart")
 
 
 @dataclass(eq=False, frozen=True)
@@ -234,6 +244,41 @@ class Multistep(nn.Module):
     def _finish(self, new: Tensor) -> Tensor:
         return new if self.activation is None else self.activation(new)
 
+    def _mapped_inputs(self, n_steps: int, last: int | None) -> list[int]:
+        """The input states that :meth:`run` reads through the shortcut, in index order."""
+        needed: set[int] = set()
+        for terms, skips, t in self._steps[:n_steps]:
+            needed.update(i for i, _ in skips)
+            if getattr(self.blocks[t], "multi_input", False):
+                groups = [[ins[0][0] for _, ins in terms]]
+            else:
+                groups = [[i for i, _ in ins] for _, ins in terms]
+            for group in groups:
+                if not all(i < self.n_initial for i in group):
+                    needed.update(group)
+        n_states = self.n_initial + n_steps
+        first = 0 if last is None else max(0, n_states - last)
+        needed.update(range(first, n_states))
+        return sorted(i for i in needed if i < self.n_initial)
+
+    def _map(self, raw: Sequence[Tensor], indices: list[int]) -> dict[int, Tensor]:
+        """Shortcut images of ``raw[i]``, i in ``indices``; a tensor given twice is mapped once."""
+        distinct: list[Tensor] = []
+        slot: dict[int, int] = {}
+        for i in indices:
+            j = next((n for n, d in enumerate(distinct) if d is raw[i]), None)
+            if j is None:
+                j = len(distinct)
+                distinct.append(raw[i])
+            slot[i] = j
+        map_states = getattr(self.shortcut, "map_states", None)
+        if map_states is not None:
+            images = list(map_states(distinct))
+        else:
+            assert self.shortcut is not None
+            images = [self.shortcut(x) for x in distinct]
+        return {i: images[j] for i, j in slot.items()}
+
     def run(
         self, initial: Sequence[Tensor], n_steps: int | None = None, last: int | None = None
     ) -> list[Tensor]:
@@ -247,20 +292,20 @@ class Multistep(nn.Module):
                 f"{type(self).__name__} takes {self.n_initial} input states, got {len(initial)}"
             )
         raw = list(initial)
-        mapped: list[Tensor | None] = [None] * self.n_initial
+        n_run = len(self._steps) if n_steps is None else n_steps
+        mapped: dict[int, Tensor] = {}
 
         def state(i: int, for_transform: bool, all_initial: bool) -> Tensor:
             if i >= self.n_initial:
                 return states[i]
             if self.shortcut is None or (for_transform and all_initial):
                 return raw[i]
-            cached = mapped[i]
-            if cached is None:
-                cached = mapped[i] = self.shortcut(raw[i])
-            return cached
+            if not mapped:  # every input state the run needs, in one shortcut pass
+                mapped.update(self._map(raw, self._mapped_inputs(n_run, last)))
+            return mapped[i]
 
         states: list[Tensor] = list(raw)
-        for terms, skips, t in self._steps[: len(self._steps) if n_steps is None else n_steps]:
+        for terms, skips, t in self._steps[:n_run]:
             transform = self.blocks[t]
             pairs: list[tuple[Tensor, float | Tensor]] = []
             if getattr(transform, "multi_input", False):

@@ -2,9 +2,13 @@
 
 Sec. 5.3: five fully connected structures (7), (11) with beta = 0.3, (14), (12), (13); sigmoid;
 per-layer weights trained by model (15); 10,000 pairs (x_0, f) drawn from N(0, I) in dimension
-100; depths 10-40; MSE after 1,000 epochs. The paper does not state the optimizer, batch size,
-learning rate or initialisation; :class:`SimulateConfig` holds our choices (documented in
-``docs/paper-map.md``) and every one is a flag of ``optnet simulate``.
+100; depths 10-40; MSE after 1,000 epochs. Any registered method (ogm, ogmg, tmm, item, ...) runs
+beside them: its network is generated from its description (:mod:`optnet_nets.unrolled`).
+Methods for mu-strongly convex f (tmm, item) need mu; Sec. 5's instances have L = 1, and unless
+``mu`` is given it is taken from the curvature bounds of the energy (8) (:func:`curvature_mu`).
+The paper does not state the optimizer, batch size, learning rate or initialisation;
+:class:`SimulateConfig` holds our choices (documented in ``docs/paper-map.md``) and every one
+is a flag of ``optnet simulate``.
 
 For each depth all structures and all seeds train together in one
 :class:`~optnet_nets.unrolled.UnrolledEnsemble` (one batched product per structure and
@@ -12,7 +16,7 @@ layer). Seed s fixes its own data, its initial weights (shared by the five struc
 comparison) and its batch order, so a seed's result does not depend on which other seeds
 trained beside it.
 
-Gradients are computed by the hand-written adjoint recursions of
+Gradients are computed by the generated adjoint programs of
 :mod:`optnet_nets.unrolled_backward` (``engine="autograd"`` for the reference), subnormal floats
 are flushed to zero while training (deep GD's vanishing gradients made steps 2x slower, the
 weights do not change), and ``workers`` trains several depths at once in separate processes.
@@ -35,7 +39,16 @@ from typing import Any
 
 import torch
 
-from optnet_nets.unrolled import INITS, PAPER_LABELS, STRUCTURES, UnrolledEnsemble
+from optnet_nets.train.checkpoint import load_tensors, save_atomic
+from optnet_nets.unrolled import (
+    INITS,
+    PAPER_LABELS,
+    STRUCTURES,
+    UnrolledEnsemble,
+    init_weight,
+    label,
+    structure_names,
+)
 from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import (
@@ -52,6 +65,7 @@ __all__ = [
     "OPTIMIZERS",
     "SimulateConfig",
     "SimulationResult",
+    "curvature_mu",
     "format_table",
     "load_results",
     "measure_gemm_peak",
@@ -61,7 +75,8 @@ __all__ = [
 ]
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
-#: how gradients are computed: by hand (:mod:`optnet_nets.unrolled_backward`) or by autograd.
+#: how gradients are computed: by the generated adjoint (:mod:`optnet_nets.unrolled_backward`)
+#: or by autograd.
 ENGINES: tuple[str, ...] = ("explicit", "autograd")
 _DATA_SEED, _SHUFFLE_SEED = 10_000, 20_000
 
@@ -83,7 +98,7 @@ class SimulateConfig:
     momentum: float = 0.9  # SGD only
     batch_size: int = 100
     init: str = "uniform"
-    agd2_form: str = "recursive"
+    mu: float | None = None  # for tmm/item; None: curvature_mu(init, dim)
 
     def validate(self) -> None:
         def positive_int(name: str, v: Any) -> None:
@@ -98,11 +113,16 @@ class SimulateConfig:
             positive_int("each depth", depth)
         if len(set(self.depths)) != len(self.depths) or len(set(self.seeds)) != len(self.seeds):
             raise OptnetError("depths and seeds must not repeat")
-        bad = [s for s in self.structures if s not in STRUCTURES]
+        known = structure_names()
+        bad = [s for s in self.structures if s not in known]
         if bad or len(set(self.structures)) != len(self.structures):
             raise OptnetError(
-                f"structures must be distinct names from {', '.join(STRUCTURES)}, got "
+                f"structures must be distinct names from {', '.join(known)}, got "
                 f"{list(self.structures)}"
+            )
+        if self.mu is not None and not (math.isfinite(self.mu) and 0 <= self.mu < 1):
+            raise OptnetError(
+                f"mu must be a number in [0, 1) (Sec. 5's instances have L = 1), got {self.mu!r}"
             )
         if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds):
             raise OptnetError(f"seeds must be non-negative integers, got {list(self.seeds)}")
@@ -117,6 +137,59 @@ class SimulateConfig:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def curvature_mu(init: str, dim: int) -> float:
+    """mu of the energy (8) for seed 0's initial first-layer W (L = 1, sigmoid): our choice of
+    mu for tmm and item when none is given.
+
+    A trained W is neither symmetric nor fixed, so "the" mu of a network does not exist. We take
+    the PSD matrix with W's singular values, (W W^T)^{1/2} = U U^T, and the sigmoid's slope
+    bounds 0 <= Phi' <= M: :func:`optnet_theory.curvature.curvature` gives
+    mu = 1 - M sigma_max(W) and L = 1 (footnote 3). Depends on (init, d) only, so a run and its
+    resumption agree.
+    """
+    import numpy as np
+
+    from optnet_theory.curvature import curvature
+    from optnet_theory.energy import derive_energy
+
+    W = init_weight(init, (dim, dim), dim, torch.Generator().manual_seed(0), torch.float64)
+    V, sv, _ = np.linalg.svd(W.numpy().T)
+    c = curvature(derive_energy("sigmoid"), (V * np.sqrt(sv)) @ V.T)
+    if not 0 < c.mu < 1:
+        raise OptnetError(
+            f"the energy of the initial W (init {init}, d={dim}) is not strongly convex "
+            f"(mu = {c.mu:.4g}); pass mu in (0, 1)"
+        )
+    return c.mu
+
+
+def method_arguments(cfg: SimulateConfig) -> tuple[dict[str, dict[str, Any]], str]:
+    """Per-structure method parameters for ``cfg``'s ensemble and where mu came from.
+
+    hb gets ``cfg.hb_beta`` (Sec. 5.3's 0.3); methods for mu-strongly convex f (tmm, item) get
+    ``cfg.mu``, else :func:`curvature_mu`; the others need no mu.
+    """
+    from optnet_theory.methods import get_spec
+
+    methods: dict[str, dict[str, Any]] = {s: {} for s in cfg.structures}
+    if "hb" in methods:
+        methods["hb"]["beta"] = cfg.hb_beta
+    needs_mu = [s for s in cfg.structures if get_spec(s).function_class == "smooth-strongly-convex"]
+    if not needs_mu:
+        return methods, "not needed"
+    if cfg.mu is not None:
+        mu, source = cfg.mu, "given"
+    else:
+        mu = curvature_mu(cfg.init, cfg.dim)
+        source = (
+            f"curvature of the energy (8) for seed 0's initial W ({cfg.init}, d={cfg.dim}): "
+            "1 - max Phi' * sigma_max(W), with L = 1"
+        )
+    for s in needs_mu:
+        methods[s]["mu"] = mu
+    return methods, source
 
 
 def quick_config(**overrides: Any) -> SimulateConfig:
@@ -194,6 +267,47 @@ def _paths(out: Path, depth: int, seed: int) -> Path:
     return out / "partial" / f"depth{depth}_seed{seed}.json"
 
 
+#: what :func:`summarize` and :func:`write_outputs` read from each ``partial/*.json`` record.
+_RECORD_KEYS = ("depth", "seed", "mse", "final_epoch_loss", "train_seconds", "achieved_flops",
+                "epochs_in_this_process", "ensemble_seeds")
+
+
+def _read_json(path: Path, recover: str) -> Any:
+    """The JSON in ``path``; a damaged file is one OptnetError naming it and how to recover."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise OptnetError(f"{path} is damaged or unreadable ({reason}); {recover}") from None
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """One finished (depth, seed) from ``partial/``, checked to hold what the summary reads."""
+    recover = "delete it to train that depth and seed again (rerun with the same --out)"
+    record = _read_json(path, recover)
+    if not isinstance(record, dict):
+        raise OptnetError(f"{path} is not a result record (not a JSON object); {recover}")
+    missing = [k for k in _RECORD_KEYS if k not in record]
+    if missing or not isinstance(record["mse"], dict):
+        what = f"missing {', '.join(missing)}" if missing else "mse is not an object"
+        raise OptnetError(f"{path} is not a result record ({what}); {recover}")
+    return record
+
+
+def _read_checkpoint(path: Path, device: str) -> dict[str, Any]:
+    """A depth-in-progress checkpoint (weights_only load); a damaged one is a one-line error."""
+    recover = ("delete it to train that depth from its first epoch (finished depths in "
+               "partial/ are kept)")
+    try:
+        state = load_tensors(path, map_location=device)
+    except OptnetError as exc:
+        raise OptnetError(f"{exc}; {recover}") from None
+    keys = ("seeds", "model", "optimizer", "shufflers", "curve", "epoch", "seconds")
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise OptnetError(f"checkpoint {path} is not a simulate checkpoint; {recover}")
+    return state
+
+
 @dataclass(frozen=True)
 class _Options:
     """How (not what) to train: none of these changes the results beyond rounding."""
@@ -240,17 +354,21 @@ def _train_ensemble(
     N, d, B = cfg.samples, cfg.dim, cfg.batch_size
     depths = sorted(depths, reverse=True)  # deepest first within each structure
     keys = [(s, k, sd) for s in cfg.structures for k in depths for sd in seeds]
+    methods, mu_source = method_arguments(cfg)
     model = UnrolledEnsemble(
         [s for s, _, _ in keys],
         depths[0],
         d,
         seeds=[sd for _, _, sd in keys],
         depths=[k for _, k, _ in keys],
-        hb_beta=cfg.hb_beta,
+        methods=methods,
         init=cfg.init,
-        agd2_form=cfg.agd2_form,
         device=device,
     )
+    method_params = {  # as run: L, mu where the method's class has one, its parameters
+        s: {"L": m.L, **({"mu": m.mu} if "mu" in methods[s] else {}), **m.params}
+        for s, m in model.methods.items()
+    }
     opt = _make_optimizer(cfg, list(model.parameters()))
     explicit = (
         ExplicitGradient(model, cfg.batch_size)
@@ -268,7 +386,7 @@ def _train_ensemble(
     tag = "-".join(str(k) for k in sorted(depths))
     ckpt = out / f"checkpoint_depth{tag}.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=True)
+        state = _read_checkpoint(ckpt, device)
         if state["seeds"] == seeds:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -307,7 +425,7 @@ def _train_ensemble(
         trained_seconds += time.perf_counter() - t0
         bar.update(1)
         if epoch + 1 < cfg.epochs and time.monotonic() - last_save > opts.checkpoint_seconds:
-            torch.save(
+            save_atomic(  # a kill during the save leaves the previous checkpoint whole
                 {
                     "seeds": seeds,
                     "model": model.state_dict(),
@@ -350,6 +468,8 @@ def _train_ensemble(
                     "ensemble_gemm_flops": flops,
                     "achieved_flops": flops / trained_seconds if trained_seconds > 0 else 0.0,
                     "engine": "explicit" if explicit is not None else "autograd",
+                    "methods": method_params,
+                    "mu_source": mu_source,
                     "threads": torch.get_num_threads(),
                     "flush_denormal": flushing,
                 }
@@ -382,9 +502,9 @@ def run_simulation(
     ``batch_depths`` trains all depths in one ensemble (members of one structure share each
     layer's product while they run): same results, fewer and larger products; the unit of
     resumption is then the whole table (still checkpointed every ``checkpoint_seconds``).
-    ``engine="explicit"`` computes gradients by the hand-written adjoint recursions of
+    ``engine="explicit"`` computes gradients by the adjoint programs generated in
     :mod:`optnet_nets.unrolled_backward` (equal to autograd's up to rounding); it falls back to
-    autograd where those do not apply (``batch_depths``, the dense AGD2 form, ``compile_model``).
+    autograd where those do not apply (``batch_depths``, ``compile_model``).
     ``workers`` > 1 trains that many units (depths) at once in separate processes, each with
     ``torch.get_num_threads() // workers`` threads, longest first: at d = 100 the products are
     too small for several threads to share one, so two single-threaded processes keep two cores
@@ -404,7 +524,7 @@ def run_simulation(
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        saved = json.loads(cfg_path.read_text())
+        saved = _read_json(cfg_path, "restore it, or choose another --out")
         mine = json.loads(json.dumps(cfg.to_json()))
         differ = sorted(k for k in mine if k not in ("depths", "seeds") and saved.get(k) != mine[k])
         if differ:
@@ -438,7 +558,7 @@ def run_simulation(
             _train(cfg, depths, seeds, opts)
     for k in cfg.depths:
         for sd in cfg.seeds:
-            result.runs.append(json.loads(_paths(out, k, sd).read_text()))
+            result.runs.append(_read_record(_paths(out, k, sd)))
     result.gemm_peak_flops = max(
         result.gemm_peak_flops, measure_gemm_peak(device=device, threads=threads)
     )
@@ -509,9 +629,10 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
             continue
         means = {s: v["mean"] for s, v in row.items()}
         entry: dict[str, Any] = {"ours": sorted(means, key=means.__getitem__)}
-        if depth in TABLE2_DEPTHS:
+        printed = [s for s in means if s in PAPER_LABELS]  # Table 2's structures only
+        if depth in TABLE2_DEPTHS and printed:
             col = TABLE2_DEPTHS.index(depth)
-            paper = {s: TABLE2_MSE[PAPER_LABELS[s]][col] for s in means}
+            paper = {s: TABLE2_MSE[PAPER_LABELS[s]][col] for s in printed}
             entry["paper"] = sorted(paper, key=paper.__getitem__)
             agree, total = _pairwise_agreement(means, paper)
             entry["pairwise_agreement"] = [agree, total]
@@ -528,9 +649,12 @@ def summarize(result: SimulationResult) -> dict[str, Any]:
         rankings[str(depth)] = entry
     seconds = [r["train_seconds"] for r in result.runs]
     flops = [r["achieved_flops"] for r in result.runs if r["achieved_flops"] > 0]
+    described = [r for r in result.runs if "methods" in r]
     return {
         "table": table,
         "rankings": rankings,
+        "methods": described[-1]["methods"] if described else None,
+        "mu_source": described[-1].get("mu_source") if described else None,
         "paper_setting": paper_full and cfg.epochs == SIMULATION_EPOCHS,
         "train_seconds_by_depth": {  # the ensemble's time when depths trained together
             str(d): max((r["train_seconds"] for r in result.runs if r["depth"] == d), default=None)
@@ -571,7 +695,7 @@ def format_table(result: SimulationResult) -> str:
     """Our Table 2 (mean +- std over seeds) beside the paper's, with rankings per depth."""
     cfg = result.config
     summ = summarize(result)
-    head = ["depth"] + [PAPER_LABELS[s] for s in cfg.structures]
+    head = ["depth"] + [label(s) for s in cfg.structures]
     lines = [
         f"Table 2 reproduced: MSE after {cfg.epochs} epochs, mean ± std over "
         f"{len(cfg.seeds)} seed(s); d={cfg.dim}, {cfg.samples} samples, {cfg.optimizer} "
@@ -588,23 +712,33 @@ def format_table(result: SimulationResult) -> str:
         lines.append(f"| {depth} (ours) | " + " | ".join(cells) + " |")
         if depth in TABLE2_DEPTHS:
             col = TABLE2_DEPTHS.index(depth)
-            printed = [f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" for s in cfg.structures]
+            printed = [
+                f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" if s in PAPER_LABELS else "–"
+                for s in cfg.structures
+            ]
             lines.append(f"| {depth} (paper) | " + " | ".join(printed) + " |")
     lines.append("")
     lines.append("Ranking, best (lowest MSE) first:")
     for depth, entry in summ["rankings"].items():
-        ours = " < ".join(PAPER_LABELS[s].split()[0] for s in entry["ours"])
+        ours = " < ".join(label(s).split()[0] for s in entry["ours"])
         line = f"- depth {depth}: ours {ours}"
         if "paper" in entry:
-            paper = " < ".join(PAPER_LABELS[s].split()[0] for s in entry["paper"])
+            paper = " < ".join(label(s).split()[0] for s in entry["paper"])
             a, t = entry["pairwise_agreement"]
             line += f"; paper {paper}; pairwise orderings agreeing {a}/{t}"
         lines.append(line)
         if entry.get("paired_vs_gd"):
-            diffs = [f"{PAPER_LABELS[s].split()[0]} {v['mean']:+.5f} ± {v['std']:.5f} "
+            diffs = [f"{label(s).split()[0]} {v['mean']:+.5f} ± {v['std']:.5f} "
                      f"(lower in {v['better_in']}/{v['n']} seeds)"
                      for s, v in entry["paired_vs_gd"].items()]
             lines.append("  paired MSE − GD (7), same seed: " + "; ".join(diffs))
+    if summ["methods"]:
+        params = "; ".join(
+            f"{s}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in p.items())
+            for s, p in summ["methods"].items()
+        )
+        lines.append(f"Methods: {params} (mu: {summ['mu_source']})")
     if not summ["paper_setting"]:
         lines.append(
             "(reduced setting: not comparable in value with the paper's 1,000-epoch, "
@@ -629,10 +763,12 @@ def write_outputs(result: SimulationResult, out: Path) -> None:
         for s in result.config.structures:
             d = r["depth"]
             paper = (
-                TABLE2_MSE[PAPER_LABELS[s]][TABLE2_DEPTHS.index(d)] if d in TABLE2_DEPTHS else ""
+                TABLE2_MSE[PAPER_LABELS[s]][TABLE2_DEPTHS.index(d)]
+                if d in TABLE2_DEPTHS and s in PAPER_LABELS
+                else ""
             )
             lines.append(
-                f"{d},{r['seed']},{s},{STRUCTURES[s]},{r['mse'][s]!r},"
+                f"{d},{r['seed']},{s},{STRUCTURES.get(s, '')},{r['mse'][s]!r},"
                 f"{r['final_epoch_loss'][s]!r},{paper},{r['train_seconds']:.3f}"
             )
     (out / "table2.csv").write_text("\n".join(lines) + "\n")
@@ -660,17 +796,17 @@ def plot_table(result: SimulationResult, path: Path) -> None:
             marker="o",
             color=color,
             capsize=3,
-            label=f"{PAPER_LABELS[s]} ours",
+            label=f"{label(s)} ours",
         )
         paper_d = [d for d in cfg.depths if d in TABLE2_DEPTHS]
-        if paper_d and summ["paper_setting"]:
+        if paper_d and summ["paper_setting"] and s in PAPER_LABELS:
             ax.plot(
                 paper_d,
                 [TABLE2_MSE[PAPER_LABELS[s]][TABLE2_DEPTHS.index(d)] for d in paper_d],
                 ls="--",
                 marker="x",
                 color=color,
-                label=f"{PAPER_LABELS[s]} paper",
+                label=f"{label(s)} paper",
             )
     ax.set_xlabel("depth (layers)")
     ax.set_ylabel("training MSE after training")
@@ -686,16 +822,17 @@ def load_results(out: Path) -> SimulationResult | None:
     cfg_path = out / "config.json"
     if not cfg_path.exists():
         return None
-    raw = json.loads(cfg_path.read_text())
+    raw = _read_json(cfg_path, "restore it, or choose another --out")
     fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     cfg = SimulateConfig(**fields)
-    runs = [json.loads(p.read_text()) for p in sorted((out / "partial").glob("depth*_seed*.json"))]
+    runs = [_read_record(p) for p in sorted((out / "partial").glob("depth*_seed*.json"))]
     runs = [r for r in runs if r["depth"] in cfg.depths and r["seed"] in cfg.seeds]
     if not runs:
         return None
     saved: dict[str, Any] = {}
     if (out / "results.json").exists():
-        saved = json.loads((out / "results.json").read_text())
+        saved = _read_json(out / "results.json", "delete it: rerunning 'optnet simulate' "
+                           "with the same --out writes it again")
     runs.sort(key=lambda r: (r["depth"], r["seed"]))
     return SimulationResult(
         cfg, runs, saved.get("gemm_peak_flops", 0.0), saved.get("gemm_peak_threads", 0)

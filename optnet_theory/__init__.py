@@ -13,6 +13,8 @@ from optnet_theory.errors import OptnetError
 
 _LAZY: dict[str, str] = {
     "derive_energy": "optnet_theory.energy",
+    "get_method": "optnet_theory.methods",
+    "list_methods": "optnet_theory.methods",
     "Energy": "optnet_theory.energy",
     "list_activations": "optnet_theory.activations",
     "nesterov_h": "optnet_theory.coefficients",
@@ -26,7 +28,9 @@ __all__ = [
     "Energy",
     "OptnetError",
     "derive_energy",
+    "get_method",
     "list_activations",
+    "list_methods",
     "nesterov_h",
     "nesterov_h_matrix",
     "network_forward",
@@ -38,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from optnet_theory.activations import list_activations
     from optnet_theory.coefficients import nesterov_h, nesterov_h_matrix
     from optnet_theory.energy import Energy, derive_energy
+    from optnet_theory.methods import get_method, list_methods
     from optnet_theory.networks import network_forward
     from optnet_theory.verify import verify_all, verify_claim
 

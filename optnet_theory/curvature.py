@@ -16,6 +16,7 @@ from functools import lru_cache
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.calculus.singularities import singularities
 
 from optnet_theory.activations import X
 from optnet_theory.antiderivative.piecewise import (
@@ -68,10 +69,55 @@ def _jumps(phi: sp.Expr) -> list[float]:
     out = []
     with mpmath.workdps(30):
         for b, left, right in junctions(intervals(as_piecewise(phi))):
-            lo = mp_function(left, X)(mpmath.mpf(b))
-            hi = mp_function(right, X)(mpmath.mpf(b))
+            try:
+                lo = mp_function(left, X)(mpmath.mpf(b))
+                hi = mp_function(right, X)(mpmath.mpf(b))
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                lo = hi = mpmath.nan
+            if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):
+                raise OptnetError(
+                    f"Phi = {phi} has no finite value at its breakpoint x={b} (a pole such as "
+                    "1/x); an activation must be finite on all of R"
+                )
             out.append(float(hi - lo))
     return out
+
+
+def _limit_sides(value: sp.Expr) -> tuple[bool, bool]:
+    """(reaches -inf, reaches +inf) for a limit SymPy returned (a number, +-oo, AccumBounds)."""
+    if isinstance(value, sp.AccumBounds):
+        return value.min == -sp.oo, value.max == sp.oo
+    if value == sp.zoo:
+        return True, True
+    return value == -sp.oo, value == sp.oo
+
+
+def _unbounded(phi: sp.Expr) -> tuple[bool, bool]:
+    """Whether inf Phi' = -inf and sup Phi' = +inf, decided symbolically (within 2 s of CPU).
+
+    One-sided limits of Phi' at both ends of every piece (+-oo included: the degree of growth
+    of x**3 or max(x, 0)**2) and at Phi''s singular points inside a piece (the cusp of
+    sqrt(abs(x)) at 0). (False, False) when SymPy cannot decide in time; the grid then decides.
+    """
+
+    def attempt() -> tuple[bool, bool]:
+        low = high = False
+        for interval, expr in intervals(as_piecewise(phi)):
+            slope = sp.diff(expr, X)
+            points = [(interval.inf, "+"), (interval.sup, "-")]
+            inside = singularities(slope, X, sp.Interval.open(interval.inf, interval.sup))
+            if isinstance(inside, sp.FiniteSet):
+                points += [(p, d) for p in inside for d in ("+", "-")]
+            for point, side in points:
+                down, up = _limit_sides(sp.limit(slope, X, point, side))
+                low, high = low or down, high or up
+        return low, high
+
+    try:
+        out = call_with_limit(2.0, attempt)
+    except (NotImplementedError, ValueError, TypeError, AttributeError):
+        return False, False
+    return out if out is not None else (False, False)
 
 
 def _symbolic(phi: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
@@ -107,6 +153,10 @@ def _numeric(energy: Energy) -> tuple[float, float]:
         k = int(np.argmin(sign * values))
         best = float(sign * values[k])
         center = float(grid[k])
+        inner = float(np.min(sign * values[np.abs(grid) <= GRID_RADIUS]))
+        if best < inner - NUMERIC_TOLERANCE * max(1.0, abs(inner)):
+            bounds.append(-sign * math.inf)  # still growing far out: no bound is established
+            continue
         lo, hi = center - step, center + step
         if not any(lo <= c <= hi for c in cuts):
             for _ in range(REFINE_ROUNDS):  # zoom in on the extreme: 1001 points, 3 rounds
@@ -124,14 +174,22 @@ def _numeric(energy: Energy) -> tuple[float, float]:
 def slope_bounds_report(energy: Energy, symbolic: bool = True) -> SlopeBounds:
     """m <= Phi' <= M on R: symbolic (SymPy minimum/maximum per branch, up to 1 s) or numeric.
 
-    Numeric: Phi' on a grid of 24001 points over [-60, 60] plus |x| = 300 ... 1e12, the extreme
-    refined by three 1000-fold zooms (to ~1e-11); stated tolerance ``NUMERIC_TOLERANCE``. Cached per
-    Energy object.
+    First, unboundedness is decided symbolically (:func:`_unbounded`: limits of Phi' at +-oo,
+    at breakpoints and at singular points; a jump of Phi makes Phi' a Dirac mass): such a side
+    is +-inf, never a large grid value. Numeric: Phi' on a grid of 24001 points over [-60, 60]
+    plus |x| = 300 ... 1e12, the extreme refined by three 1000-fold zooms (to ~1e-11); stated
+    tolerance ``NUMERIC_TOLERANCE``; Phi' beyond [-60, 60] exceeding its extreme inside by more
+    than the tolerance (still growing) counts as unbounded. Cached per Energy object.
     """
     jumps = _jumps(energy.phi)
-    if any(j > 1e-20 for j in jumps) or any(j < -1e-20 for j in jumps):
-        m = -math.inf if any(j < -1e-20 for j in jumps) else _numeric(energy)[0]
-        big_m = math.inf if any(j > 1e-20 for j in jumps) else _numeric(energy)[1]
+    low, high = _unbounded(energy.phi)
+    low = low or any(j < -1e-20 for j in jumps)
+    high = high or any(j > 1e-20 for j in jumps)
+    if low and high:
+        return SlopeBounds(-math.inf, math.inf, "symbolic", 0.0, -sp.oo, sp.oo)
+    if low or high:
+        m, big_m = _numeric(energy)
+        m, big_m = (-math.inf if low else m), (math.inf if high else big_m)
         return SlopeBounds(m, big_m, "numeric", NUMERIC_TOLERANCE)
     exact = _symbolic(energy.phi) if symbolic else None
     if exact is not None:

@@ -22,18 +22,14 @@ import sympy as sp
 
 from optnet_theory.activations import X, get_activation, is_registry_name, parameter
 from optnet_theory.antiderivative.check import CHECK_DPS, check_antiderivative, check_points
-from optnet_theory.antiderivative.numeric import (
-    SAFETY,
-    ChebyshevAntiderivative,
-    quad_antiderivative,
-    quad_reference,
-)
+from optnet_theory.antiderivative.numeric import DEGREE, ChebyshevAntiderivative, establish
 from optnet_theory.antiderivative.piecewise import (
     antiderivative_on_reals,
     as_piecewise,
     float_breakpoints,
 )
-from optnet_theory.antiderivative.timelimit import TimeLimitExceeded, time_limit
+from optnet_theory.antiderivative.reference import REF_DPS, psi_by_quadrature
+from optnet_theory.antiderivative.timelimit import map_with_limit
 from optnet_theory.errors import OptnetError
 from optnet_theory.formula import parse_formula
 from optnet_theory.numerics import FloatFn, MpFn, float_function, mp_function
@@ -62,13 +58,14 @@ class Energy:
     _dphi_fn: FloatFn = field(repr=False)
     _phi_mp: MpFn = field(repr=False)
     _psi_mp: MpFn = field(repr=False)
+    domain: tuple[float, float] = (-math.inf, math.inf)
 
     def phi_fn(self, x: np.ndarray) -> np.ndarray:
         """Phi elementwise in float64 on all of R."""
         return self._phi_fn(x)
 
     def psi_fn(self, x: np.ndarray) -> np.ndarray:
-        """Psi elementwise in float64 on all of R (Psi(0) = 0)."""
+        """Psi elementwise in float64 (Psi(0) = 0); nan outside ``domain`` (numeric Psi only)."""
         return self._psi_fn(x)
 
     def dphi_fn(self, x: np.ndarray) -> np.ndarray:
@@ -144,6 +141,9 @@ class Energy:
             "verified": self.verified,
             "max_check_error": self.max_check_error,
             "accuracy": self.accuracy,
+            "domain": None  # all of R; else [lo, hi] with null for an unbounded side
+            if self.domain == (-math.inf, math.inf)
+            else [v if math.isfinite(v) else None for v in self.domain],
             "float_check_error": self.float_check_error,
             "steps": list(self.steps),
         }
@@ -210,36 +210,41 @@ PHI_MAGNITUDE_LIMIT = 1e300
 def _check_phi(phi: sp.Expr) -> MpFn:
     """Phi must be real and finite on R (sampled), and stay below 1e300 on [-60, 60].
 
-    Points are visited from 0 outwards, each evaluation under a CPU limit, so that e.g.
-    exp(exp(exp(x))) is refused at x = 2 instead of being evaluated at x = 1000.
+    Points are visited from 0 outwards, each evaluation under a CPU limit of 1 s (in a child
+    process, see :mod:`~optnet_theory.antiderivative.timelimit`), so that e.g. sin(exp(x)) is
+    refused at the first point it cannot evaluate instead of running for hours.
     """
     phi_mp = mp_function(phi, X)
     points = [*check_points([]), mpmath.mpf(0), *(mpmath.mpf(v) for v in (-60, 60))]
     points.sort(key=abs)
     points += [mpmath.mpf(-1e3), mpmath.mpf(1e3)]
-    with mpmath.workdps(20):
-        for t in points:
-            where = f"x={float(t):.4g}"
-            try:
-                with time_limit(1.0):
-                    v = phi_mp(t)
-            except TimeLimitExceeded:
-                raise OptnetError(f"Phi = {phi} cannot be evaluated at {where} in 1 s") from None
-            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+
+    def value(t: mpmath.mpf) -> mpmath.mpf:
+        with mpmath.workdps(20):
+            return phi_mp(t)
+
+    for t, (status, out) in zip(points, map_with_limit(1.0, value, points), strict=True):
+        v: Any = out
+        where = f"x={float(t):.4g}"
+        if status == "timeout":
+            raise OptnetError(f"Phi = {phi} cannot be evaluated at {where} in 1 s")
+        if status == "error":
+            if isinstance(v, (ZeroDivisionError, ValueError, TypeError, OverflowError)):
                 raise OptnetError(
                     f"Phi = {phi} is undefined at {where}; an activation must be finite on all of R"
-                ) from None
-            if isinstance(v, mpmath.mpc) and abs(v.imag) > 1e-15:
-                raise OptnetError(
-                    f"Phi = {phi} is not real at {where} (e.g. log or sqrt of a negative "
-                    "number); an activation must be real on R"
                 )
-            if not mpmath.isfinite(v):
-                raise OptnetError(f"Phi = {phi} is not finite at {where}")
-            if abs(t) <= 60 and abs(v) > PHI_MAGNITUDE_LIMIT:
-                raise OptnetError(
-                    f"Phi = {phi} exceeds 1e300 at {where}; its energy cannot be used in float64"
-                )
+            raise v
+        if isinstance(v, mpmath.mpc) and abs(v.imag) > 1e-15:
+            raise OptnetError(
+                f"Phi = {phi} is not real at {where} (e.g. log or sqrt of a negative "
+                "number); an activation must be real on R"
+            )
+        if not mpmath.isfinite(v):
+            raise OptnetError(f"Phi = {phi} is not finite at {where}")
+        if abs(t) <= 60 and abs(v) > PHI_MAGNITUDE_LIMIT:
+            raise OptnetError(
+                f"Phi = {phi} exceeds 1e300 at {where}; its energy cannot be used in float64"
+            )
     return phi_mp
 
 
@@ -306,19 +311,18 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
             )
         steps.append("closed form rejected by the check; falling back to numeric")
     cuts = float_breakpoints(phi)
-    psi_mp = quad_antiderivative(phi_mp, cuts)
-    approx = ChebyshevAntiderivative(phi_fn, phi_mp, psi_mp)
-    pts = [*check_points(cuts), *(mpmath.mpf(v) for v in (-100, -45, -30, 30, 45, 100))]
-    got = approx(np.array([float(t) for t in pts]))
-    with mpmath.workdps(CHECK_DPS):
-        ref = quad_reference(phi_mp, pts, cuts)
-        errs = [abs(float(g) - r) / max(1, abs(r)) for g, r in zip(got, ref, strict=True)]
-    worst = float(max(errs))
-    accuracy = max(SAFETY * worst, 1e-15) + approx.tail_bound
+    approx = ChebyshevAntiderivative(phi_fn, phi_mp, cuts)
+    found = establish(approx, phi_mp, cuts)
+    lo, hi = approx.domain
+    where = "all of R" if (lo, hi) == (-math.inf, math.inf) else f"[{lo:g}, {hi:g}] only"
     steps.append(
-        f"numeric: Chebyshev panels (degree 40, width 1) on [-40, 40] plus asymptotic tails; "
-        f"max deviation from {CHECK_DPS}-digit quadrature {worst:.1e} at {len(pts)} points; "
-        f"stated accuracy {accuracy:.1e} (relative to max(1, |Psi|))"
+        f"numeric: Chebyshev panels (degree {DEGREE}) on [{approx.ends[0]:g}, "
+        f"{approx.ends[1]:g}]"
+        + ("" if approx.tail_bound == 0 and lo > -math.inf and hi < math.inf
+           else f", asymptotic lines beyond (tail bound {approx.tail_bound:.1e})")
+        + f"; max deviation from {REF_DPS}-digit adaptive quadrature {found.worst:.1e} at "
+        f"{found.points} points up to |x| = {max(-found.reach[0], found.reach[1]):g}; "
+        f"stated accuracy {found.accuracy:.1e} (relative to max(1, |Psi|)) on {where}"
     )
     return Energy(
         label,
@@ -326,14 +330,15 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
         None,
         "numeric",
         values,
-        bool(accuracy < 1e-8),
-        worst,
-        accuracy,
+        True,
+        found.worst,
+        found.accuracy,
         tuple(steps),
-        worst,
+        found.worst,
         phi_fn,
         approx,
         dphi_fn,
         phi_mp,
-        psi_mp,
+        psi_by_quadrature(phi_mp, cuts, lo, hi),
+        (lo, hi),
     )

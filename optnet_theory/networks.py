@@ -1,10 +1,13 @@
-"""Reference forward passes of the tied-weight networks (7), (11)-(14) and templates (16)-(20).
+"""The tied-weight networks (7), (11)-(14), generated from their methods, and templates (16)-(20).
 
-These are the ground truth that other implementations (the torch backend) are checked
-against, so they are written as the equations read. ``phi`` is an elementwise callable
-(float64: ``energy.phi_fn``; mpmath: ``np.frompyfunc(energy.phi_mp, 1, 1)``), ``W`` a square
-array, ``x0`` a vector; every function returns the list of states [x_0, x_1, ..., x_K] (for
-(14) and (20) also the x' path). The first layer uses x_{-1} = x_0.
+Each network is its method (:mod:`optnet_theory.methods`) run through Lemma 1: a gradient step on
+f of (8) is y - Phi(W y) in x-coordinates, so the method's linear system with that "gradient" is
+the network (:meth:`~optnet_theory.methods.core.Method.network`). The functions here are thin,
+named wrappers: the method entries are the one hand-written definition of each structure.
+``phi`` is an elementwise callable (float64: ``energy.phi_fn``; mpmath:
+``np.frompyfunc(energy.phi_mp, 1, 1)`` with object arrays W, x0, run inside
+``mpmath.workdps``), ``W`` a square array, ``x0`` a vector; every function returns the list of
+states [x_0, x_1, ..., x_K] (for (14) also the x' path). The first layer uses x_{-1} = x_0.
 
 The templates of Sec. 6 take T (any map x -> T(x), e.g. ``layer_map(phi, W)``) and
 coefficients that may vary with the layer: a scalar, or a sequence indexed by k whose entry k
@@ -16,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import mpmath
 import numpy as np
 
-from optnet_theory.coefficients import nesterov_beta, nesterov_h
 from optnet_theory.errors import OptnetError
+from optnet_theory.methods import get_method
+from optnet_theory.methods.core import Trajectory
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 
@@ -31,6 +36,7 @@ __all__ = [
     "feedforward_network",
     "hb_network",
     "layer_map",
+    "method_network",
     "network_forward",
     "template_16",
     "template_17",
@@ -42,7 +48,7 @@ Activation = Callable[[Any], Any]
 Map = Callable[[np.ndarray], np.ndarray]
 Coefficient = Any  # a scalar, or a sequence indexed by layer k
 
-#: structure name -> equation of the paper.
+#: the paper's structures: method name -> the network equation it generates.
 STRUCTURES: dict[str, str] = {
     "gd": "(7)",
     "hb": "(11)",
@@ -69,126 +75,88 @@ def layer_map(phi: Activation, W: np.ndarray) -> Map:
     return lambda x: phi(W @ x)
 
 
+def method_network(
+    name: str, phi: Activation, W: Any, x0: Any, K: int, **params: Any
+) -> Trajectory:
+    """The network of the registered method ``name`` (L = 1, footnote 3), K layers.
+
+    Object (mpmath) inputs run in mpmath at the current ``mpmath.mp.dps``; ``params`` go to
+    :func:`~optnet_theory.methods.get_method` (``mu``, ``N``, ``beta``, ...).
+    """
+    K = _depth(K)
+    mp = np.asarray(x0).dtype == object
+    method = get_method(name, **params)
+    return method.network(
+        phi, W, x0, K, arithmetic="mp" if mp else "float", dps=mpmath.mp.dps if mp else None
+    )
+
+
+def _states(traj: Trajectory) -> list[np.ndarray]:
+    return list(traj.outputs)
+
+
 def feedforward_network(phi: Activation, W: np.ndarray, x0: np.ndarray, K: int) -> list[np.ndarray]:
-    """Feedforward network (7) with tied weights: x_{k+1} = Phi(W x_k)."""
-    T = layer_map(phi, W)
-    x = [np.asarray(x0)]
-    for _ in range(_depth(K)):
-        x.append(T(x[-1]))
-    return x
+    """Feedforward network (7) with tied weights, x_{k+1} = Phi(W x_k): method ``gd``."""
+    return _states(method_network("gd", phi, W, x0, K))
 
 
 def hb_network(
     phi: Activation, W: np.ndarray, x0: np.ndarray, K: int, beta: Any = SIMULATION_HB_BETA
 ) -> list[np.ndarray]:
-    """Heavy-ball network (11): x_{k+1} = Phi(W x_k) + beta (x_k - x_{k-1})."""
-    T = layer_map(phi, W)
-    x = [np.asarray(x0)]
-    for k in range(_depth(K)):
-        prev = x[k - 1] if k >= 1 else x[0]
-        x.append(T(x[k]) + beta * (x[k] - prev))
-    return x
+    """Heavy-ball network (11), x_{k+1} = Phi(W x_k) + beta (x_k - x_{k-1}): method ``hb``."""
+    return _states(method_network("hb", phi, W, x0, K, beta=beta, step=1.0))
 
 
 def agd_network(
-    phi: Activation,
-    W: np.ndarray,
-    x0: np.ndarray,
-    K: int,
-    beta: Sequence[Any] | None = None,
-    dps: int | None = None,
+    phi: Activation, W: np.ndarray, x0: np.ndarray, K: int, momentum: str = "theta", **class_: Any
 ) -> list[np.ndarray]:
-    """AGD network (12): x_{k+1} = Phi(W (x_k + beta_k (x_k - x_{k-1}))).
+    """AGD network (12), x_{k+1} = Phi(W (x_k + beta_k (x_k - x_{k-1}))): method ``agd``.
 
-    ``beta[k]`` = beta_k, default the theta schedule of (3) (at ``dps`` digits when given).
+    ``momentum="theta"`` (the schedule of (3)) or ``"constant"`` (footnote 4, with ``mu=``).
     """
-    K = _depth(K)
-    b = nesterov_beta(K, dps=dps) if beta is None else beta
-    T = layer_map(phi, W)
-    x = [np.asarray(x0)]
-    for k in range(K):
-        prev = x[k - 1] if k >= 1 else x[0]
-        x.append(T(x[k] + b[k] * (x[k] - prev)))
-    return x
+    return _states(method_network("agd", phi, W, x0, K, momentum=momentum, **class_))
 
 
 def agd2_network(
-    phi: Activation,
-    W: np.ndarray,
-    x0: np.ndarray,
-    K: int,
-    h: Sequence[Sequence[Any]] | None = None,
-    dps: int | None = None,
+    phi: Activation, W: np.ndarray, x0: np.ndarray, K: int, momentum: str = "theta", **class_: Any
 ) -> list[np.ndarray]:
-    """AGD network in the summed form (13):
+    """AGD network in the summed form (13), h of (5): method ``agd2``.
 
-    x_{k+1} = sum_{j=0}^k h_{k+1,j} Phi(W x_j) + x_k - sum_{j=0}^k h_{k+1,j} x_j,
-
-    ``h[k][j]`` = h_{k,j}, default (5) on the theta schedule (at ``dps`` digits when given).
+    x_{k+1} = sum_{j=0}^k h_{k+1,j} Phi(W x_j) + x_k - sum_{j=0}^k h_{k+1,j} x_j.
     """
-    K = _depth(K)
-    hh = nesterov_h(K, dps=dps) if h is None else h
-    T = layer_map(phi, W)
-    x = [np.asarray(x0)]
-    t: list[np.ndarray] = []
-    for k in range(K):
-        t.append(T(x[k]))
-        row = hh[k + 1]
-        nxt = x[k]
-        for j in range(k + 1):
-            nxt = nxt + row[j] * t[j] - row[j] * x[j]
-        x.append(nxt)
-    return x
+    return _states(method_network("agd2", phi, W, x0, K, momentum=momentum, **class_))
 
 
 def admm_network(
-    phi: Activation,
-    W: np.ndarray,
-    x0: np.ndarray,
-    K: int,
-    x0_prime: np.ndarray | None = None,
+    phi: Activation, W: np.ndarray, x0: np.ndarray, K: int
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """ADMM network (14), two paths x' and x (default x'_0 = x_0):
+    """ADMM network (14), two paths x' and x (x'_0 = x_0): method ``admm``.
 
     x'_{k+1} = (Phi(W x'_k) + x_k - sum_{t=1}^k (x'_t - x_t)) / 2,
     x_{k+1}  = (Phi(W x_k) + x'_{k+1} + sum_{t=1}^k (x'_t - x_t)) / 2.
 
-    Returns (x' states, x states).
+    Returns (x' states, x states): slots z and y of (6) at the layer boundaries.
     """
-    T = layer_map(phi, W)
-    x = [np.asarray(x0)]
-    xp = [x[0] if x0_prime is None else np.asarray(x0_prime)]
-    acc = x[0] * 0  # sum_{t=1}^k (x'_t - x_t)
-    for k in range(_depth(K)):
-        xp.append((T(xp[k]) + x[k] - acc) / 2)
-        x.append((T(x[k]) + xp[k + 1] + acc) / 2)
-        acc = acc + (xp[k + 1] - x[k + 1])
-    return xp, x
+    traj = method_network("admm", phi, W, x0, K)
+    s = get_method("admm").spec.substeps
+    return list(traj.states[::s, 0]), list(traj.states[::s, 1])
 
 
 def network_forward(
     structure: str, phi: Activation, W: np.ndarray, x0: np.ndarray, depth: int, **coefficients: Any
 ) -> list[np.ndarray]:
-    """States x_0..x_depth of the tied-weight network ``structure`` (see :data:`STRUCTURES`).
+    """States x_0..x_depth of the tied-weight network of any registered method.
 
-    ``coefficients`` go to the structure's function: ``beta`` for "hb" (default
-    ``SIMULATION_HB_BETA``) and "agd", ``h`` for "agd2", ``dps`` for "agd"/"agd2" defaults,
-    ``x0_prime`` for "admm" (whose x path is returned; use :func:`admm_network` for both).
+    ``coefficients`` are the method's parameters: ``beta`` for "hb" (default
+    ``SIMULATION_HB_BETA``, step 1), ``momentum`` for "agd"/"agd2", ``mu``/``N`` where a
+    method needs them. For "admm" the x path is returned (use :func:`admm_network` for both).
     """
-    fns: dict[str, Callable[..., Any]] = {
-        "gd": feedforward_network,
-        "hb": hb_network,
-        "agd": agd_network,
-        "agd2": agd2_network,
-        "admm": admm_network,
-    }
-    if structure not in fns:
-        raise OptnetError(f"unknown structure {structure!r}; choose from {', '.join(fns)}")
+    if structure == "hb":
+        coefficients = {"beta": SIMULATION_HB_BETA, "step": 1.0, **coefficients}
     try:
-        out = fns[structure](phi, W, x0, depth, **coefficients)
+        return _states(method_network(structure, phi, W, x0, depth, **coefficients))
     except TypeError as exc:
         raise OptnetError(f"bad coefficients for {structure!r}: {exc}") from exc
-    return out[1] if structure == "admm" else out
 
 
 def template_16(

@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from optnet_theory.antiderivative.timelimit import TimeLimitExceeded, time_limit
+from optnet_theory.antiderivative.timelimit import map_with_limit
 
 FloatFn = Callable[[np.ndarray], np.ndarray]
 MpFn = Callable[[mpmath.mpf], mpmath.mpf]
@@ -190,24 +190,29 @@ MP_FALLBACK_SECONDS = 1.0
 
 
 def _mp_to_float(fn: MpFn, t: float) -> float:
-    """fn(t) as a float, raising the working precision while it cancels to 0 or fails.
-
-    Only for |t| <= MP_FALLBACK_RANGE and within MP_FALLBACK_SECONDS of CPU per point;
-    otherwise (e.g. sin(e^t) at t = 1e12, which needs 4e11 digits) the answer is nan.
-    """
-    if not abs(t) <= MP_FALLBACK_RANGE:
-        return float("nan")
-    try:
-        with time_limit(MP_FALLBACK_SECONDS):
-            for dps in (20, 80, 1000):
-                with mpmath.workdps(dps):
-                    try:
-                        return float(mpmath.re(fn(mpmath.mpf(t))))
-                    except (ZeroDivisionError, ValueError):
-                        continue
-    except TimeLimitExceeded:
-        pass
+    """fn(t) as a float, raising the working precision while it cancels to 0 or fails."""
+    for dps in (20, 80, 1000):
+        with mpmath.workdps(dps):
+            try:
+                return float(mpmath.re(fn(mpmath.mpf(t))))
+            except (ZeroDivisionError, ValueError):
+                continue
     return float("nan")
+
+
+def _mp_to_floats(fn: MpFn, points: np.ndarray) -> list[float]:
+    """:func:`_mp_to_float` at every point, each within MP_FALLBACK_SECONDS of CPU.
+
+    Only for |t| <= MP_FALLBACK_RANGE; otherwise, or past the limit (e.g. sin(e^t) at
+    t = 1e12, which needs 4e11 digits), the answer is nan.
+    """
+    near = [float(t) for t in points if abs(t) <= MP_FALLBACK_RANGE]
+    outcomes = iter(map_with_limit(MP_FALLBACK_SECONDS, lambda t: _mp_to_float(fn, t), near))
+    out = []
+    for t in points:
+        status, value = next(outcomes) if abs(t) <= MP_FALLBACK_RANGE else ("timeout", None)
+        out.append(float(value) if status == "ok" else float("nan"))  # type: ignore[arg-type]
+    return out
 
 
 def float_function(expr: sp.Expr, x: sp.Symbol, fallback: MpFn | None = None) -> FloatFn:
@@ -230,7 +235,7 @@ def float_function(expr: sp.Expr, x: sp.Symbol, fallback: MpFn | None = None) ->
         )
         bad = ~np.isfinite(out)
         if bad.any():
-            out[bad] = [_mp_to_float(slow, v) for v in arr[bad]]
+            out[bad] = _mp_to_floats(slow, arr[bad])
         return out
 
     return evaluate

@@ -21,7 +21,9 @@ step, the condition (1 + beta - h)^2 <= 4 beta on [mu, L] with L <= 1 gives this
 for the step 4/(sqrt L + sqrt mu)^2, which (11) with unit step cannot take; at unit step its
 slowest mode contracts by about 1 - (2 - sqrt 3) sqrt(mu), still O(sqrt kappa) layers, with a
 larger constant) and with Sec. 5.3's fixed beta = 0.3; AGD (12) and AGD2 (13) with footnote 4's
-constant momentum and with the theta schedule of (3); ADMM (14).
+constant momentum and with the theta schedule of (3); ADMM (14); and the networks of the triple
+momentum method and ITEM (theory: slope 1/2). Every variant is a registered method
+(:func:`variant_method`) run as its tied-weight network (:mod:`optnet_theory.methods`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import root
 
-from optnet_theory.coefficients import nesterov_beta, strongly_convex_beta
+from optnet_theory.coefficients import strongly_convex_beta
 from optnet_theory.errors import OptnetError
+from optnet_theory.methods import Method, get_method
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 
 __all__ = [
@@ -63,7 +66,28 @@ VARIANTS: dict[str, tuple[str, str, float | None]] = {
     "agd2-fn4": ("(13)", "h of (5) with footnote 4's constant beta", 0.5),
     "agd2-theta": ("(13)", "h of (5) with the theta schedule", None),
     "admm": ("(14)", "-", 1.0),
+    "tmm": ("TMM", "Van Scoy, Freeman & Lynch 2018, rho = 1 - sqrt(mu/L)", 0.5),
+    "item": ("ITEM", "Taylor & Drori 2023, q = mu/L", 0.5),
 }
+
+
+def variant_method(variant: str, L: float, mu: float) -> Method:
+    """The registered method a variant runs, with its parameters for the instance's (L, mu)."""
+    if variant not in VARIANTS:
+        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    name, _, choice = variant.partition("-")
+    if name == "hb":
+        beta = {
+            "tuned": (1.0 - math.sqrt(mu)) ** 2,
+            "polyak": strongly_convex_beta(L, mu) ** 2,
+            "0.3": SIMULATION_HB_BETA,
+        }[choice]
+        return get_method("hb", L=L, mu=mu, beta=beta, step=1.0)
+    if name in ("agd", "agd2"):
+        momentum = "constant" if choice == "fn4" else "theta"
+        return get_method(name, L=L, mu=mu, momentum=momentum)
+    return get_method(name, L=L, mu=mu)
+
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -134,54 +158,15 @@ def run_network(
     Returns (errors, hit): errors[k] = ||x_k - x*|| for the layers run, and the first k with
     errors[k] <= eps (None if not reached or eps is None). Stops at the first hit.
     """
-    if variant not in VARIANTS:
-        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    W, phi, mu, L = inst.W, inst.phi, inst.mu, inst.L
-    T: Step = lambda x: phi(W @ x)  # noqa: E731  (one layer's Phi(W x))
-    x = inst.x0.copy()
-    x_prev = x.copy()  # x_{-1} = x_0
-    errors = [float(np.linalg.norm(x - inst.x_star))]
-    if eps is not None and errors[0] <= eps:
-        return np.array(errors), 0
-    structure = variant.split("-")[0]
-    if variant == "hb-tuned":
-        hb_beta = (1.0 - math.sqrt(mu)) ** 2
-    elif variant == "hb-polyak":
-        hb_beta = strongly_convex_beta(L, mu) ** 2
-    else:
-        hb_beta = SIMULATION_HB_BETA
-    if variant.endswith("fn4"):
-        b = strongly_convex_beta(L, mu)
-        beta: Sequence[float] = [0.0] + [b] * (max_layers + 1)
-    elif variant.endswith("theta"):
-        beta = nesterov_beta(max_layers + 1)
-    S = d_prev = np.zeros_like(x)  # S_0 and d_{-1}: unused at k = 0
-    xp, lam = x.copy(), np.zeros_like(x)
-    for k in range(max_layers):
-        if structure == "gd":  # (7)
-            new = T(x)
-        elif structure == "hb":  # (11)
-            new = T(x) + hb_beta * (x - x_prev)
-        elif structure == "agd":  # (12)
-            new = T(x + beta[k] * (x - x_prev))
-        elif structure == "agd2":  # (13), its sum by the recursion that (5) implies
-            d_k = T(x) - x
-            b1 = beta[k + 1]
-            S = (1.0 + b1) * d_k if k == 0 else b1 * (S - d_prev) + (1.0 + b1) * d_k
-            d_prev = d_k
-            new = x + S
-        else:  # (14)
-            xp_new = 0.5 * (T(xp) + x - lam)
-            new = 0.5 * (T(x) + xp_new + lam)
-            lam = lam + xp_new - new
-            xp = xp_new
-        x_prev, x = x, new
+    method = variant_method(variant, inst.L, inst.mu)
+    errors: list[float] = []
+    for k, x in enumerate(method.network_outputs(inst.phi, inst.W, inst.x0, max_layers)):
         err = float(np.linalg.norm(x - inst.x_star))
         errors.append(err)
         if not math.isfinite(err):
             break
         if eps is not None and err <= eps:
-            return np.array(errors), k + 1
+            return np.array(errors), k
     return np.array(errors), None
 
 

@@ -1,16 +1,20 @@
-"""Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer.
+"""Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer, for every method.
 
 For an activation (anything :func:`~optnet_theory.derive_energy` accepts) and an SPD matrix W,
 each claim runs Lemma 1's three steps, using the energy's own gradient (9):
 
 1. z_0 = U x_0 with U = sqrt(W),
-2. the algorithm on f of (8): GD (1), HB (2), AGD (3), AGD summed (4)+(5), linearized ADMM (6),
+2. the method on f of (8), generated from its description (:mod:`optnet_theory.methods`): GD
+   (1), HB (2), AGD (3), AGD summed (4)+(5), linearized ADMM (6), and every other registered
+   method (ogm, ogmg, tmm, item, ...),
 3. x_k = U^{-1} z_k,
 
-and compares x_0..x_K with the tied-weight network fed Phi(W x) directly: (7), (11), (12),
-(13), (14). The claim ``nesterov-forms`` compares the y-iterates of (3) with those of (4)+(5)
-on f itself. In (12) the network states are the z_k of (3); in (13) they are its y_k (the two
-networks are the same algorithm but output different sequences).
+and compares x_0..x_K with the tied-weight network the same description generates, fed
+Phi(W x) directly: (7), (11), (12), (13), (14) and the networks of the other methods. The
+claim ``nesterov-forms`` compares the y-iterates of (3) with those of (4)+(5) on f itself. In
+(12) the network states are the z_k of (3); in (13) they are its y_k (the two networks are the
+same algorithm but output different sequences). The tied-weight networks of the new methods
+(ogm, ogmg, tmm, item) are bounded by the same tolerance as the momentum claims (p = 2).
 
 Error measure, per trial: ``abs`` = max_k ||a_k - b_k||_inf and ``rel`` = abs / max_k ||b_k||_inf
 (normwise over all layers). A claim passes when every trial has
@@ -43,20 +47,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from numbers import Real
 from typing import Any
 
 import mpmath
 import numpy as np
 
-from optnet_theory.algorithms import (
-    gradient_descent,
-    heavy_ball,
-    linearized_admm,
-    nesterov_agd,
-    nesterov_agd_summed,
-)
 from optnet_theory.errors import OptnetError
 from optnet_theory.matrices import (
     as_square_matrix,
@@ -66,13 +62,7 @@ from optnet_theory.matrices import (
     spd_sqrt,
     to_mp,
 )
-from optnet_theory.networks import (
-    admm_network,
-    agd2_network,
-    agd_network,
-    feedforward_network,
-    hb_network,
-)
+from optnet_theory.methods import Method, get_method, list_methods
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 
@@ -87,7 +77,16 @@ __all__ = [
     "verify_claim",
 ]
 
-#: claim name -> what it checks.
+#: the paper's claims -> the method whose run on f is checked against its generated network.
+PAPER_CLAIMS: dict[str, str] = {
+    "lemma1": "gd",
+    "hb": "hb",
+    "agd": "agd",
+    "agd2": "agd2",
+    "admm": "admm",
+}
+
+#: claim name -> what it checks: the paper's claims, then one per other registered method.
 CLAIMS: dict[str, str] = {
     "lemma1": "Lemma 1: GD (1) on f = network (7)",
     "hb": "heavy ball (2) on f = network (11)",
@@ -95,15 +94,28 @@ CLAIMS: dict[str, str] = {
     "agd2": "summed Nesterov (4)+(5) on f = network (13)",
     "admm": "linearized ADMM (6) on f = network (14)",
     "nesterov-forms": "Nesterov (3) = summed form (4) with h of (5)",
+    **{
+        name: f"{name} on f = its generated network (Lemma 1)"
+        for name in list_methods()
+        if name not in PAPER_CLAIMS.values()
+    },
 }
+
+#: mu used for the claims of methods designed for strongly convex f (tmm, item): the
+#: equivalence holds for any coefficients, so any 0 < mu < L = 1 exercises it.
+CLAIM_MU = 0.1
 
 #: The constant C of the tolerance C * u * n * (K+1)^p * kappa(U) (see the module docstring).
 #: 16 = the four length-n roundings of steps 1 and 3 (U and U^{-1} from one eigendecomposition,
 #: two matrix-vector products), each at most about n u kappa(U), with a factor 4 to spare.
 TOLERANCE_FACTOR = 16.0
 
+#: Largest condition number of a drawn W: its smallest eigenvalue top/cond must stay well
+#: above the float64 rounding of the eigendecomposition (about n * 2^-53 * top).
+MAX_DRAWN_COND = 1e12
+
 #: Claims with momentum, whose rounding-error growth may be linear in the depth.
-_MOMENTUM_CLAIMS = frozenset({"hb", "agd", "agd2", "nesterov-forms"})
+_MOMENTUM_CLAIMS = frozenset(set(CLAIMS) - {"lemma1", "admm"})
 
 #: Grid on which the Lipschitz constant of Phi is estimated for scaling a drawn W.
 _GRID = np.linspace(-60.0, 60.0, 24001)
@@ -220,14 +232,18 @@ def make_settings(
     trials = check_int(trials, "trials", 1)
     if precision is not None:
         precision = check_int(precision, "precision (digits)", 10, 10_000)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
     if W is not None:
         W = as_square_matrix(W) if general_w else check_spd(W)
         dim = W.shape[0]
     else:
         dim = check_int(dim, "dim", 1)
-        if not (isinstance(cond, Real) and np.isfinite(cond) and cond >= 1):
-            raise OptnetError(f"cond must be a finite number >= 1, got {cond!r}")
+        if not (isinstance(cond, Real) and np.isfinite(cond) and 1 <= cond <= MAX_DRAWN_COND):
+            raise OptnetError(
+                f"cond must be a number in [1, {MAX_DRAWN_COND:g}], got {cond!r}: a W drawn with "
+                "a larger condition number is not reliably positive definite in float64 "
+                "(give such a W yourself, e.g. optnet verify --matrix)"
+            )
     top = 1.0 / max(_phi_lipschitz(energy), 1e-300)
     top = top if np.isfinite(top) else 1.0
     settings = []
@@ -250,42 +266,67 @@ def make_settings(
     return settings
 
 
-def _lemma1(algorithm: Callable[..., Any], s: Setting) -> Any:
-    """Steps 1-3 of Lemma 1 around ``algorithm(grad, z0)``; maps every returned path back."""
-    out = algorithm(s.gradient(), s.U @ s.x0)
-    if isinstance(out, tuple):
-        return tuple([s.U_inv @ z for z in path] for path in out)
-    return [s.U_inv @ z for z in out]
+def resolve_claim(claim: str) -> str:
+    """The claim name for ``claim``: a claim, or a method name (gd -> lemma1; any registered)."""
+    if claim in CLAIMS:
+        return claim
+    for name, method in PAPER_CLAIMS.items():
+        if claim == method:
+            return name
+    if claim in list_methods():  # registered by the user after import
+        return claim
+    raise OptnetError(
+        f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)} or a method name "
+        f"({', '.join(list_methods())})"
+    )
+
+
+def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA) -> Method:
+    """The method (L = 1, footnote 3) whose unrolling the claim checks."""
+    name = PAPER_CLAIMS.get(claim, claim)
+    if name == "hb":
+        return get_method("hb", beta=beta, step=1.0)
+    spec_class = get_method(name, mu=CLAIM_MU, N=1).spec.function_class
+    mu = CLAIM_MU if spec_class == "smooth-strongly-convex" else 0.0
+    return get_method(name, mu=mu)
+
+
+def _observed(method: Method, traj: Any) -> list[np.ndarray]:
+    """The compared states: the outputs, and for a two-path method (14) both paths."""
+    if method.spec.substeps == 1:
+        return list(traj.outputs)
+    s = method.spec.substeps
+    return list(traj.states[::s, 0]) + list(traj.states[::s, 1])
 
 
 def _pair(claim: str, s: Setting, depth: int, beta: Any, network: Callable[..., Any] | None):
-    """(algorithm-side states, network-side states) for one claim and trial."""
-    K, d, phi = depth, s.dps, s.phi
-    if claim == "lemma1":
-        a = _lemma1(lambda g, z0: gradient_descent(g, z0, K), s)
-        b = (network or feedforward_network)(phi, s.W, s.x0, K)
-    elif claim == "hb":
-        a = _lemma1(lambda g, z0: heavy_ball(g, z0, K, beta), s)
-        b = (network or partial(hb_network, beta=beta))(phi, s.W, s.x0, K)
-    elif claim == "agd":
-        a = _lemma1(lambda g, z0: nesterov_agd(g, z0, K, dps=d).z, s)
-        b = (network or partial(agd_network, dps=d))(phi, s.W, s.x0, K)
-    elif claim == "agd2":
-        a = _lemma1(lambda g, z0: nesterov_agd_summed(g, z0, K, dps=d), s)
-        b = (network or partial(agd2_network, dps=d))(phi, s.W, s.x0, K)
-    elif claim == "admm":
+    """(algorithm-side states, network-side states) for one claim and trial.
 
-        def admm(g: Any, z0: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-            hist = linearized_admm(g, z0, K)
-            return hist.z, hist.y
-
-        za, ya = _lemma1(admm, s)
-        xp, x = (network or admm_network)(phi, s.W, s.x0, K)
-        a, b = za + ya, list(xp) + list(x)
-    else:  # nesterov-forms: both sides are algorithms on f, compared in z
-        g, z0 = s.gradient(), s.U @ s.x0
-        a = nesterov_agd(g, z0, K, dps=d).y
-        b = (network or partial(nesterov_agd_summed, dps=d))(g, z0, K)
+    Lemma 1's three steps: z_0 = U x_0, the method on f of (8) with the energy's own gradient
+    (9), x = U^{-1} z; against the method's network fed Phi(W x) directly.
+    """
+    K, phi = depth, s.phi
+    arithmetic = "float" if s.dps is None else "mp"
+    g, z0 = s.gradient(), s.U @ s.x0
+    if claim == "nesterov-forms":  # both sides are algorithms on f, compared in z
+        a = list(
+            get_method("agd").trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic,
+                                         dps=s.dps).points
+        )
+        if network is not None:
+            return a, network(g, z0, K)
+        return a, list(get_method("agd2").run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
+    method = claim_method(claim, beta)
+    traj = method.trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic, dps=s.dps)
+    zs = _observed(method, traj)
+    a = [s.U_inv @ z for z in zs]
+    if network is None:
+        b = _observed(method, method.network(phi, s.W, s.x0, K, arithmetic=arithmetic, dps=s.dps))
+    elif method.spec.substeps > 1:
+        xp, x = network(phi, s.W, s.x0, K)
+        b = list(xp) + list(x)
+    else:
+        b = list(network(phi, s.W, s.x0, K))
     return a, b
 
 
@@ -307,8 +348,7 @@ def claim_error(
     it returns (x' states, x states)), or for "nesterov-forms" the summed form (4)
     (``(grad, y0, depth)``) -- to check that a wrong implementation is caught.
     """
-    if claim not in CLAIMS:
-        raise OptnetError(f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)}")
+    claim = resolve_claim(claim)
     depth = check_int(depth, "depth", 0)
     if setting.dps is None:
         a, b = _pair(claim, setting, depth, beta, network)
@@ -319,9 +359,24 @@ def claim_error(
         return _errors(a, b)
 
 
+def _finite(v: np.ndarray) -> bool:
+    """Whether every entry of a state (float64 or mpmath) is finite."""
+    flat = np.ravel(v)
+    if flat.dtype != object:
+        return bool(np.all(np.isfinite(flat)))
+    return all(mpmath.isfinite(c) for c in flat)
+
+
 def _errors(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(abs, rel) error of two state sequences; (inf, inf) when any state is not finite.
+
+    A NaN or an overflow on either side voids the comparison (NaN would otherwise vanish in
+    max(), and an overflowed reference would make every relative error 0): it is a failure.
+    """
     if len(a) != len(b):
         raise OptnetError(f"the two sides have {len(a)} and {len(b)} states; they must match")
+    if not all(_finite(v) for v in (*a, *b)):
+        return float("inf"), float("inf")
     diff = max((_norm_inf(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
     scale = max((_norm_inf(y) for y in b), default=0.0)
     if scale == 0.0:
@@ -361,8 +416,7 @@ def verify_claim(
     (default Sec. 5.3's 0.3). ``network`` swaps in another implementation (see
     :func:`claim_error`).
     """
-    if claim not in CLAIMS:
-        raise OptnetError(f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)}")
+    claim = resolve_claim(claim)
     depth = check_int(depth, "depth", 0)
     if settings is None:
         settings = make_settings(activation, **draw)

@@ -1,4 +1,4 @@
-"""``optnet prove [NAME...] [--latex] [--report FILE] [--json]``: run the proofs, write a report.
+"""``optnet prove [NAME...] [--latex] [--report PATH] [--json]``: run the proofs, write a report.
 
 Exit status 0 when every selected proof is PROVED, 1 otherwise; an unknown name is an
 OptnetError (status 2 from the dispatcher). With ``--json`` stdout holds one JSON object per
@@ -17,7 +17,8 @@ from proofs.framework import ProofResult
 from proofs.registry import list_proofs, load
 from proofs.report import markdown_report
 
-DEFAULT_REPORT = "proofs-report.md"
+#: Where the report goes without --report: under runs/, beside the other commands' outputs.
+DEFAULT_REPORT = "runs/proofs-report.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latex", action="store_true", help="print the steps in LaTeX")
     parser.add_argument(
         "--report",
-        metavar="FILE",
+        metavar="PATH",
         default=DEFAULT_REPORT,
-        help=f"Markdown report to write (default: {DEFAULT_REPORT}; '-' for none)",
+        help=f"Markdown report to write (default: {DEFAULT_REPORT}, its folder created if "
+        "needed; '-' for none)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per proof")
 
@@ -45,6 +47,8 @@ def run_proofs(names: list[str] | None = None) -> list[ProofResult]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report == DEFAULT_REPORT:
+        Path(DEFAULT_REPORT).parent.mkdir(parents=True, exist_ok=True)
     if args.report != "-" and not Path(args.report).resolve().parent.is_dir():
         raise OptnetError(
             f"cannot write the report to {args.report}: its folder does not exist "

@@ -15,6 +15,7 @@ PROOFS: dict[str, str] = {
     "recursion5": "proofs.recursion5",
     "nesterov_sum": "proofs.nesterov_sum",
     "admm": "proofs.admm",
+    "methods": "proofs.methods",
     "table3_cnn": "proofs.table3_cnn",
     "table3_resnet": "proofs.table3_resnet",
     "table3_densenet": "proofs.table3_densenet",

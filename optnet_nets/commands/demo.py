@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit-test", type=int, help=f"default {DEFAULT_SIZE[2]} images")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--data-dir", help="Fashion-MNIST directory (default: Debian's)")
-    parser.add_argument("--out", default="runs/demo", help="where the runs and curves go")
+    parser.add_argument("--out", default="runs/demo",
+                        help="a new folder for the runs and curves (default runs/demo)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the runs in --out if it already holds a demo")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
@@ -115,6 +118,14 @@ def run(args: argparse.Namespace) -> int:
     for name in models:
         if name not in known:
             raise OptnetError(f"unknown model {name!r}; choose from {', '.join(known)}")
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise OptnetError(
+            f"{out} already holds a demo; pass --overwrite to replace it or --out NEW_DIR"
+        )
+    from optnet_nets.writable import writable_dir
+
+    writable_dir(out, "--out")  # before any work: an unusable --out fails at once
     started = time.perf_counter()
 
     theory = derive_and_verify(args.activation)
@@ -130,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     _say(args, f"3. training {' and '.join(models)} on {dataset_name}: {epochs} epoch(s) on a "
                f"subset of {dataset.train_size} training / {dataset.test_size} test images "
                f"(a demo, not the paper's 300-epoch runs)")
-    out = Path(args.out)
     summaries = []
     for name in models:
         config = TrainConfig.from_preset(

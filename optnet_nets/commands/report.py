@@ -248,6 +248,12 @@ def _proofs(doc: Document) -> None:
                for r in results])
 
 
+def _studies(doc: Document, runs_dir: Path, work: Path) -> None:
+    from optnet_nets.study.report_section import add_studies
+
+    add_studies(doc, runs_dir, work)
+
+
 # --------------------------------------------------------------------------- command
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/report/report.md"),
@@ -261,8 +267,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="saved `optnet simulate` run to load (default runs/simulate)")
     parser.add_argument("--rates-dir", type=Path, default=Path("runs/rates"),
                         help="saved `optnet rates` run to load (default runs/rates)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
+                        help="folder searched for `optnet study` results (default runs)")
     parser.add_argument("--skip", nargs="+", default=[],
-                        choices=["table1", "table2", "rates", "proofs"],
+                        choices=["table1", "table2", "rates", "proofs", "studies"],
                         help="leave sections out (they are listed as skipped)")
 
 
@@ -274,11 +282,13 @@ def build_report(args: argparse.Namespace, work: Path) -> tuple[Document, dict[s
           "run's results files.")
     sections: dict[str, tuple[str, Callable[[Document], None]]] = {
         "table1": ("Table 1 and its errata (Sec. 3)", _table1),
-        "table2": ("Table 2 reproduced (Sec. 5.3)",
+        "table2": ("Table 2 rerun beside the paper's (Sec. 5.3)",
                    lambda d: _table2(d, args.simulate_dir, args.quick, work)),
         "rates": ("Layers to epsilon against L/mu (Sec. 5.1)",
                   lambda d: _rates(d, args.rates_dir, args.quick, work)),
         "proofs": ("Executable proofs", _proofs),
+        "studies": ("Studies: models over seeds (Sec. 7, Tables 4-5)",
+                    lambda d: _studies(d, args.runs_dir, work)),
     }
     status: dict[str, str] = {}
     for key, (title, fill) in sections.items():
@@ -292,11 +302,9 @@ def build_report(args: argparse.Namespace, work: Path) -> tuple[Document, dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OptnetError(f"cannot create {out.parent}: {exc.strerror}") from exc
+    from optnet_nets.writable import writable_file
+
+    out = writable_file(args.out, "--out")  # before the sections: fail at once, not at the end
     with tempfile.TemporaryDirectory() as tmp:
         doc, status = build_report(args, Path(tmp))
         for image in doc.images:

@@ -12,7 +12,7 @@ from optnet_theory.errors import OptnetError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from optnet_nets.simulate import ENGINES, OPTIMIZERS, SimulateConfig
-    from optnet_nets.unrolled import INITS, STRUCTURES
+    from optnet_nets.unrolled import INITS, STRUCTURES, structure_names
 
     d = SimulateConfig()
     parser.add_argument(
@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--structures",
         nargs="+",
-        choices=list(STRUCTURES),
-        help="default: all five, in Table 2's column order",
+        choices=structure_names(),
+        help=f"any registered method (`optnet methods`); default: Table 2's "
+        f"{' '.join(STRUCTURES)}, in its column order",
     )
     parser.add_argument("--samples", type=int, help=f"training pairs (default {d.samples})")
     parser.add_argument("--dim", type=int, help=f"width d (default {d.dim})")
@@ -39,9 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     parser.add_argument("--init", choices=INITS, help=f"W initialisation (default {d.init})")
     parser.add_argument(
-        "--agd2-form",
-        choices=("recursive", "dense"),
-        help="evaluate (13)'s sum by the recursion of (5) or literally",
+        "--mu",
+        type=float,
+        help="strong-convexity constant for tmm and item, in [0, 1) (L = 1); default: from the "
+        "curvature of the energy (8) for seed 0's initial W, 1 - max Phi' * sigma_max(W); "
+        "printed with the results",
     )
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     parser.add_argument(
@@ -66,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=ENGINES,
         default=ENGINES[0],
-        help="gradients by the hand-written adjoint recursions (default, faster) or by "
-        "autograd (the reference; also used for --compile, --batch-depths, --agd2-form dense)",
+        help="gradients by the generated adjoint programs (default, faster) or by "
+        "autograd (the reference; also used for --compile, --batch-depths)",
     )
     parser.add_argument(
         "--keep-denormals",
@@ -92,23 +95,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="results directory (default runs/simulate, runs/simulate-quick with --quick)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the estimated memory or time exceeds what this machine has",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import math
+
     import torch
 
     from optnet_nets.simulate import (
         SimulateConfig,
         format_table,
+        measure_gemm_peak,
         quick_config,
         run_simulation,
     )
+    from optnet_nets.simulate_budget import check_budget, estimate, machine_memory
+    from optnet_nets.writable import writable_dir
 
     overrides = {
         "depths": tuple(args.depths) if args.depths else None,
         "epochs": args.epochs,
-        "seeds": tuple(range(args.seeds)) if args.seeds is not None else None,
+        "seeds": None,  # built after the budget check: a huge --seeds must not allocate
         "structures": tuple(args.structures) if args.structures else None,
         "samples": args.samples,
         "dim": args.dim,
@@ -116,19 +130,37 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
         "init": args.init,
-        "agd2_form": args.agd2_form,
+        "mu": args.mu,
     }
     if args.seeds is not None and args.seeds < 1:
         raise OptnetError(f"--seeds must be at least 1, got {args.seeds}")
+    if not (math.isfinite(args.checkpoint_seconds) and args.checkpoint_seconds >= 0):
+        raise OptnetError(
+            f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}"
+        )
     given = {k: v for k, v in overrides.items() if v is not None}
     cfg = quick_config(**given) if args.quick else SimulateConfig(**given)
+    cfg.validate()
+    n_seeds = len(cfg.seeds) if args.seeds is None else args.seeds
+    budget = estimate(
+        cfg.structures, cfg.depths, n_seeds, samples=cfg.samples, dim=cfg.dim,
+        batch_size=cfg.batch_size, epochs=cfg.epochs, batch_depths=args.batch_depths,
+        workers=args.workers,
+    )  # fmt: skip
+    memory = machine_memory(args.device)
+    if not args.force:
+        check_budget(budget, memory=memory, peak_flops=measure_gemm_peak(device=args.device))
+    if args.seeds is not None:
+        cfg = dataclasses.replace(cfg, seeds=tuple(range(args.seeds)))
     if args.threads is None and args.quick:
         args.threads = 1  # tiny matrices: one thread is faster and robust on a shared machine
     if args.threads is not None:
         if args.threads < 1:
             raise OptnetError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    out = args.out or Path("runs/simulate-quick" if args.quick else "runs/simulate")
+    out = writable_dir(
+        args.out or Path("runs/simulate-quick" if args.quick else "runs/simulate"), "--out"
+    )
     result = run_simulation(
         cfg,
         out,

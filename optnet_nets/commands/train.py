@@ -2,7 +2,8 @@
 
 Defaults come from the Sec. 7.1 preset of the dataset (``cifar`` for the small datasets,
 ``imagenet`` for image folders); every flag given overrides it. With ``--resume`` the run in
-``--out`` continues from its checkpoint (its saved settings are the base, flags still override).
+``--out`` continues from its checkpoint (its saved settings are the base, flags still override);
+the directory given is the truth, so a copied or moved run resumes, and writes, where it now is.
 Launch under ``torchrun --nproc_per_node=N`` for data-parallel training.
 """
 
@@ -64,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-augment", action="store_true", help="no pad-crop/flip")
     parser.add_argument("--limit-train", type=int, help="use N training images (evenly spread)")
     parser.add_argument("--limit-test", type=int, help="use N test images (evenly spread)")
+    parser.add_argument("--activation", metavar="PHI",
+                        help="the network's activation: a registry name or a formula in x, "
+                        "e.g. 'x*erf(x)' (default relu, the paper's)")
     parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                         help="extra create_model keyword (VALUE read as JSON, else a string)")
     parser.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
@@ -80,7 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-batch-size", type=int)
     parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
                         help="also checkpoint every STEPS steps (default 500; 0: epoch ends only)")
-    parser.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue OUT/checkpoint.pt (an error when there is none)")
+    parser.add_argument("--resume-or-start", action="store_true",
+                        help="continue OUT/checkpoint.pt if it exists, else start a new run")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even if OUT holds a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -126,13 +133,23 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
 
     resuming = False
     base: dict[str, Any] = {}
-    if args.resume:
+    flag = "--resume" if args.resume else "--resume-or-start"
+    if args.overwrite and (args.resume or args.resume_or_start):
+        raise OptnetError(f"--overwrite restarts the run and {flag} continues it; choose one")
+    if args.resume or args.resume_or_start:
         if not args.out:
-            raise OptnetError("--resume needs --out DIR (the run to continue)")
+            raise OptnetError(f"{flag} needs --out DIR (the run to continue)")
         path = Path(args.out) / CHECKPOINT_NAME
         if path.is_file():
             base = dict(load_state(path)["config"])
             resuming = True
+        elif args.resume:
+            where = f"no {CHECKPOINT_NAME} in {args.out}" if Path(args.out).is_dir() else (
+                f"{args.out} is not a directory")
+            raise OptnetError(
+                f"cannot resume: {where}; to start a new run there, leave out --resume "
+                "(or pass --resume-or-start)"
+            )
     if not resuming and (args.model is None or args.dataset is None):
         raise OptnetError("--model and --dataset are required (unless --resume finds a run)")
     overrides: dict[str, Any] = {}
@@ -157,8 +174,10 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
         if getattr(args, flag) is not None:
             dataset_options[flag] = getattr(args, flag)
     model_options = parse_options(args.model_option, "--model-option")
-    if resuming:
-        values = {**base, **overrides}
+    if args.activation is not None:
+        model_options["activation"] = args.activation
+    if resuming:  # the run directory given, not the one the checkpoint recorded
+        values = {**base, **overrides, "out": str(args.out)}
         if dataset_options:
             values["dataset_options"] = {**base.get("dataset_options", {}), **dataset_options}
         if model_options:
@@ -171,6 +190,12 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
         preset = args.preset or preset_for_dataset(overrides["dataset"])
         config = TrainConfig.from_preset(preset, **overrides)
     config.validate()
+    data_dir = Path(config.data_dir).expanduser() if config.data_dir else None
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        raise OptnetError(
+            f"--data-dir {config.data_dir} is a file, not a directory; give the folder that "
+            "holds the dataset"
+        )
     return config, resuming
 
 
@@ -190,8 +215,11 @@ def _human(summary: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Train; print the summary (JSON with ``--json``)."""
+    from optnet_nets.writable import writable_dir
+
     config, resuming = build_config(args)
     _check_names(config.model, config.dataset)
+    writable_dir(config.out, "--out")
     checkpoint = Path(config.out) / "checkpoint.pt"
     if checkpoint.is_file() and not (resuming or args.overwrite):
         raise OptnetError(

@@ -5,10 +5,15 @@
 ========================  =====================================================================
 ``cifar10``, ``cifar100``  official python pickles (``cifar-10-batches-py/``, ``cifar-100-python/``)
 ``mnist``                  IDX files, gzip or raw
-``fashion-mnist``          IDX files; default directory ``/usr/share/datasets/fashion-mnist/``
+``fashion-mnist``          IDX files (also from Debian's ``/usr/share/datasets/fashion-mnist/``)
 ``imagefolder``            ``train/`` and ``val/``, one sub-directory per class (ImageNet layout)
 ``synthetic``              a deterministic, learnable set generated in memory (no files)
 ========================  =====================================================================
+
+Without a ``data_dir`` the first four are read from where ``optnet data fetch NAME`` puts them
+(:func:`optnet_nets.data.fetch.dataset_dir`, under ``$XDG_CACHE_HOME/optnet``), except that
+Fashion-MNIST is read from Debian's directory when that exists; when they are not there, the
+error names the fetch command.
 
 All but ``imagefolder`` live on the device as one uint8 tensor per split and are augmented there
 in batches; ``imagefolder`` streams and decodes through a DataLoader with worker processes.
@@ -26,6 +31,7 @@ import torch
 from optnet_nets.data.augment import PAD_FILLS, AugmentSpec
 from optnet_nets.data.base import DatasetError, ImageDataset, channel_stats
 from optnet_nets.data.cifar import load_cifar10, load_cifar100
+from optnet_nets.data.fetch import SOURCES, dataset_dir, fetch_hint
 from optnet_nets.data.idx import FASHION_MNIST_DIR, load_idx_dataset
 from optnet_nets.data.imagefolder import load_imagefolder
 from optnet_nets.data.synthetic import load_synthetic
@@ -61,14 +67,14 @@ def _fashion_mnist(data_dir: Path, device: torch.device, **options: Any) -> Imag
     return load_idx_dataset("fashion-mnist", data_dir, device, **options)
 
 
-#: name -> (loader, default data directory or None). Loader options are read from the
-#: signature of the function that finally receives them (see :func:`dataset_options`).
-_LOADERS: dict[str, tuple[Callable[..., ImageDataset], Path | None]] = {
-    "cifar10": (load_cifar10, None),
-    "cifar100": (load_cifar100, None),
-    "mnist": (_mnist, None),
-    "fashion-mnist": (_fashion_mnist, FASHION_MNIST_DIR),
-    "imagefolder": (load_imagefolder, None),
+#: name -> loader. Loader options are read from the signature of the function that finally
+#: receives them (see :func:`dataset_options`).
+_LOADERS: dict[str, Callable[..., ImageDataset]] = {
+    "cifar10": load_cifar10,
+    "cifar100": load_cifar100,
+    "mnist": _mnist,
+    "fashion-mnist": _fashion_mnist,
+    "imagefolder": load_imagefolder,
 }
 
 
@@ -77,7 +83,7 @@ def _option_source(name: str) -> Callable[..., Any]:
         return load_synthetic
     if name in ("mnist", "fashion-mnist"):
         return load_idx_dataset
-    return _LOADERS[name][0]
+    return _LOADERS[name]
 
 
 def dataset_options(name: str) -> dict[str, Any]:
@@ -92,9 +98,15 @@ def dataset_options(name: str) -> dict[str, Any]:
 
 
 def default_data_dir(name: str) -> Path | None:
-    """Where ``name`` is read from when no ``data_dir`` is given (None: it must be given)."""
+    """Where ``name`` is read from when no ``data_dir`` is given (None: it must be given).
+
+    The fetch directory under the default root for the fetchable sets, but Debian's
+    Fashion-MNIST directory when it exists.
+    """
     check_name(name)
-    return None if name == "synthetic" else _LOADERS[name][1]
+    if name == "fashion-mnist" and FASHION_MNIST_DIR.is_dir():
+        return FASHION_MNIST_DIR
+    return dataset_dir(name) if name in SOURCES else None
 
 
 def check_name(name: str) -> str:
@@ -127,7 +139,8 @@ def load_dataset(
     augmentation (``padding=4``, ``flip``, ``pad_fill``), ``limit_train`` / ``limit_test``, and
     per-format ones (``pad_to`` for MNIST-likes, ``coarse_labels`` for CIFAR-100, the sizes of
     the synthetic set, ``image_size`` / ``num_workers`` for image folders). Missing or corrupt
-    files raise :class:`DatasetError` naming the file and the expected layout.
+    files raise :class:`DatasetError` naming the file and the expected layout, and for a
+    missing fetchable set the ``optnet data fetch`` command that downloads it.
     """
     check_name(name)
     accepted = dataset_options(name)
@@ -142,9 +155,14 @@ def load_dataset(
         if data_dir is not None:
             raise OptnetError("dataset 'synthetic' is generated in memory and takes no data_dir")
         return load_synthetic(target, **options)
-    loader, default = _LOADERS[name]
     if data_dir is None:
-        if default is None:
+        data_dir = default_data_dir(name)
+        if data_dir is None:
             raise OptnetError(f"dataset {name!r} needs a data directory (--data-dir)")
-        data_dir = default
-    return loader(Path(data_dir).expanduser(), target, **options)
+    try:
+        return _LOADERS[name](Path(data_dir).expanduser(), target, **options)
+    except DatasetError as exc:
+        hint = fetch_hint(name, data_dir)
+        if hint is None:
+            raise
+        raise DatasetError(f"{exc}; {hint}") from exc

@@ -5,6 +5,12 @@
 its baseline and the options it accepts. CIFAR models expect 32x32 inputs and ImageNet models
 224x224, but every model accepts any input of at least 28x28 (global average pooling), e.g.
 Fashion-MNIST with ``in_channels=1``.
+
+Every family takes ``activation=`` (a registry name, a formula in x or a SymPy expression;
+default :data:`~optnet_nets.activation.DEFAULT_ACTIVATION`, the paper's ReLU). DenseNet and
+AGD-Net take ``dropout=`` (off by default; the training recipe turns it on where Huang et al.'s
+does, see :func:`optnet_nets.train.config.recipe_model_options`). HB-Net and AGD-Net take
+``momentum="carry"|"restart"`` (what happens to the momentum at a stage boundary).
 """
 
 from __future__ import annotations
@@ -16,8 +22,16 @@ from typing import Any
 
 from torch import nn
 
+from optnet_nets.activation import DEFAULT_ACTIVATION
+from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.admm import cifar_admmnet
 from optnet_nets.models.densenet import cifar_densenet, imagenet_densenet
+from optnet_nets.models.method_net import (
+    METHOD_NETS,
+    cifar_method_net,
+    method_net_equation,
+    method_net_options,
+)
 from optnet_nets.models.resnet import cifar_resnet, imagenet_resnet
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import AGDNET_BETA
@@ -32,7 +46,7 @@ class Option:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
-    kind: type | None = None  # the accepted type when the default is None
+    kind: type | None = None  # the accepted type when the default is None; object: any
 
     def check(self, name: str, value: Any) -> Any:
         kind = self.kind or type(self.default)
@@ -50,7 +64,7 @@ class Option:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OptnetError(f"option {name}={value!r}; accepted: a real number")
             return float(value)
-        return value  # pragma: no cover - every option above is bool, float or a choice
+        return value  # kind object: the builder validates (activation specs)
 
 
 @dataclass(frozen=True)
@@ -65,21 +79,37 @@ class ModelEntry:
     options: dict[str, Option] = field(default_factory=dict)
 
 
-_MEMORY = Option(False, "checkpoint each dense layer's BN-ReLU-conv (recomputed in backward)")
+_MEMORY = Option(False, "checkpoint each dense layer's BN-Phi-conv (recomputed in backward)")
+_ACTIVATION = Option(
+    DEFAULT_ACTIVATION,
+    "Phi: a registry name, a formula in x, or a SymPy expression (the paper: relu)",
+    kind=object,
+)
+_DROPOUT = Option(0.0, "dropout rate after each convolution but the first (Huang et al.)")
 _HB_OPTIONS = {
     "structure": Option("16", "heavy ball (16), or (17) over T(y) + y", ("16", "17")),
     "beta1": Option(None, "coefficient of x_k: default 1 in (16), 1 + beta_k in (17)", kind=float),
     "beta2": Option(None, "coefficient of x_{k-1}: -1 in (16), -beta_k in (17)", kind=float),
     "learnable": Option(False, "learn beta1, beta2 per layer from their start (LM-ResNet)"),
-    "activation": Option("none", "activation after the sum", ("none", "relu")),
+    "activate_sum": Option(False, "apply Phi after the sum too, as ResNet's ReLU(T(x) + x)"),
     "reversible": Option(False, "rebuild states in backward instead of storing them"),
+    "momentum": Option(
+        "carry", "x_{k-1} at a new stage: carried (mapped) or restarted (= x_k)", MOMENTUM_CHOICES
+    ),
+    "activation": _ACTIVATION,
 }
+_DENSE_OPTIONS = {"activation": _ACTIVATION, "memory_efficient": _MEMORY, "dropout": _DROPOUT}
 _AGD_OPTIONS = {
+    **_DENSE_OPTIONS,
     "alpha": Option(1.0, "initial alpha_{k+1}^j of (21)"),
     "learnable_alpha": Option(True, "learn the alpha_{k+1}^j of (21)"),
     "beta": Option(AGDNET_BETA, "beta of (21), the weight of the h-term"),
-    "memory_efficient": _MEMORY,
+    "momentum": Option(
+        "restart", "h of (5) per dense block (restart) or continued across blocks (carry)",
+        MOMENTUM_CHOICES,
+    ),
 }
+_PLAIN_OPTIONS = {"activation": _ACTIVATION}
 
 REGISTRY: dict[str, ModelEntry] = {}
 
@@ -88,7 +118,7 @@ def _register(entry: ModelEntry) -> None:
     REGISTRY[entry.name] = entry
 
 
-_RESNET: dict[str, Any] = {"beta1": 1.0, "beta2": 0.0, "activation": "relu"}
+_RESNET: dict[str, Any] = {"beta1": 1.0, "beta2": 0.0, "activate_sum": True}
 _RESNET_EQ = "(16) with beta1=1, beta2=0: x_{k+1} = ReLU(T(x_k) + x_k)"
 _HBNET_EQ = "Sec. 6.1, (16) with beta1=1, beta2=-1: x_{k+1} = T(x_k) + x_k - x_{k-1}"
 _DENSE_EQ = "(19) = (18) with alpha=1, beta=0: z_{k+1} = T([z_0, ..., z_k])"
@@ -96,7 +126,10 @@ _AGD_EQ = "(21): z_{k+1} = sum_j alpha_j T(z_j) + beta (z_k - sum_j h_{k+1,j} z_
 
 for _d in (20, 32, 44, 56, 110):
     _register(
-        ModelEntry(f"resnet{_d}", partial(cifar_resnet, _d, **_RESNET), _RESNET_EQ, "-", "cifar")
+        ModelEntry(
+            f"resnet{_d}", partial(cifar_resnet, _d, **_RESNET), _RESNET_EQ, "-", "cifar",
+            _PLAIN_OPTIONS,
+        )
     )
     _register(
         ModelEntry(
@@ -108,21 +141,29 @@ for _d in (20, 32, 44, 56, 110):
         ModelEntry(
             f"dmrnet{_d}", partial(cifar_admmnet, _d, learnable=False),
             "(20) with alpha=beta=1/2 on the newest pair (merge-and-run [36])", f"resnet{_d}",
-            "cifar",
+            "cifar", _PLAIN_OPTIONS,
         )
     )
     _register(
         ModelEntry(
             f"admmnet{_d}", partial(cifar_admmnet, _d),
             "(20) with learnable alpha_{k+1,t}, beta_{k+1,t} (initialised at DMRNet's)",
-            f"dmrnet{_d}", "cifar",
+            f"dmrnet{_d}", "cifar", _PLAIN_OPTIONS,
         )
     )
+    for _family, _method in METHOD_NETS.items():  # Sec. 6's rule on ogm, tmm, item
+        _register(
+            ModelEntry(
+                f"{_family}{_d}", partial(cifar_method_net, _d, method=_method),
+                method_net_equation(_method), f"resnet{_d}", "cifar",
+                {**method_net_options(_method), "activation": _ACTIVATION},
+            )
+        )
 for _d in (40, 52, 100):
     _register(
         ModelEntry(
             f"densenet{_d}", partial(cifar_densenet, _d), _DENSE_EQ, "-", "cifar",
-            {"memory_efficient": _MEMORY},
+            _DENSE_OPTIONS,
         )
     )
     _register(
@@ -135,12 +176,13 @@ _register(
     ModelEntry(
         "densenet_bc100", partial(cifar_densenet, 100, bc=True),
         _DENSE_EQ + ", DenseNet-BC (bottleneck, compression 0.5)", "-", "cifar",
-        {"memory_efficient": _MEMORY},
+        _DENSE_OPTIONS,
     )
 )
 _register(
     ModelEntry(
-        "resnet34", partial(imagenet_resnet, [3, 4, 6, 3], **_RESNET), _RESNET_EQ, "-", "imagenet"
+        "resnet34", partial(imagenet_resnet, [3, 4, 6, 3], **_RESNET), _RESNET_EQ, "-", "imagenet",
+        _PLAIN_OPTIONS,
     )
 )
 _register(
@@ -152,7 +194,7 @@ _register(
 _register(
     ModelEntry(
         "densenet121", partial(imagenet_densenet, [6, 12, 24, 16]), _DENSE_EQ + ", DenseNet-BC",
-        "-", "imagenet", {"memory_efficient": _MEMORY},
+        "-", "imagenet", _DENSE_OPTIONS,
     )
 )
 _register(

@@ -10,13 +10,15 @@ alpha = beta = 1/2 on the newest pair gives DMRNet's merge-and-run [36] from the
 on. ADMM-Net learns every alpha_{k+1,t}, beta_{k+1,t} (shared by both paths, as in (20)),
 starting from DMRNet's values. Each path of ``admmnet{D}`` / ``dmrnet{D}`` has the layout of
 CIFAR ResNet-D (widths 16/32/64, option-A shortcuts applied to both paths' input states); the
-classifier reads the mean of the two paths.
+classifier reads the mean of the two paths. T uses Phi (``activation``, the paper's ReLU by
+default).
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
 from optnet_nets.blocks import Learnable, Multistep, Spec, admm_table, dmrnet_coefficient
 from optnet_nets.models.layers import OptionAShortcut, ResidualBranch, cifar_stem, init_weights
 from optnet_nets.models.two_state import TwoStateNet
@@ -54,7 +56,11 @@ class AdmmNet(TwoStateNet):
 
 
 def cifar_admmnet(
-    depth: int, num_classes: int, in_channels: int, learnable: bool = True
+    depth: int,
+    num_classes: int,
+    in_channels: int,
+    learnable: bool = True,
+    activation: object = DEFAULT_ACTIVATION,
 ) -> AdmmNet:
     """ADMM-Net (learnable merge coefficients) or DMRNet (fixed 1/2), paths of ResNet-depth."""
     if (depth - 2) % 6:
@@ -63,11 +69,12 @@ def cifar_admmnet(
     coefficient: Spec = (
         (lambda k1, t: Learnable(dmrnet_coefficient(k1, t))) if learnable else dmrnet_coefficient
     )
-    stem = cifar_stem(in_channels)
+    phi = make_activation(activation)
+    stem = cifar_stem(in_channels, activation=phi)
     stages, in_width = [], 16
     for width, stride in zip([16, 32, 64], [1, 2, 2], strict=True):
         blocks: list[nn.Module] = [
-            ResidualBranch(in_width if i < 2 else width, width, stride if i < 2 else 1)
+            ResidualBranch(in_width if i < 2 else width, width, stride if i < 2 else 1, phi)
             for i in range(2 * n)
         ]
         shortcut = OptionAShortcut(in_width, width, stride) if stride != 1 else None

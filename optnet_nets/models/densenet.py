@@ -11,6 +11,18 @@ beta = 0 (Table 3); AGD-Net is alpha learnable (initialised at 1), beta =
 The beta-term needs equal channel counts: it runs over the z_j with the growth rate's channel
 count, i.e. z_1..z_k, and z_0 too only when its channel count equals the growth rate. Its
 j = k - 0 term at k = 0 vanishes anyway (h_{1,0} = 1).
+
+``momentum``: ``"restart"`` (the default) takes h from (5) afresh in each dense block,
+``nesterov_h(K)`` with K the block's layer count -- each block runs its own (18), as "the
+formulations ... are used in each block" (Sec. 6, "Block Based Structure") reads.
+``"carry"`` continues the theta schedule of (3) across blocks: layer k of a block after
+k0 earlier layers uses h_{k0+k+1, k0+j} of ``nesterov_h(total layers)``. Only the schedule can
+carry: the states z_j of earlier blocks have other sizes and widths after a transition (whose
+input, their concatenation, is how they reach the next block), so the beta-term sums over the
+block's own states in both modes.
+
+T uses Phi (``activation``, the paper's ReLU by default) and, with ``dropout`` p > 0, drops
+after each convolution except the stem's (Huang et al.'s recipe for un-augmented CIFAR).
 """
 
 from __future__ import annotations
@@ -20,7 +32,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from optnet_nets.blocks import Learnable, Multistep, Spec, agd_beta, dense_table
+from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
+from optnet_nets.blocks import (
+    MOMENTUM_CHOICES,
+    Learnable,
+    Multistep,
+    Spec,
+    agd_beta,
+    dense_table,
+)
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
@@ -40,10 +60,14 @@ class DenseBlock(Multistep):
         alpha: Spec,
         beta: float,
         memory_efficient: bool,
+        phi: ActivationFactory,
+        dropout: float = 0.0,
+        offset: int = 0,
     ) -> None:
         layers = [
             DenseLayer(
-                [in_channels] + [growth_rate] * k, growth_rate, bottleneck, memory_efficient
+                [in_channels] + [growth_rate] * k, growth_rate, bottleneck, memory_efficient,
+                phi, dropout,
             )
             for k in range(n_layers)
         ]
@@ -52,7 +76,7 @@ class DenseBlock(Multistep):
         else:
             first = 0 if in_channels == growth_rate else 1
             table = dense_table(
-                n_layers, alpha, agd_beta(beta, nesterov_h(n_layers)),
+                n_layers, alpha, agd_beta(beta, _h_rows(n_layers, offset)),
                 lambda k: range(first, k + 1),
             )
         super().__init__(
@@ -62,13 +86,26 @@ class DenseBlock(Multistep):
             equation="(21) z[k+1] = sum_j alpha_j T(z[j]) + beta (z[k] - sum_j h[k+1][j] z[j])",
         )
         self.beta = beta
+        self.offset = offset
         self.out_channels = in_channels + n_layers * growth_rate
 
     def forward(self, z0: Tensor) -> Tensor:  # type: ignore[override]
         return torch.cat(self.run((z0,)), 1)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f"\nbeta={self.beta:g}"
+        return super().extra_repr() + f"\nbeta={self.beta:g}, h offset={self.offset}"
+
+
+def _h_rows(n_layers: int, offset: int) -> list[list[float]]:
+    """h_{k+1,j} of (5) for one block, rows 0..n_layers, counted from layer ``offset``.
+
+    ``offset = 0``: ``nesterov_h(n_layers)`` (the schedule restarts). Otherwise the rows
+    k0+1..k0+n of ``nesterov_h(k0 + n)``, restricted to the block's columns k0..
+    """
+    h = nesterov_h(offset + n_layers)
+    return [
+        [float(h[offset + k1][offset + j]) for j in range(k1)] for k1 in range(n_layers + 1)
+    ]
 
 
 class DenseNet(nn.Module):
@@ -80,6 +117,7 @@ class DenseNet(nn.Module):
         blocks: Sequence[DenseBlock],
         transitions: Sequence[nn.Module],
         classes: int,
+        phi: ActivationFactory,
     ) -> None:
         super().__init__()
         self.stem = stem
@@ -87,7 +125,7 @@ class DenseNet(nn.Module):
         self.transitions = nn.ModuleList(transitions)
         width = blocks[-1].out_channels
         self.norm = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = phi(inplace=True)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(width, classes)
 
@@ -116,20 +154,28 @@ def _build(
     learnable_alpha: bool,
     beta: float,
     memory_efficient: bool,
+    phi: ActivationFactory,
+    dropout: float,
+    momentum: str,
 ) -> DenseNet:
+    if momentum not in MOMENTUM_CHOICES:
+        raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+    if not 0.0 <= dropout < 1.0:
+        raise OptnetError(f"dropout={dropout!r}; accepted: a rate in [0, 1)")
     blocks, transitions = [], []
     for i, n in enumerate(layers):
+        offset = sum(layers[:i]) if momentum == "carry" else 0
         block = DenseBlock(
             width, n, growth_rate, bottleneck, _alpha(alpha, learnable_alpha), beta,
-            memory_efficient,
+            memory_efficient, phi, dropout, offset,
         )
         blocks.append(block)
         width = block.out_channels
         if i < len(layers) - 1:
             out = int(width * compression)
-            transitions.append(Transition(width, out))
+            transitions.append(Transition(width, out, phi, dropout))
             width = out
-    model = DenseNet(stem, blocks, transitions, classes)
+    model = DenseNet(stem, blocks, transitions, classes, phi)
     init_weights(model)
     return model
 
@@ -144,6 +190,9 @@ def cifar_densenet(
     learnable_alpha: bool = False,
     beta: float = 0.0,
     memory_efficient: bool = False,
+    activation: object = DEFAULT_ACTIVATION,
+    dropout: float = 0.0,
+    momentum: str = "restart",
 ) -> DenseNet:
     """Huang et al.'s CIFAR DenseNet (3 blocks, 16 initial channels) or DenseNet-BC."""
     per_block = 6 if bc else 3
@@ -154,7 +203,8 @@ def cifar_densenet(
     return _build(
         stem, width, [(depth - 4) // per_block] * 3, growth_rate,
         4 * growth_rate if bc else None, 0.5 if bc else 1.0, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient,
+        alpha, learnable_alpha, beta, memory_efficient, make_activation(activation), dropout,
+        momentum,
     )
 
 
@@ -167,10 +217,14 @@ def imagenet_densenet(
     learnable_alpha: bool = False,
     beta: float = 0.0,
     memory_efficient: bool = False,
+    activation: object = DEFAULT_ACTIVATION,
+    dropout: float = 0.0,
+    momentum: str = "restart",
 ) -> DenseNet:
     """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32)."""
-    stem = imagenet_stem(in_channels, 2 * growth_rate)
+    phi = make_activation(activation)
+    stem = imagenet_stem(in_channels, 2 * growth_rate, phi)
     return _build(
         stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient,
+        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum,
     )

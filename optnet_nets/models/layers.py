@@ -1,15 +1,20 @@
 """The transforms T of Sec. 6 and the shortcuts between stages.
 
-* :class:`ResidualBranch`: T of Sec. 6.1 (and of ResNet), conv-BN-ReLU-conv-BN.
-* :class:`DenseLayer`: T of (19)/(21), BN-ReLU-conv over the inputs (with an optional
+* :class:`ResidualBranch`: T of Sec. 6.1 (and of ResNet), conv-BN-Phi-conv-BN.
+* :class:`DenseLayer`: T of (19)/(21), BN-Phi-conv over the inputs (with an optional
   DenseNet-BC bottleneck); it takes all inputs at once and folds the weights alpha_j of (21)
-  into ONE convolution, since BN and ReLU act per channel:
-  sum_j alpha_j conv_j(ReLU(BN_j(z_j))) = conv(concat_j alpha_j ReLU(BN_j(z_j))), and the
+  into ONE convolution, since BN and Phi act per channel:
+  sum_j alpha_j conv_j(Phi(BN_j(z_j))) = conv(concat_j alpha_j Phi(BN_j(z_j))), and the
   alpha_j scale that convolution's kernel (input channels of z_j), not the activations.
 * :class:`OptionAShortcut` (He et al.'s option A: subsample, zero-pad channels) and
   :class:`Projection` (option B: 1x1 convolution and BN) map a stage's input states to the new
   feature-map size.
 * :func:`cifar_stem` and :func:`imagenet_stem`: the convolutional stems before the first stage.
+
+Phi is the paper's ReLU unless an ``activation`` factory
+(:func:`optnet_nets.activation.make_activation`) says otherwise. ``dropout`` (DenseNet and
+AGD-Net only) follows every convolution of a dense layer and of a transition, as in Huang et
+al.'s recipe for un-augmented data (the stem's convolution, the first of the network, has none).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+
+from optnet_nets.activation import ActivationFactory, make_activation
 
 __all__ = [
     "DenseLayer",
@@ -33,14 +40,30 @@ __all__ = [
 ]
 
 
-class ResidualBranch(nn.Module):
-    """T(x) = BN(conv(ReLU(BN(conv(x))))), Sec. 6.1; the first convolution may have stride 2."""
+def _default() -> ActivationFactory:
+    """The paper's Phi (:data:`optnet_nets.activation.DEFAULT_ACTIVATION`, ReLU)."""
+    return make_activation()
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+
+def _dropout(p: float) -> nn.Module | None:
+    """``nn.Dropout(p)``, or None for p = 0 (no module, so the model is unchanged)."""
+    return nn.Dropout(p) if p > 0 else None
+
+
+class ResidualBranch(nn.Module):
+    """T(x) = BN(conv(Phi(BN(conv(x))))), Sec. 6.1; the first convolution may have stride 2."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        activation: ActivationFactory | None = None,
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
+        self.relu = (activation or _default())(inplace=True)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
 
@@ -68,7 +91,13 @@ class OptionAShortcut(nn.Module):
 
 
 class Projection(nn.Sequential):
-    """He et al.'s option B shortcut: 1x1 convolution with stride, then BN."""
+    """He et al.'s option B shortcut: 1x1 convolution with stride, then BN.
+
+    :meth:`map_states` maps several states (x_k and x_{k-1} of an HB-Net stage) as ONE affine
+    map: one convolution and one BN pass over the states stacked along the batch, so BN's batch
+    statistics are those of all of them and its running statistics are updated once per
+    forward (in eval mode BN is a fixed affine map anyway, applied to each state alike).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__(
@@ -76,12 +105,18 @@ class Projection(nn.Sequential):
             nn.BatchNorm2d(out_channels),
         )
 
+    def map_states(self, states: Sequence[Tensor]) -> list[Tensor]:
+        """The shortcut of each state, with one BN pass (one running-statistics update)."""
+        if len(states) == 1:
+            return [self(states[0])]
+        return list(self(torch.cat(list(states), 0)).chunk(len(states), 0))
+
 
 class DenseLayer(nn.Module):
     """T of DenseNet (19) and AGD-Net (21): ``T(inputs, weights) = sum_j w_j T_j(z_j)``.
 
     ``input_channels`` lists the channel count of each z_j. Without ``bottleneck`` T is
-    BN-ReLU-conv3x3; with it (DenseNet-BC) BN-ReLU-conv1x1-BN-ReLU-conv3x3, and the weights
+    BN-Phi-conv3x3; with it (DenseNet-BC) BN-Phi-conv1x1-BN-Phi-conv3x3, and the weights
     act on the contributions of the z_j to the 1x1 convolution. The weights scale the input
     channels of the (first) convolution's kernel, so the alpha-sum costs no pass over the
     activations; with all weights 1 this is exactly DenseNet's layer on the concatenation.
@@ -90,9 +125,12 @@ class DenseLayer(nn.Module):
     (21), read from the same concatenation: one batched product instead of one addition per
     z_j (the positions must be consecutive inputs with equal channel counts).
 
-    ``memory_efficient`` recomputes the concatenation, BN, ReLU and first convolution in
+    ``memory_efficient`` recomputes the concatenation, BN, Phi and first convolution in
     backward (``torch.utils.checkpoint``) instead of storing them; BN's running statistics are
     still updated once per forward.
+
+    ``dropout`` p > 0 drops after each convolution (after the folded alpha-sum, before the
+    beta-term is added), as DenseNet's recipe for un-augmented data does.
     """
 
     multi_input = True
@@ -105,21 +143,26 @@ class DenseLayer(nn.Module):
         growth_rate: int,
         bottleneck: int | None = None,
         memory_efficient: bool = False,
+        activation: ActivationFactory | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        phi = activation or _default()
         channels = sum(input_channels)
         self.input_channels = tuple(input_channels)
         self.offsets = [sum(input_channels[:j]) for j in range(len(input_channels) + 1)]
         self.memory_efficient = memory_efficient
         self.norm1 = nn.BatchNorm2d(channels)
-        self.relu1 = nn.ReLU(inplace=True)
+        self.relu1 = phi(inplace=True)
+        self.drop1 = _dropout(dropout)
         first_out = growth_rate if bottleneck is None else bottleneck
         kernel = 3 if bottleneck is None else 1
         self.conv1 = nn.Conv2d(channels, first_out, kernel, 1, kernel // 2, bias=False)
         if bottleneck is not None:
             self.norm2 = nn.BatchNorm2d(bottleneck)
-            self.relu2 = nn.ReLU(inplace=True)
+            self.relu2 = phi(inplace=True)
             self.conv2 = nn.Conv2d(bottleneck, growth_rate, 3, 1, 1, bias=False)
+            self.drop2 = _dropout(dropout)
         self.bottleneck = bottleneck
         index = [j for j, c in enumerate(input_channels) for _ in range(c)]
         self.register_buffer("input_index", torch.tensor(index), persistent=False)
@@ -213,8 +256,12 @@ class DenseLayer(nn.Module):
             )
         else:
             out, skip = self._features(scale, coefficients, layout, True, *inputs)
+        if self.drop1 is not None:
+            out = self.drop1(out)
         if self.bottleneck is not None:
             out = self.conv2(self.relu2(self.norm2(out)))
+            if self.drop2 is not None:
+                out = self.drop2(out)
         return out if skip is None else out + skip
 
     def extra_repr(self) -> str:
@@ -222,36 +269,49 @@ class DenseLayer(nn.Module):
 
 
 class Transition(nn.Sequential):
-    """DenseNet's transition between dense blocks: BN-ReLU-conv1x1-avgpool2.
+    """DenseNet's transition between dense blocks: BN-Phi-conv1x1-(dropout)-avgpool2.
 
     ``ceil_mode`` keeps inputs as small as 28x28 valid for DenseNet-121 (7 -> 4 -> 2 -> 1);
-    at the paper's sizes (even maps) it changes nothing.
+    at the paper's sizes (even maps) it changes nothing. Without dropout the module indices
+    (and so the state_dict keys) are those of the plain transition.
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        activation: ActivationFactory | None = None,
+        dropout: float = 0.0,
+    ) -> None:
+        drop = _dropout(dropout)
         super().__init__(
             nn.BatchNorm2d(in_channels),
-            nn.ReLU(inplace=True),
+            (activation or _default())(inplace=True),
             nn.Conv2d(in_channels, out_channels, 1, bias=False),
+            *([] if drop is None else [drop]),
             nn.AvgPool2d(2, 2, ceil_mode=True),
         )
 
 
-def cifar_stem(in_channels: int, width: int = 16) -> nn.Sequential:
-    """He et al.'s CIFAR ResNet stem: conv3x3 (stride 1) to ``width`` channels, BN, ReLU."""
+def cifar_stem(
+    in_channels: int, width: int = 16, activation: ActivationFactory | None = None
+) -> nn.Sequential:
+    """He et al.'s CIFAR ResNet stem: conv3x3 (stride 1) to ``width`` channels, BN, Phi."""
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 3, 1, 1, bias=False),
         nn.BatchNorm2d(width),
-        nn.ReLU(inplace=True),
+        (activation or _default())(inplace=True),
     )
 
 
-def imagenet_stem(in_channels: int, width: int) -> nn.Sequential:
-    """The ImageNet stem of ResNet and DenseNet: conv7x7 stride 2, BN, ReLU, maxpool3x3 stride 2."""
+def imagenet_stem(
+    in_channels: int, width: int, activation: ActivationFactory | None = None
+) -> nn.Sequential:
+    """The ImageNet stem of ResNet and DenseNet: conv7x7 stride 2, BN, Phi, maxpool3x3 s2."""
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 7, 2, 3, bias=False),
         nn.BatchNorm2d(width),
-        nn.ReLU(inplace=True),
+        (activation or _default())(inplace=True),
         nn.MaxPool2d(3, 2, 1),
     )
 

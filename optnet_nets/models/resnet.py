@@ -1,23 +1,28 @@
 """ResNet and HB-Net: stages of the heavy-ball recurrence (16), Sec. 6.1, Tables 4 and 5.
 
 One network class serves both: each stage runs (16), x_{k+1} = act(T_k(x_k) + beta1 x_k +
-beta2 x_{k-1}) with T = conv-BN-ReLU-conv-BN. ResNet [6] is beta1 = 1, beta2 = 0 with
-act = ReLU (Table 3); HB-Net is beta1 = 1, beta2 = -1 with no activation after the sum, as
-the equation of Sec. 6.1 is printed (and as makes the layer invertible). Both have the same
-modules, so their state_dicts are interchangeable. ``structure="17"`` runs the Nesterov-style
-(17) over the same modules instead: x_{k+1} = act(T_k(y_k) + y_k), y_k = beta1 x_k +
-beta2 x_{k-1}, by default with (12)'s momentum beta1 = 1 + beta_k, beta2 = -beta_k of (3),
-counted from each stage's first layer.
+beta2 x_{k-1}) with T = conv-BN-Phi-conv-BN, Phi the paper's ReLU unless ``activation``
+names another (:mod:`optnet_nets.activation`). ResNet [6] is beta1 = 1, beta2 = 0 with
+act = Phi (``activate_sum=True``, Table 3); HB-Net is beta1 = 1, beta2 = -1 with no activation
+after the sum, as the equation of Sec. 6.1 is printed (and as makes the layer invertible). Both
+have the same modules, so their state_dicts are interchangeable. ``structure="17"`` runs the
+Nesterov-style (17) over the same modules instead: x_{k+1} = act(T_k(y_k) + y_k),
+y_k = beta1 x_k + beta2 x_{k-1}, by default with (12)'s momentum beta1 = 1 + beta_k,
+beta2 = -beta_k of (3), counted from each stage's first layer.
 
 Down-sampling (Sec. 6, "Block Based Structure"): the first layer of a stage has stride 2 and
 the stage's shortcut (option A on CIFAR, option B on ImageNet) maps BOTH x_k and x_{k-1} to the
-new size; x_{-1} = x_0 at the stem, and x_{k-1} carries over from one stage to the next.
+new size, as one map (one BN pass for option B). x_{-1} = x_0 at the stem. ``momentum``:
+``"carry"`` (the default) passes x_{k-1} on from one stage to the next; ``"restart"`` sets
+x_{-1} = x_0 again at each stage, so each stage runs its own (16) from zero momentum -- what
+"the formulations (16), (17) and (18) are used in each block" reads as.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
 from optnet_nets.blocks import (
     Learnable,
     Multistep,
@@ -44,7 +49,8 @@ __all__ = ["HeavyBallNet", "HeavyBallStage", "cifar_resnet", "imagenet_resnet"]
 class HeavyBallStage(Multistep):
     """One stage of (16); ``forward(x_prev, x)`` returns the last two states (x_{K-1}, x_K).
 
-    ``reversible=True`` (HB-Net only: beta1 = 1, beta2 = -1, no activation) runs the first,
+    ``reversible=True`` (HB-Net only: beta1 = 1, beta2 = -1, no activation after the sum)
+    runs the first,
     possibly down-sampling, layer normally and the rest through
     :func:`optnet_nets.reversible.hb_reversible`, which rebuilds the states in backward instead
     of storing them. The modules are the same either way.
@@ -74,7 +80,7 @@ class HeavyBallStage(Multistep):
         ):
             raise OptnetError(
                 "reversible=True needs the invertible HB layer of Sec. 6.1: structure='16', "
-                "fixed beta1=1, beta2=-1 and activation='none'"
+                "fixed beta1=1, beta2=-1 and activate_sum=False"
             )
         self.reversible = reversible
 
@@ -90,7 +96,10 @@ class HeavyBallStage(Multistep):
 
 
 class HeavyBallNet(TwoStateNet):
-    """stem -> stages of (16) on (x_{k-1}, x_k), x_{-1} = x_0 -> pooling of x_K -> classifier."""
+    """stem -> stages of (16) on (x_{k-1}, x_k), x_{-1} = x_0 -> pooling of x_K -> classifier.
+
+    ``momentum="restart"`` begins every stage at x_{-1} = x_0 (see the module docstring).
+    """
 
 
 def _coefficients(
@@ -127,19 +136,20 @@ def _stages(
     beta1: float | None,
     beta2: float | None,
     learnable: bool,
-    activation: str,
+    phi: ActivationFactory,
+    activate_sum: bool,
     reversible: bool,
     structure: str,
 ) -> list[HeavyBallStage]:
     stages = []
     for width, depth, stride in zip(widths, depths, strides, strict=True):
         blocks: list[nn.Module] = [
-            ResidualBranch(in_width if i == 0 else width, width, stride if i == 0 else 1)
+            ResidualBranch(in_width if i == 0 else width, width, stride if i == 0 else 1, phi)
             for i in range(depth)
         ]
         sc = shortcut(in_width, width, stride) if (stride != 1 or in_width != width) else None
         b1, b2 = _coefficients(structure, depth, beta1, beta2, learnable)
-        act = nn.ReLU() if activation == "relu" else None
+        act = phi() if activate_sum else None
         stages.append(HeavyBallStage(blocks, b1, b2, sc, act, reversible, structure))
         in_width = width
     return stages
@@ -152,23 +162,26 @@ def cifar_resnet(
     beta1: float | None = None,
     beta2: float | None = None,
     learnable: bool = False,
-    activation: str = "none",
+    activation: object = DEFAULT_ACTIVATION,
+    activate_sum: bool = False,
     reversible: bool = False,
     structure: str = "16",
+    momentum: str = "carry",
 ) -> HeavyBallNet:
     """CIFAR HB-Net/ResNet-(6n+2) [6]: widths 16/32/64, option-A shortcuts.
 
-    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activation="relu"``.
+    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
     """
+    phi = make_activation(activation)
     if (depth - 2) % 6:
         raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
     n = (depth - 2) // 6
-    stem = cifar_stem(in_channels)
+    stem = cifar_stem(in_channels, activation=phi)
     stages = _stages(
         [16, 32, 64], [n] * 3, [1, 2, 2], 16, OptionAShortcut,
-        beta1, beta2, learnable, activation, reversible, structure,
+        beta1, beta2, learnable, phi, activate_sum, reversible, structure,
     )
-    model = HeavyBallNet(stem, stages, 64, num_classes)
+    model = HeavyBallNet(stem, stages, 64, num_classes, momentum)
     init_weights(model)
     return model
 
@@ -180,19 +193,22 @@ def imagenet_resnet(
     beta1: float | None = None,
     beta2: float | None = None,
     learnable: bool = False,
-    activation: str = "none",
+    activation: object = DEFAULT_ACTIVATION,
+    activate_sum: bool = False,
     reversible: bool = False,
     structure: str = "16",
+    momentum: str = "carry",
 ) -> HeavyBallNet:
     """ImageNet HB-Net/ResNet with basic blocks [6] (34 layers: 3, 4, 6, 3), option B.
 
-    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activation="relu"``.
+    The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
     """
-    stem = imagenet_stem(in_channels, 64)
+    phi = make_activation(activation)
+    stem = imagenet_stem(in_channels, 64, phi)
     stages = _stages(
         [64, 128, 256, 512], depths, [1, 2, 2, 2], 64, Projection,
-        beta1, beta2, learnable, activation, reversible, structure,
+        beta1, beta2, learnable, phi, activate_sum, reversible, structure,
     )
-    model = HeavyBallNet(stem, stages, 512, num_classes)
+    model = HeavyBallNet(stem, stages, 512, num_classes, momentum)
     init_weights(model)
     return model

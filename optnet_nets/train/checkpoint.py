@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -53,23 +54,62 @@ def save_atomic(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _load_failure(source: Path, exc: Exception) -> str:
+    """One line on why ``torch.load`` refused ``source``, in our words: never torch's advice to
+    retry with ``weights_only=False``."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return (
+            f"checkpoint {source} holds a Python object ({found.group(1)}) besides tensors and "
+            "plain values; refused: optnet loads checkpoints with weights_only=True and accepts "
+            "only files written by 'optnet train'"
+        )
+    if "WeightsUnpickler error:" in text:  # the reason comes after torch's advice
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[0].split(". ")[0][:200] if lines else type(exc).__name__
+    return f"checkpoint {source} cannot be loaded (damaged or not a torch file: {reason})"
+
+
+def load_tensors(path: str | os.PathLike[str], map_location: str = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``; any failure is one :class:`OptnetError` line."""
+    source = Path(path)
+    try:
+        return torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, OSError, ...
+        raise OptnetError(_load_failure(source, exc)) from None
+
+
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``."""
     source = Path(path)
     if not source.is_file():
         raise OptnetError(f"no checkpoint at {source}; expected a file written by 'optnet train'")
-    try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OptnetError(
-            f"checkpoint {source} cannot be loaded safely (weights_only=True): {first}"
-        ) from exc
+    state = load_tensors(source)
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise OptnetError(
             f"checkpoint {source} is not an optnet checkpoint (format {FORMAT_VERSION} expected)"
         )
     return state
+
+
+def non_finite(tree: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the floating-point tensors in ``tree`` (nested dicts/lists) holding a NaN
+    or an infinity; empty when every one is finite."""
+    if isinstance(tree, torch.Tensor):
+        bad = tree.is_floating_point() and not bool(torch.isfinite(tree).all())
+        return [prefix or "tensor"] if bad else []
+    if isinstance(tree, dict):
+        items: list[tuple[Any, Any]] = list(tree.items())
+    elif isinstance(tree, (list, tuple)):
+        items = list(enumerate(tree))
+    else:
+        return []
+    names: list[str] = []
+    for key, value in items:
+        names += non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+    return names
 
 
 def rng_state() -> dict[str, Any]:

@@ -5,12 +5,16 @@ Sec. 7.1 ("Training Details"), following the DenseNet paper: SGD with 0.9 Nester
 connected layer. CIFAR: 300 epochs, batch 64, lr 0.1 divided by 10 at 50% and 75% of training.
 ImageNet: 100 epochs, batch 256 (over 4 GPUs), lr dropped at epochs 30, 60 and 90 (the initial
 lr is not printed; 0.1 as in the DenseNet paper). The warm-up of the ResNet paper (lr/10 for a
-short while, needed for ResNet-110 per Sec. 7.2) is an option.
+short while, needed for ResNet-110 per Sec. 7.2) is an option. The DenseNet paper's dropout
+(0.2 after each convolution but the first, on CIFAR without augmentation) is set per run by
+:func:`recipe_model_options`, and every run records its activation and the derived energy
+(``activation_energy``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +39,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Huang et al.'s DenseNet recipe, which Sec. 7.1 follows: dropout 0.2 after each convolution
+#: except the first, for CIFAR-10/100 without data augmentation (the C10, C100 columns).
+DENSENET_DROPOUT = 0.2
+DROPOUT_DATASETS = ("cifar10", "cifar100")
+
 AMP_CHOICES = ("bf16", "fp16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 INIT_CHOICES = ("paper", "model")
@@ -43,6 +52,33 @@ INIT_CHOICES = ("paper", "model")
 def preset_for_dataset(dataset: str) -> str:
     """The Sec. 7.1 preset that applies to ``dataset`` (ImageNet layout -> ``imagenet``)."""
     return "imagenet" if dataset == "imagefolder" else "cifar"
+
+
+def recipe_model_options(model: str, dataset: str, augment: bool) -> dict[str, Any]:
+    """Model options the recipe sets for this run (options given explicitly take precedence).
+
+    ``dropout=DENSENET_DROPOUT`` for a model with a ``dropout`` option (the DenseNet and AGD-Net
+    families) on un-augmented CIFAR, as the DenseNet paper does; nothing otherwise.
+    """
+    if augment or dataset not in DROPOUT_DATASETS:
+        return {}
+    from optnet_nets.models import REGISTRY
+
+    entry = REGISTRY.get(model)
+    return {"dropout": DENSENET_DROPOUT} if entry and "dropout" in entry.options else {}
+
+
+def activation_record(model: str, model_options: dict[str, Any]) -> dict[str, Any] | None:
+    """The activation of ``model`` under ``model_options`` and its derived energy (8), or None
+    for a model without an ``activation`` option."""
+    from optnet_nets.activation import make_activation
+    from optnet_nets.models import REGISTRY
+
+    entry = REGISTRY.get(model)
+    if entry is None or "activation" not in entry.options:
+        return None
+    spec = model_options.get("activation", entry.options["activation"].default)
+    return make_activation(spec).record()
 
 
 @dataclass
@@ -87,6 +123,8 @@ class TrainConfig:
     progress: bool = True
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    # --- recorded, not set: Phi and its energy (see activation_record) ---
+    activation_energy: dict[str, Any] | None = None
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> TrainConfig:
@@ -101,6 +139,9 @@ class TrainConfig:
             raise OptnetError(f"unknown TrainConfig field(s) {', '.join(unknown)}")
         config = cls(**values)
         config.validate()
+        recipe = recipe_model_options(config.model, config.dataset, config.augment)
+        config.model_options = {**recipe, **config.model_options}
+        config.activation_energy = activation_record(config.model, config.model_options)
         return config
 
     def milestone_epochs(self) -> tuple[float, ...]:
@@ -118,26 +159,29 @@ class TrainConfig:
                 raise OptnetError(f"{name} must be a positive integer, got {value!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise OptnetError(f"threads must be a positive integer or None, got {self.threads!r}")
-        if not self.lr > 0:
-            raise OptnetError(f"lr must be > 0, got {self.lr!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise OptnetError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not 0 <= self.momentum < 1:
             raise OptnetError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.weight_decay < 0:
-            raise OptnetError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise OptnetError(f"weight_decay must be a finite number >= 0, got "
+                              f"{self.weight_decay!r}")
         if not 0 < self.lr_decay <= 1:
             raise OptnetError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         if self.milestone_unit not in ("fraction", "epoch"):
             raise OptnetError(
                 f"milestone_unit must be 'fraction' or 'epoch', got {self.milestone_unit!r}"
             )
-        if any(m < 0 for m in self.lr_milestones):
-            raise OptnetError(f"lr_milestones must be >= 0, got {self.lr_milestones!r}")
-        if self.warmup_epochs < 0 or not 0 < self.warmup_factor <= 1:
+        if not all(m >= 0 and math.isfinite(m) for m in self.lr_milestones):
+            raise OptnetError(f"lr_milestones must be finite and >= 0, got {self.lr_milestones!r}")
+        if not (self.warmup_epochs >= 0 and math.isfinite(self.warmup_epochs)) or not (
+            0 < self.warmup_factor <= 1
+        ):
             raise OptnetError(
                 "warmup_epochs must be >= 0 and warmup_factor in (0, 1], got "
                 f"{self.warmup_epochs!r}, {self.warmup_factor!r}"
             )
-        if self.checkpoint_every_steps < 0:
+        if not isinstance(self.checkpoint_every_steps, int) or self.checkpoint_every_steps < 0:
             raise OptnetError(
                 f"checkpoint_every_steps must be >= 0 (0 = only at epoch ends), "
                 f"got {self.checkpoint_every_steps!r}"

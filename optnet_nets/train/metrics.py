@@ -24,17 +24,28 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     path = Path(run_dir) / METRICS_NAME
     if not path.is_file():
         raise OptnetError(f"{run_dir}: no {METRICS_NAME}; expected an 'optnet train --out' folder")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise OptnetError(f"{path}: cannot read it ({reason})") from None
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise OptnetError(f"{path}:{number}: not a JSON object ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise OptnetError(f"{path}:{number}: not a JSON object")
         missing = [key for key in REQUIRED_KEYS if key not in record]
-        if not isinstance(record, dict) or missing:
+        if missing:
             raise OptnetError(f"{path}:{number}: missing keys {', '.join(missing)}")
+        wrong = [k for k in REQUIRED_KEYS
+                 if isinstance(record[k], bool) or not isinstance(record[k], (int, float))]
+        if wrong:
+            raise OptnetError(f"{path}:{number}: {', '.join(wrong)} must be numbers")
         records.append(record)
     return records
 

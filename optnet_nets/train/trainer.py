@@ -37,7 +37,8 @@ RESUME_FIXED = ("model", "dataset", "batch_size", "seed", "model_options", "data
 
 
 class TrainingDiverged(OptnetError):
-    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss, weights or optimizer state became NaN or infinite; only finite checkpoints
+    are ever written, so the run's checkpoint (if any) is its last finite state."""
 
 
 def seed_everything(seed: int) -> None:
@@ -161,6 +162,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.elapsed_s = 0.0
         self.resumed_from: int | None = None
+        self.saved_step: int | None = None  # step of this run's checkpoint in OUT, if any
 
     # ----------------------------------------------------------------- checkpoints
     def state(self) -> dict[str, Any]:
@@ -182,16 +184,61 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        """Atomic write from rank 0; other ranks wait so nobody runs ahead of a save."""
+        """Atomic write from rank 0 of a state checked finite; other ranks wait for the save."""
+        self.check_state_finite()
         if self.ctx.is_main:
             ckpt.save_atomic(self.state(), self.checkpoint_path)
+        self.saved_step = self.global_step
         barrier(self.ctx)
 
-    def resume(self) -> bool:
-        """Restore the run from ``OUT/checkpoint.pt`` if it exists; True when restored."""
+    def check_state_finite(self) -> None:
+        """Raise :class:`TrainingDiverged` if a weight or optimizer buffer is NaN or infinite."""
+        bad = ckpt.non_finite(
+            {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()["state"]}
+        )
+        flag = torch.tensor([float(len(bad))], dtype=torch.float64, device=self.ctx.device)
+        if all_reduce_sum(flag, self.ctx).item() > 0:
+            where = ", ".join(bad[:3]) + (" ..." if len(bad) > 3 else "") if bad else "another rank"
+            raise TrainingDiverged(
+                f"non-finite weights or optimizer state ({where}) after step {self.global_step} "
+                f"(epoch {self.epoch + 1}); stopped without saving them. {self._advice()}"
+            )
+
+    def _advice(self) -> str:
+        """Where the last finite checkpoint is (or that there is none) and how to go on."""
+        lower = f"{self.config.lr / 10:g}"
+        if self.saved_step is None:
+            return (
+                "No checkpoint of this run was written (it diverged before its first save); "
+                f"start again with a lower learning rate, e.g. --lr {lower} --overwrite"
+            )
+        return (
+            f"The last finite checkpoint is {self.checkpoint_path} (step {self.saved_step}); "
+            f"resume it with a lower learning rate: optnet train --resume --out {self.out} "
+            f"--lr {lower} (or try --warmup-epochs, or no --amp fp16)"
+        )
+
+    def resume(self, *, missing_ok: bool = False) -> bool:
+        """Restore the run from ``OUT/checkpoint.pt``; True when restored.
+
+        ``OUT`` is this config's ``out``: the run directory is the truth, whatever ``out`` the
+        checkpoint recorded, so a copied or moved run resumes where it now is. A missing
+        checkpoint is an error unless ``missing_ok`` (then the run starts afresh).
+        """
         if not self.checkpoint_path.is_file():
-            return False
+            if missing_ok:
+                return False
+            raise OptnetError(
+                f"cannot resume: no {ckpt.CHECKPOINT_NAME} in {self.out}; to start a new run "
+                "there, leave out --resume (or pass --resume-or-start)"
+            )
         state = ckpt.load_state(self.checkpoint_path)
+        bad = ckpt.non_finite({"model": state["model"], "optimizer": state["optimizer"]})
+        if bad:
+            raise OptnetError(
+                f"cannot resume {self.checkpoint_path}: it holds non-finite values ("
+                f"{', '.join(bad[:3])}); start the run again with --overwrite and a lower --lr"
+            )
         saved = state["config"]
         current = self.config.to_dict()
         for key in RESUME_FIXED:
@@ -203,6 +250,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._apply_hyperparameters()
         self.scaler.load_state_dict(state["scaler"])
         ckpt.set_rng_state(state["rng"])
         self.epoch = int(state["epoch"])
@@ -213,8 +261,18 @@ class Trainer:
             self.train_sums.zero_()
         self.history = list(state["history"])
         self.elapsed_s = float(state["elapsed_s"])
-        self.resumed_from = self.global_step
+        self.resumed_from = self.saved_step = self.global_step
         return True
+
+    def _apply_hyperparameters(self) -> None:
+        """This config's lr, momentum and weight decay over those a loaded optimizer state
+        brought along, so ``--resume --lr X`` (e.g. after a divergence) really uses X."""
+        cfg = self.config
+        self.scheduler.base_lrs = [cfg.lr for _ in self.optimizer.param_groups]
+        lr = cfg.lr * lr_factor(self.scheduler.last_epoch, self.steps_per_epoch, cfg)
+        for group in self.optimizer.param_groups:
+            group.update(initial_lr=cfg.lr, lr=lr, momentum=cfg.momentum,
+                         nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
 
     # ----------------------------------------------------------------- steps
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -234,10 +292,7 @@ class Trainer:
         if flag.item() > 0:
             raise TrainingDiverged(
                 f"non-finite training loss in epoch {self.epoch + 1}, steps {first + 1}.."
-                f"{self.step_in_epoch} of {self.steps_per_epoch}; stopped. The last good "
-                f"checkpoint is kept at {self.checkpoint_path}"
-                f"{'' if self.checkpoint_path.is_file() else ' (none was written yet)'}; "
-                "try a lower --lr, --warmup-epochs or no --amp fp16"
+                f"{self.step_in_epoch} of {self.steps_per_epoch}; stopped. {self._advice()}"
             )
 
     def train_epoch(self) -> float:
@@ -361,6 +416,7 @@ class Trainer:
                 epoch_start = self.epoch * self.steps_per_epoch
                 lr = cfg.lr * lr_factor(epoch_start, self.steps_per_epoch, cfg)
                 images_per_s = self.train_epoch()
+                self.check_state_finite()  # before its metrics line: the epoch must be saved
                 test_loss, test_acc = self.evaluate()
                 loss_sum, correct, count = self.train_sums.tolist()
                 self.epoch += 1
@@ -383,12 +439,13 @@ class Trainer:
                 )
                 metrics.write(record)
                 self.save_checkpoint()
-                if ctx.is_main and cfg.progress:
+                if ctx.is_main:  # one line per epoch, with or without the progress bar
                     print(
-                        f"epoch {self.epoch}/{cfg.epochs}: train loss {record['train_loss']:.4f}"
-                        f" acc {record['train_acc']:.4f} | test loss {test_loss:.4f} acc "
-                        f"{test_acc:.4f} | {images_per_s:.0f} img/s",
+                        f"{cfg.model} epoch {self.epoch}/{cfg.epochs}: train loss "
+                        f"{record['train_loss']:.4f} acc {record['train_acc']:.4f} | test loss "
+                        f"{test_loss:.4f} acc {test_acc:.4f} | {images_per_s:.0f} img/s",
                         file=sys.stderr,
+                        flush=True,
                     )
         finally:
             metrics.close()
@@ -431,7 +488,7 @@ def _progress(cfg: TrainConfig, ctx: DistContext, epoch: int, total: int, initia
     return tqdm(
         total=total,
         initial=initial,
-        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}",
         unit="batch",
         file=sys.stderr,
         leave=False,
@@ -445,17 +502,19 @@ def train(
     dataset: Any = None,
     model: nn.Module | None = None,
     resume: bool = False,
+    start_if_missing: bool = False,
 ) -> dict[str, Any]:
     """Train ``config`` (joining a torchrun group if launched by one) and return the summary.
 
     ``dataset``/``model`` override what ``config.dataset``/``config.model`` would build; with
-    ``resume`` the run continues from ``OUT/checkpoint.pt`` when that file exists.
+    ``resume`` the run continues from ``OUT/checkpoint.pt`` (an error when there is none, unless
+    ``start_if_missing``).
     """
     ctx = setup(config.device)
     try:
         trainer = Trainer(config, ctx, dataset=dataset, model=model)
         if resume:
-            trainer.resume()
+            trainer.resume(missing_ok=start_if_missing)
         return trainer.fit()
     finally:
         teardown(ctx)

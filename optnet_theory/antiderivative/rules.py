@@ -17,13 +17,12 @@ The chain, tried in order by :func:`integrate_smooth`:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
 import sympy as sp
 
-from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.antiderivative.timelimit import call_with_limit, cpu_time
 
 SYMPY_SECONDS = 0.8
 BUDGET_SECONDS = 4.0
@@ -155,7 +154,7 @@ def _sympy(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
     """sympy.integrate under a CPU limit; answers (and complete failures) are remembered."""
     key = (expr, x)
     if key not in _SYMPY_CACHE:
-        left = _DEADLINE.get() - time.process_time()
+        left = _DEADLINE.get() - cpu_time()
         if left <= 0.05:
             return None
         limit = min(SYMPY_SECONDS, left)
@@ -228,11 +227,12 @@ def integrate_smooth(
     """An antiderivative of ``expr`` in ``x`` by the first rule that applies, or None.
 
     Returns the antiderivative and the steps; declined rules are recorded only at the top level.
-    A top-level call gets a budget of ``BUDGET_SECONDS`` of CPU time shared by all its
-    sub-integrals.
+    A top-level call gets a budget of ``BUDGET_SECONDS`` of CPU time (this process and the
+    child processes of the limited SymPy calls) shared by all its sub-integrals, checked
+    cooperatively before each rule.
     """
     if depth == 0:
-        token = _DEADLINE.set(time.process_time() + BUDGET_SECONDS)
+        token = _DEADLINE.set(cpu_time() + BUDGET_SECONDS)
         try:
             return _chain(expr, x, depth)
         finally:
@@ -243,7 +243,7 @@ def integrate_smooth(
 def _chain(expr: sp.Expr, x: sp.Symbol, depth: int) -> tuple[sp.Expr | None, list[str]]:
     declined: list[str] = []
     for name, rule in RULES:
-        if time.process_time() > _DEADLINE.get():
+        if cpu_time() > _DEADLINE.get():
             declined.append(f"time budget of {BUDGET_SECONDS:g} s spent before rule {name}")
             break
         outcome = rule(expr, x, depth)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from optnet_theory.errors import OptnetError
 
@@ -24,6 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--exact-slopes",
         action="store_true",
         help="try SymPy for the slope bounds m <= Phi' <= M (slower); default numeric",
+    )
+    parser.add_argument(
+        "--plot", metavar="FILE.png", help="draw Phi, Psi and |Psi' - Phi| into this PNG"
+    )
+    parser.add_argument(
+        "--range",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        help="x-range of --plot (default -5 5)",
     )
 
 
@@ -53,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     energy = derive_energy(args.spec, **parse_params(args.param))
     curv = curvature(energy, np.eye(1), symbolic=args.exact_slopes)
     record = energy.to_json()
+    if args.plot:
+        from optnet_theory.energy_plot import DEFAULT_RANGE, plot_energy
+
+        x_range = tuple(args.range) if args.range else DEFAULT_RANGE
+        record["plot"] = str(plot_energy(energy, args.plot, x_range))
+    elif args.range:
+        raise OptnetError("--range sets the x-range of --plot; give --plot FILE.png too")
     record.update(
         {
             "slope_bounds": {"m": curv.m, "M": curv.M, "method": curv.slope_method},
@@ -65,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
     phi = sp.latex(energy.phi) if args.latex else str(energy.phi)
     print(f"Phi(x) = {phi}")
     if energy.psi is None:
-        print(f"Psi(x) = integral_0^x Phi  [numeric, accuracy {energy.accuracy:.1e}]")
+        lo, hi = energy.domain
+        where = "all real x" if (lo, hi) == (-math.inf, math.inf) else f"x in [{lo:g}, {hi:g}] only"
+        print(
+            f"Psi(x) = integral_0^x Phi  [numeric, accuracy {energy.accuracy:.1e}, "
+            f"defined for {where}]"
+        )
     else:
         print(f"Psi(x) = {sp.latex(energy.psi) if args.latex else energy.psi}")
     print(
@@ -80,4 +103,6 @@ def run(args: argparse.Namespace) -> int:
     print("steps:")
     for step in energy.steps:
         print(f"  - {step}")
+    if args.plot:
+        print(f"plot: {record['plot']}")
     return 0

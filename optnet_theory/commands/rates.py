@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.limits import (
+    FLOAT_BYTES,
+    FLOAT_FLOP_SECONDS,
+    LAYER_SECONDS,
+    Estimate,
+    check_resources,
+)
 
 FULL_KAPPAS = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766, 10000.0)
 QUICK_KAPPAS = (10.0, 100.0, 1000.0)
@@ -25,20 +35,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", help="subset of the variants (default all)")
     parser.add_argument("--out", type=Path, help="directory for rates.json/.csv/.png "
                                                  "(default runs/rates, runs/rates-quick)")
+    parser.add_argument("--force", action="store_true",
+                        help="run even when the estimated memory or time exceeds the limits")
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+
+
+def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Estimate:
+    """Memory and time of ``rates`` from its sizes (lower bounds, see optnet_theory.limits).
+
+    Per kappa: the instance (QR and a Newton solve, about 60 d^3 flops) and, per variant, up to
+    ``budget * kappa * ln(1/eps) + 100`` layers of one d x d product each (the cap of
+    :func:`~optnet_theory.rates.measure_rates`).
+    """
+    from optnet_theory.rates import measure_rates
+
+    budget = inspect.signature(measure_rates).parameters["budget"].default
+    n = float(dim)
+    layers = [budget * k * math.log(1 / eps) + 100 for k in kappas]
+    seconds = sum(
+        60 * n**3 * FLOAT_FLOP_SECONDS + variants * cap * (2 * n * n * FLOAT_FLOP_SECONDS
+                                                          + LAYER_SECONDS)
+        for cap in layers
+    )
+    return Estimate(FLOAT_BYTES * (10 * n * n + 2 * max(layers)), seconds)
 
 
 def run(args: argparse.Namespace) -> int:
     from optnet_theory.rates import VARIANTS, format_rates, measure_rates, write_outputs
 
     kappas = args.kappas or (QUICK_KAPPAS if args.quick else FULL_KAPPAS)
-    dim = args.dim or (16 if args.quick else 30)
+    dim = args.dim if args.dim is not None else (16 if args.quick else 30)
     variants = args.variants or list(VARIANTS)
     if args.seed < 0:
         raise OptnetError(f"--seed must be non-negative, got {args.seed}")
+    if dim < 2:
+        raise OptnetError(f"--dim must be an integer >= 2, got {dim}")
+    bad = [k for k in kappas if not (math.isfinite(k) and k > 1)]
+    if bad:
+        raise OptnetError(f"--kappas must be finite numbers > 1, got {bad[0]}")
+    if not 0 < args.eps < 1:
+        raise OptnetError(f"--eps must be in (0, 1), got {args.eps}")
+    check_resources(f"rates with d = {dim} and kappa up to {max(kappas):g}",
+                    estimate(kappas, args.eps, dim, len(variants)), args.force)
     result = measure_rates(kappas, eps=args.eps, dim=dim, seed=args.seed, variants=variants)
     out = args.out or Path("runs/rates-quick" if args.quick else "runs/rates")
-    written = write_outputs(result, out)
+    try:
+        written = write_outputs(result, out)
+    except OSError as exc:
+        raise OptnetError(f"cannot write the results to {out}: {exc.strerror or exc}") from None
     if args.json:
         json.dump({"out": str(out), **result.to_json()}, sys.stdout)
         print()

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from typing import Any
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.limits import (
+    FLOAT_BYTES,
+    FLOAT_FLOP_SECONDS,
+    LAYER_SECONDS,
+    MP_BYTES,
+    MP_FLOP_SECONDS,
+    Estimate,
+    check_resources,
+)
 
-CHOICES = ("lemma1", "hb", "agd", "agd2", "admm", "nesterov-forms", "all")
+#: Claims that run the summed form (4), whose cost grows with K^2.
+SUMMED_CLAIMS = frozenset({"agd2", "nesterov-forms"})
+
+def _choices() -> tuple[str, ...]:
+    """Every claim, every registered method name (``gd`` is ``lemma1``), and ``all``."""
+    from optnet_theory.methods import list_methods
+    from optnet_theory.verify import CLAIMS
+
+    return (*CLAIMS, *(m for m in list_methods() if m not in CLAIMS), "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet verify``."""
-    parser.add_argument("claim", choices=CHOICES, help="which claim to check ('all': every one)")
+    parser.add_argument("claim", choices=_choices(), help="which claim to check ('all': every one)")
     parser.add_argument(
         "--activation", default="sigmoid", help="registry name or formula in x (default sigmoid)"
     )
@@ -43,7 +62,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="draw a non-symmetric W and use its principal square root (no objective f exists)",
     )
+    parser.add_argument(
+        "--matrix",
+        metavar="FILE",
+        help="use this W (.npy, .txt or .csv) instead of drawing one; must be SPD unless "
+        "--general-w (--dim and --cond are then taken from it)",
+    )
+    parser.add_argument(
+        "--x0", metavar="FILE", help="starting point x_0 (.npy, .txt or .csv; default: drawn)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the estimated memory or time exceeds what this machine can give",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per claim per line")
+
+
+def _user_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keywords W=/x0= for make_settings from --matrix/--x0, and where W and x_0 came from."""
+    from optnet_theory.arrayfile import load_array
+
+    given: dict[str, Any] = {}
+    sources: dict[str, Any] = {
+        "matrix_source": {"source": "drawn", "seed": args.seed, "cond": args.cond},
+        "x0_source": {"source": "drawn", "seed": args.seed},
+    }
+    if args.matrix is not None:
+        given["W"], sources["matrix_source"] = load_array(args.matrix, "--matrix", ndim=2)
+    if args.x0 is not None:
+        given["x0"], sources["x0_source"] = load_array(args.x0, "--x0", ndim=1)
+    return given, sources
+
+
+#: Why a claim with a non-finite compared state fails (see optnet_theory.verify._errors).
+NON_FINITE = (
+    "a compared state is not finite (NaN or overflow), so no error can be measured; "
+    "try a smaller --beta, --depth or --cond"
+)
+
+
+def _json_number(value: float) -> float | str:
+    """``value``, or "inf"/"nan" as text (JSON has no non-finite numbers)."""
+    return value if math.isfinite(value) else str(value)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """One-line errors for --seed, --beta, --trials, --dim before anything is drawn."""
+    if args.seed < 0:
+        raise OptnetError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.beta is not None and not math.isfinite(args.beta):
+        raise OptnetError(f"--beta must be a finite number, got {args.beta}")
+    if args.trials < 1:
+        raise OptnetError(f"--trials must be a positive integer, got {args.trials}")
+    if args.dim < 1:
+        raise OptnetError(f"--dim must be a positive integer, got {args.dim}")
+
+
+def estimate(
+    claims: tuple[str, ...], dim: int, depth: int, trials: int, precision: int | None
+) -> Estimate:
+    """Memory and time of ``verify`` from its sizes (lower bounds, see optnet_theory.limits).
+
+    Per trial: W, U, U^{-1} and the eigendecomposition (n^3); per claim and layer a few
+    n x n products; the summed form (4) of agd2 and nesterov-forms keeps the (K+1)^2 table h
+    of (5) and sums over all earlier gradients (K^2 / 2 vector updates).
+    """
+    mp = precision is not None
+    flop = MP_FLOP_SECONDS * max(1.0, (precision or 0) / 50) if mp else FLOAT_FLOP_SECONDS
+    size = MP_BYTES if mp else FLOAT_BYTES
+    n, k = float(dim), float(depth) + 1
+    summed = sum(c in SUMMED_CLAIMS for c in claims)
+    memory = size * (trials * 6 * n * n + 8 * k * n * trials + summed * k * k / 2)
+    per_trial = 10 * n**3 * flop + len(claims) * k * (4 * n * n * flop + LAYER_SECONDS)
+    per_trial += summed * k * k / 2 * (n * flop + LAYER_SECONDS / 10)
+    return Estimate(memory, trials * per_trial)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
     claims = tuple(CLAIMS) if args.claim == "all" else (args.claim,)
     if args.depth is not None and args.depth < 1:
         raise OptnetError(f"--depth must be a positive integer, got {args.depth}")
+    _check_numbers(args)
+    given, sources = _user_inputs(args)
+    dim = given["W"].shape[0] if "W" in given else args.dim
+    check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
+                    estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
     results = verify_all(
         args.activation,
         claims=claims,
@@ -67,10 +165,15 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         general_w=args.general_w,
         params=parse_params(args.param),
+        **given,
     )
     if args.json:
         for r in results:
-            print(json.dumps(r.to_json()))
+            problem = {} if math.isfinite(r.max_rel_error) else {"problem": NON_FINITE}
+            record = {**r.to_json(), **sources, **problem}
+            record.update(max_abs_error=_json_number(r.max_abs_error),
+                          max_rel_error=_json_number(r.max_rel_error))
+            print(json.dumps(record))
     else:
         r0 = results[0]
         prec = "float64" if r0.precision == "float64" else f"{r0.precision} digits"
@@ -78,10 +181,16 @@ def run(args: argparse.Namespace) -> int:
             f"activation {r0.activation}, n = {r0.dim}, K = {r0.depth}, cond(W) = {r0.cond:.4g}, "
             f"{r0.trials} trial(s), {prec}" + (", general W" if r0.general_w else "")
         )
+        for flag, key in (("W", "matrix_source"), ("x0", "x0_source")):
+            if sources[key]["source"] == "file":
+                print(f"{flag} from {sources[key]['path']} (sha256 {sources[key]['sha256'][:12]})")
         print(f"{'claim':<16}{'max abs error':>15}{'max rel error':>15}{'tolerance':>12}  result")
         for r in results:
             print(
                 f"{r.claim:<16}{r.max_abs_error:>15.3e}{r.max_rel_error:>15.3e}"
                 f"{r.tolerance:>12.2e}  {'pass' if r.passed else 'FAIL'}"
             )
+        for r in results:
+            if not math.isfinite(r.max_rel_error):
+                print(f"{r.claim}: FAIL, {NON_FINITE}")
     return 0 if all(r.passed for r in results) else 1

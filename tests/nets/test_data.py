@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,11 +79,16 @@ def test_every_loader_declares_limit_options():
         assert {"limit_train", "limit_test"} <= set(dataset_options(name)), name
 
 
-def test_default_dirs():
-    assert default_data_dir("fashion-mnist") == Path("/usr/share/datasets/fashion-mnist")
-    assert default_data_dir("cifar10") is None
-    with pytest.raises(OptnetError, match="needs a data directory"):
+def test_default_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    if FASHION_MNIST_DIR.is_dir():
+        assert default_data_dir("fashion-mnist") == FASHION_MNIST_DIR
+    assert default_data_dir("cifar10") == tmp_path / "optnet" / "cifar-10-batches-py"
+    assert default_data_dir("imagefolder") is None
+    with pytest.raises(DatasetError, match="optnet data fetch cifar10$"):
         load_dataset("cifar10")
+    with pytest.raises(OptnetError, match="needs a data directory"):
+        load_dataset("imagefolder")
 
 
 def test_synthetic_refuses_a_data_dir(tmp_path):

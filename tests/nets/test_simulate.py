@@ -7,8 +7,10 @@ import json
 import pytest
 import torch
 
+from optnet_nets import simulate
 from optnet_nets.cli import main
 from optnet_nets.simulate import SimulateConfig, quick_config, run_simulation, summarize
+from optnet_nets.unrolled import STRUCTURES
 from optnet_theory.errors import OptnetError
 
 TINY = dict(depths=(2, 3), seeds=(0, 1), epochs=2, samples=200, dim=8, batch_size=50)
@@ -29,7 +31,7 @@ def test_quick_cli_writes_table_csv_json_png(tmp_path, capsys):
     table = data["summary"]["table"]
     assert set(table) == {"3", "6"}
     for row in table.values():
-        assert set(row) == {"admm", "gd", "hb", "agd", "agd2"}
+        assert set(row) == set(STRUCTURES)  # Table 2's five by default
         assert all(v["n"] == 2 and 0.5 < v["mean"] < 2.0 for v in row.values())
     assert (out / "table2.png").stat().st_size > 1000
     lines = (out / "table2.csv").read_text().splitlines()
@@ -73,15 +75,15 @@ def test_mid_depth_checkpoint_resumes_to_same_result(tmp_path, monkeypatch):
     ref = run_simulation(cfg, tmp_path / "ref", progress=False)
     ck_dir = tmp_path / "ck"
     # a run that dies right after writing its epoch-2 checkpoint, then is restarted
-    original_save = torch.save
+    original_save = simulate.save_atomic
 
-    def save_then_die(obj, path, *a, **k):
-        original_save(obj, path, *a, **k)
+    def save_then_die(obj, path):
+        original_save(obj, path)
         if obj.get("epoch") == 2:
             raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(torch, "save", save_then_die)
+        m.setattr(simulate, "save_atomic", save_then_die)
         with pytest.raises(KeyboardInterrupt):
             run_simulation(cfg, ck_dir, progress=False, checkpoint_seconds=0.0)
     assert (ck_dir / "checkpoint_depth2.pt").exists()
@@ -104,7 +106,7 @@ def test_summary_ranks_and_compares_with_paper(tmp_path):
     agree, total = entry["pairwise_agreement"]
     assert total == 10 and 0 <= agree <= 10
     paired = entry["paired_vs_gd"]  # per-seed differences to GD (7), same data and init
-    assert set(paired) == {"admm", "hb", "agd", "agd2"}
+    assert set(paired) == set(STRUCTURES) - {"gd"}
     gd = res.mse("gd", 10)[0]
     assert paired["hb"]["mean"] == pytest.approx(res.mse("hb", 10)[0] - gd, abs=1e-15)
 
@@ -118,6 +120,8 @@ def test_summary_ranks_and_compares_with_paper(tmp_path):
         ({"batch_size": 10_000}, "batch size"),
         ({"depths": (0,)}, "depth"),
         ({"seeds": (0, 0)}, "repeat"),
+        ({"mu": 1.5}, "mu must be a number"),
+        ({"structures": ("gd", "tmm"), "mu": 0.0}, "needs 0 < mu < L"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path, kw, match):
@@ -158,3 +162,45 @@ def test_simulation_engines_agree(tmp_path):
     assert a.runs[0]["engine"] == "explicit" and b.runs[0]["engine"] == "autograd"
     for s in cfg.structures:
         assert a.mse(s, 3) == pytest.approx(b.mse(s, 3), rel=1e-5)
+
+
+def test_every_registered_method_trains_and_its_mu_is_stated(tmp_path, capsys):
+    """optnet simulate --structures takes every registered method; tmm and item get --mu, the
+    others none; the explicit (generated) gradients train them as autograd does."""
+    from optnet_theory.methods import list_methods
+
+    names = list_methods()
+    out = tmp_path / "all"
+    args = ["simulate", "--quick", "--epochs", "1", "--depths", "2", "3", "--seeds", "1",
+            "--structures", *names, "--mu", "0.2", "--out", str(out), "--json", "--force"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["summary"]["table"]["3"]) == set(names)
+    params = data["summary"]["methods"]
+    assert params["tmm"]["mu"] == params["item"]["mu"] == 0.2 and "mu" not in params["gd"]
+    assert data["summary"]["mu_source"] == "given"
+    cfg = SimulateConfig(depths=(3,), seeds=(0,), epochs=2, samples=200, dim=8, batch_size=50,
+                         structures=("ogm", "ogmg", "tmm", "item"), mu=0.2)
+    a = run_simulation(cfg, tmp_path / "explicit", progress=False, engine="explicit")
+    b = run_simulation(cfg, tmp_path / "autograd", progress=False, engine="autograd")
+    assert a.runs[0]["engine"] == "explicit" and b.runs[0]["engine"] == "autograd"
+    for s in cfg.structures:
+        assert a.mse(s, 3) == pytest.approx(b.mse(s, 3), rel=1e-5)
+
+
+def test_default_mu_is_the_curvature_bound_of_the_initial_weights():
+    """Without mu, tmm/item get mu = 1 - max Phi' sigma_max(W_0) (Sec. 5: L = 1), with
+    max Phi' of the sigmoid and W_0 seed 0's first initial layer, computed independently here."""
+    from optnet_nets.simulate import curvature_mu, method_arguments
+    from optnet_nets.unrolled import UnrolledEnsemble
+
+    dim = 12
+    W = UnrolledEnsemble(["gd"], 3, dim, seeds=[0], dtype=torch.float64).matrices()[0, 0]
+    grid = torch.linspace(-30, 30, 600_001, dtype=torch.float64)
+    slope = (torch.sigmoid(grid) * (1 - torch.sigmoid(grid))).max()
+    want = 1 - slope * torch.linalg.matrix_norm(W, ord=2)
+    assert curvature_mu("uniform", dim) == pytest.approx(want.item(), abs=1e-9)
+    assert curvature_mu("uniform", dim) != pytest.approx(curvature_mu("normal", dim), abs=1e-3)
+    methods, source = method_arguments(SimulateConfig(structures=("gd", "tmm"), dim=dim))
+    assert methods["tmm"]["mu"] == curvature_mu("uniform", dim) and "mu" not in methods["gd"]
+    assert "curvature" in source

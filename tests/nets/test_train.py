@@ -162,7 +162,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     config = _config(tmp_path, checkpoint_every_steps=2)
     with pytest.raises(TrainingDiverged, match="non-finite training loss in epoch 1") as info:
         train(config, dataset=tiny_dataset(), model=model)
-    assert "last good checkpoint is kept" in str(info.value)
+    assert "last finite checkpoint is" in str(info.value) and "(step 6)" in str(info.value)
     state = ckpt.load_state(tmp_path / "run" / "checkpoint.pt")
     assert state["global_step"] == 6  # saved at steps 2, 4, 6; step 7 diverged
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())

@@ -1,14 +1,20 @@
-"""The hand-written adjoint recursions equal autograd on the unrolled networks (7), (11)-(14)."""
+"""The generated adjoint programs equal autograd on the unrolled networks of every method."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
 
-from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
+from optnet_nets.unrolled import UnrolledEnsemble
 from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
+from optnet_nets.unrolled_plan import build_plan
+from optnet_theory.methods import list_methods
 
 D, B = 7, 5
+METHODS = list_methods()  # every registered method: the paper's and ogm, ogmg, tmm, item
+MU = 0.1  # for tmm and item (L = 1)
 
 
 def _autograd(model: UnrolledEnsemble, x: torch.Tensor, f: torch.Tensor):
@@ -20,10 +26,11 @@ def _autograd(model: UnrolledEnsemble, x: torch.Tensor, f: torch.Tensor):
     return losses.detach(), grad
 
 
-def _case(structures, depth, activation="sigmoid", seed=0):
+def _case(structures, depth, activation="sigmoid", seed=0, **kw):
     torch.manual_seed(seed)
     model = UnrolledEnsemble(structures, depth, D, seeds=list(range(len(structures))),
-                             activation=activation, init="normal", dtype=torch.float64)
+                             activation=activation, init="normal", dtype=torch.float64,
+                             mu=MU, **kw)
     x = torch.randn(len(structures), B, D, dtype=torch.float64)
     f = torch.randn(len(structures), B, D, dtype=torch.float64)
     return model, x, f
@@ -33,9 +40,9 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-@pytest.mark.parametrize("structure", list(STRUCTURES))
+@pytest.mark.parametrize("structure", METHODS)
 @pytest.mark.parametrize("depth", [1, 2, 3, 7])
-def test_gradient_equals_autograd_for_each_structure(structure, depth):
+def test_gradient_equals_autograd_for_each_method(structure, depth):
     model, x, f = _case([structure, structure], depth)
     want_loss, want_grad = _autograd(model, x, f)
     got_loss = ExplicitGradient(model, B)(x, f)
@@ -45,8 +52,8 @@ def test_gradient_equals_autograd_for_each_structure(structure, depth):
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_mixed_ensemble_and_repeated_calls(activation):
-    """All five structures in one ensemble; a second call overwrites, never accumulates."""
-    model, x, f = _case(["admm", "gd", "hb", "hb", "agd", "agd2"], 6, activation)
+    """Every method in one ensemble; a second call overwrites, never accumulates."""
+    model, x, f = _case(["admm", "gd", "hb", "hb", *METHODS[3:], "agd"], 6, activation)
     want_loss, want_grad = _autograd(model, x, f)
     explicit = ExplicitGradient(model, B)
     explicit(x, f)
@@ -55,30 +62,30 @@ def test_mixed_ensemble_and_repeated_calls(activation):
     assert _rel(model.weight.grad, want_grad) < 1e-12
 
 
-@pytest.mark.parametrize(
-    ("structure", "attribute"),
-    [("hb", "hb_beta"), ("agd", "agd_beta"), ("agd2", "agd_beta")],
-)
-def test_negative_control_a_perturbed_coefficient_is_caught(structure, attribute):
-    """The comparison is sharp: the explicit pass built with a coefficient off by 1e-3 fails."""
-    model, x, f = _case([structure], 5)
+@pytest.mark.parametrize("structure", METHODS)
+def test_negative_control_a_perturbed_coefficient_is_caught(structure):
+    """The comparison is sharp: the explicit pass built from the method's coefficients with one
+    sub-step's B off by 1e-3 (every slot) fails against autograd on the true network."""
+    depth = 5
+    model, x, f = _case([structure], depth)
     _, want_grad = _autograd(model, x, f)
-    good = getattr(model, attribute)
-    bad = good + 1e-3 if isinstance(good, float) else [b + 1e-3 for b in good]
-    setattr(model, attribute, bad)
+    method = model.methods[structure]
+    steps = method.coefficients(depth)
+    j = 2 * method.spec.substeps  # a sub-step of layer 2
+    steps[j] = dataclasses.replace(steps[j], B=tuple(b + 1e-3 for b in steps[j].B))
+    model._plans[0] = build_plan(steps, method.spec.substeps, method.spec.initial)
     ExplicitGradient(model, B)(x, f)
-    setattr(model, attribute, good)
     assert _rel(model.weight.grad, want_grad) > 1e-6
 
 
-def test_negative_control_admm_backward_with_a_wrong_half_is_caught():
-    """(14)'s halves enter the adjoint recursion; 0.5 + 1e-3 there is caught."""
-    model, x, f = _case(["admm"], 4)
+def test_negative_control_a_changed_method_parameter_is_caught():
+    """hb with beta 0.3 + 1e-3 (a method parameter) gives another gradient."""
+    model, x, f = _case(["hb"], 5)
     _, want_grad = _autograd(model, x, f)
-    explicit = ExplicitGradient(model, B)
-    explicit._layers[0].half = torch.tensor(0.5 + 1e-3, dtype=torch.float64)
-    explicit(x, f)
-    assert _rel(model.weight.grad, want_grad) > 1e-6
+    other, _, _ = _case(["hb"], 5, methods={"hb": {"beta": 0.3 + 1e-3}})
+    other.set_matrices(model.matrices().detach())
+    ExplicitGradient(other, B)(x, f)
+    assert _rel(other.weight.grad, want_grad) > 1e-6
 
 
 @pytest.mark.parametrize(
@@ -86,7 +93,6 @@ def test_negative_control_admm_backward_with_a_wrong_half_is_caught():
     [
         ({"tied": True}, "tied"),
         ({"depths": [3, 2]}, "different depths"),
-        ({"agd2_form": "dense"}, "dense"),
     ],
 )
 def test_unsupported_models_are_named(kwargs, reason):

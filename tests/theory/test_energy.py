@@ -216,25 +216,3 @@ def test_cli_activations_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["activations"]) == 0
     assert "mish" in capsys.readouterr().out
 
-
-def test_time_limit_fires_again_when_its_first_alarm_is_swallowed():
-    """An alarm raised inside a callback whose exceptions Python ignores must not disarm it."""
-    import time
-
-    from optnet_theory.antiderivative.timelimit import call_with_limit
-
-    swallowed = []
-
-    def busy() -> str:
-        start = time.process_time()
-        while time.process_time() - start < 5.0:
-            try:
-                sum(range(1000))
-            except BaseException as exc:  # noqa: BLE001 - stands in for a GC callback
-                swallowed.append(exc)
-                if len(swallowed) > 1:
-                    raise
-        return "ran to the end"
-
-    assert call_with_limit(0.1, busy) is None
-    assert len(swallowed) == 2

@@ -15,14 +15,15 @@ from hypothesis import strategies as st
 import optnet_theory.verify as verify_mod
 from optnet_nets.cli import main
 from optnet_theory.activations import list_activations
-from optnet_theory.algorithms import nesterov_agd_summed
 from optnet_theory.coefficients import h_recursion, nesterov_beta
 from optnet_theory.errors import OptnetError
 from optnet_theory.matrices import NotSPDError, random_spd
-from optnet_theory.networks import agd2_network, agd_network, hb_network, layer_map
+from optnet_theory.networks import hb_network, layer_map
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.strategies import conditions, depths, dims, registry_activations
-from optnet_theory.verify import CLAIMS, make_settings, verify_all, verify_claim
+from optnet_theory.verify import CLAIMS, claim_method, make_settings, verify_all, verify_claim
+from tests.theory.reference_algorithms import nesterov_agd_summed
+from tests.theory.reference_networks import agd2_network, agd_network
 
 DEPTH = 12
 
@@ -134,6 +135,27 @@ def test_lemma1_with_w_off_by_one_part_per_million_is_caught(float_settings):
         return x
 
     _caught("lemma1", float_settings, scaled, margin=10)
+
+
+@pytest.mark.parametrize("claim", ["ogm", "ogmg", "tmm", "item"])
+def test_new_methods_with_one_perturbed_coefficient_are_caught(float_settings, claim):
+    """The network of a method whose schedule has one coefficient off by 1e-3 is caught."""
+    from dataclasses import replace
+
+    from optnet_theory.methods.core import Step
+
+    method = claim_method(claim)
+    spec = method.spec
+
+    def perturbed(j, p):
+        st = spec.schedule(j, p)
+        if j != 2:
+            return st
+        return Step(A=st.A, B=(st.B[0] * (1 + 1e-3), *st.B[1:]), C=st.C, D=st.D)
+
+    wrong = replace(spec, schedule=perturbed).bind(L=method.L, mu=method.mu, N=method.N,
+                                                   **method.params)
+    _caught(claim, float_settings, lambda phi, W, x0, K: list(wrong.network(phi, W, x0, K).outputs))
 
 
 @pytest.mark.slow

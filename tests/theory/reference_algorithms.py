@@ -1,4 +1,8 @@
-"""The optimization algorithms of Sec. 2 on any gradient oracle, returning every iterate.
+"""Hand-written algorithms (1)-(6) of Sec. 2, an independent reference for the tests.
+
+The package generates every algorithm from its description (:mod:`optnet_theory.methods`);
+these are the paper's update equations written out by hand, so that the generator is checked
+against code that shares nothing with it.
 
 Each function takes ``grad`` (z -> grad f(z)), a start point and a number of steps K, and
 returns the whole history (K + 1 iterates, index k = iterate k). Step size and ADMM penalty are

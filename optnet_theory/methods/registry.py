@@ -1,0 +1,54 @@
+"""The method registry: ``get_method``, ``list_methods`` and ``register_method``.
+
+The registry starts with the paper's methods (:mod:`optnet_theory.methods.paper`) and the
+methods that beat Nesterov's worst case (:mod:`optnet_theory.methods.optimal`). A user adds a
+method from their own code with :func:`register_method` (a :class:`MethodSpec`); nothing in the
+package needs editing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optnet_theory.errors import OptnetError
+from optnet_theory.methods.core import Method, MethodSpec
+from optnet_theory.methods.optimal import OPTIMAL_METHODS
+from optnet_theory.methods.paper import PAPER_METHODS
+
+__all__ = ["get_method", "list_methods", "register_method"]
+
+_REGISTRY: dict[str, MethodSpec] = {spec.name: spec for spec in PAPER_METHODS + OPTIMAL_METHODS}
+
+
+def register_method(spec: MethodSpec, *, replace: bool = False) -> MethodSpec:
+    """Add ``spec`` to the registry (``replace=True`` to redefine a name). Returns it."""
+    if not isinstance(spec, MethodSpec):
+        raise OptnetError(f"register_method takes a MethodSpec, got {type(spec).__name__}")
+    if spec.name in _REGISTRY and not replace:
+        raise OptnetError(f"a method named {spec.name!r} is registered; pass replace=True")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_methods() -> list[str]:
+    """Names of the registered methods, the paper's first."""
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> MethodSpec:
+    """The registered description called ``name``."""
+    if name not in _REGISTRY:
+        raise OptnetError(f"unknown method {name!r}; choose from {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def get_method(
+    name: str, *, L: float = 1.0, mu: float = 0.0, N: int | None = None, **params: Any
+) -> Method:
+    """The method ``name`` for L-smooth (mu-strongly) convex f, horizon N, and its parameters.
+
+    ``N`` is the horizon of methods whose schedule depends on it (ogm, ogmg); ``params`` are the
+    method's own (e.g. ``beta=0.3, step=1.0`` for hb, ``momentum="constant"`` for agd's
+    footnote 4). tmm and item need 0 < mu < L.
+    """
+    return get_spec(name).bind(L=L, mu=mu, N=N, **params)

@@ -1,0 +1,115 @@
+"""The CPU-time limit runs the guarded call in a child process, never alarming the caller."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import time
+
+import pytest
+
+from optnet_theory.antiderivative.timelimit import call_with_limit, cpu_time, map_with_limit
+
+
+def _busy(seconds: float) -> str:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        sum(range(1000))
+    return "ran to the end"
+
+
+def test_limit_stops_a_long_call_and_returns_fast_ones() -> None:
+    assert call_with_limit(0.1, lambda: _busy(30.0)) is None
+    assert call_with_limit(5.0, lambda: 6 * 7) == 42
+
+
+def test_errors_of_the_call_reach_the_caller() -> None:
+    with pytest.raises(ZeroDivisionError):
+        call_with_limit(1.0, lambda: 1 / 0)
+
+
+def test_alarm_swallowed_inside_the_call_fires_again() -> None:
+    """An alarm raised where exceptions are ignored (a GC callback) must not disarm the limit."""
+
+    def swallows_first() -> str:
+        swallowed = 0
+        start = time.process_time()
+        while time.process_time() - start < 30.0:
+            try:
+                sum(range(1000))
+            except BaseException:  # noqa: BLE001 - stands in for a GC callback
+                swallowed += 1
+                if swallowed > 1:
+                    raise
+        return "ran to the end"
+
+    assert call_with_limit(0.1, swallows_first) is None
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_alarm_never_fires_in_the_callers_foreign_code() -> None:
+    """A GC callback of the caller (as hypothesis installs one) never sees the alarm.
+
+    Negative control: with the limit armed in the caller's own process (the old design), the
+    alarm lands inside the busy callback, where Python swallows it.
+    """
+    seen: list[BaseException] = []
+    fired: list[bool] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        try:
+            _busy(0.02)
+        except BaseException as exc:  # noqa: BLE001 - record what foreign code would swallow
+            seen.append(exc)
+            raise
+
+    def churn() -> None:
+        start = time.process_time()
+        while time.process_time() - start < 2.0 and not fired:
+            gc.collect()
+
+    def alarm(signum: int, frame: object) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        fired.append(True)
+        raise TimeoutError
+
+    gc.callbacks.append(callback)
+    try:
+        before = signal.getsignal(signal.SIGPROF)
+        assert call_with_limit(0.2, churn) is None
+        assert seen == []
+        assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+        assert signal.getsignal(signal.SIGPROF) is before
+        signal.signal(signal.SIGPROF, alarm)  # the old design, as a negative control
+        for _ in range(20):
+            fired.clear()
+            signal.setitimer(signal.ITIMER_PROF, 0.05)
+            try:
+                churn()
+            except TimeoutError:
+                pass
+            if seen:
+                break
+        assert seen and isinstance(seen[0], TimeoutError)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, before)
+        gc.callbacks.remove(callback)
+
+
+def test_map_limits_each_item_and_stops_at_the_first_timeout() -> None:
+    def work(t: float) -> float:
+        if t < 0:
+            raise ValueError("negative")
+        return _busy(t) and t
+
+    out = map_with_limit(0.2, work, [0.0, -1.0, 30.0, 0.0])
+    assert out[0] == ("ok", 0.0)
+    assert out[1][0] == "error" and isinstance(out[1][1], ValueError)
+    assert [s for s, _ in out[2:]] == ["timeout", "timeout"]
+
+
+def test_cpu_time_counts_the_children() -> None:
+    before = cpu_time()
+    call_with_limit(5.0, lambda: _busy(0.3))
+    assert cpu_time() - before >= 0.25
