@@ -4,15 +4,16 @@ Measured in one run, interleaved (every kind and the GEMM peak in every round), 
 
 - naive: each (structure, seed) model of Sec. 5.3 trained alone, one Adam step at batch 100;
 - ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step (autograd);
-- explicit: the ensemble step with the hand-written adjoint recursions of
+- explicit: the ensemble step with the generated adjoint programs of
   :mod:`optnet_nets.unrolled_backward` instead of autograd (what ``optnet simulate`` runs);
 - peak: this machine's fp32 GEMM rate now (fastest of a few 1024 x 1024 torch.mm).
 
 ``--versus-head`` instead times the explicit training step (forward, backward, Adam) of this
-checkout against the hand-written code of the last commit (``git show HEAD:...`` loaded as
-temporary modules), in one process, interleaved, per structure (``--seeds`` members each) and
-for the five together, with the same weights and data; it prints the median ratio of process
-CPU time (and of wall time) per step.
+checkout against the hand-written code of ``--rev`` (default 9e4a9e7, the last commit with the
+five hand-written layer maps and backwards; ``git show REV:...`` loaded as temporary modules),
+in one process, interleaved, per structure (``--seeds`` members each) and for the five
+together, with the same weights and data; it prints the median ratio of process CPU time (and
+of wall time) per step.
 
 ``--workers W`` also runs W processes of the explicit step at once (as ``optnet simulate
 --workers W``) and compares their summed rate with the W-thread GEMM peak measured in the same run.
@@ -23,7 +24,7 @@ the matrix units are. Usage::
 
     python benchmarks/bench_simulate.py [--depth 10] [--seeds 1] [--rounds 5] [--threads 1]
                                         [--workers 2] [--compile]
-    python benchmarks/bench_simulate.py --versus-head [--depth 40] [--rev HEAD]
+    python benchmarks/bench_simulate.py --versus-head [--depth 40] [--rev 9e4a9e7]
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def main() -> None:
                     help="also time this many processes of the explicit step at once")
     ap.add_argument("--versus-head", action="store_true",
                     help="instead: the explicit step of this checkout vs that of --rev")
-    ap.add_argument("--rev", default="HEAD", help="git revision of --versus-head's old code")
+    ap.add_argument("--rev", default="9e4a9e7",
+                    help="git revision of --versus-head's old code (default: the last commit "
+                         "with the hand-written layer maps and backwards)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # a worker process
     args = ap.parse_args()
     if args.child:

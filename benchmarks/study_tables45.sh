@@ -10,6 +10,9 @@
 #   cores: 4 epochs on 10,000 training images (evenly spaced in file order),
 #   error on 2,000 test images. The models are the paper's own (densenet40 is the smallest
 #   DenseNet of Table 4: no model is shrunk); only data and epochs are reduced.
+# PROFILE=short: the same recipe cut to 2 epochs on 5,000 training images (2,000 test images),
+#   about 35 min of 2 free cores; the run recorded in benchmarks/RESULTS.md used it, because the
+#   session that ran it had under 2 hours of machine time left beside other work.
 # PROFILE=paper: the full Sec. 7.1 recipe (300 epochs, every image), for a GPU.
 # DATASETS: fashion-mnist (default); fashion-mnist,cifar10 adds CIFAR-10 to the same study
 #   (fetch it first with `optnet data fetch cifar10`; it costs about 1.3x Fashion-MNIST).
@@ -24,8 +27,9 @@ read -r -a optnet <<< "${OPTNET:-$(command -v optnet || echo .venv/bin/optnet)}"
 PROFILE="${PROFILE:-reduced}"
 case "$PROFILE" in
   reduced) budget=(--epochs 4 --limit-train 10000 --limit-test 2000 --eval-batch-size 100) ;;
+  short) budget=(--epochs 2 --limit-train 5000 --limit-test 2000 --eval-batch-size 100) ;;
   paper) budget=() ;;
-  *) echo "study_tables45: PROFILE must be reduced or paper, got '$PROFILE'" >&2; exit 2 ;;
+  *) echo "study_tables45: PROFILE must be reduced, short or paper, got '$PROFILE'" >&2; exit 2 ;;
 esac
 exec "${optnet[@]}" study \
   --models "${MODELS:-resnet20,hbnet20,densenet40,agdnet40}" \

@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table1": ("optnet_theory.commands.table1", "audit the paper's Table 1 against derivations"),
     "methods": ("optnet_theory.commands.methods", "list the first-order methods (as data)"),
     "verify": ("optnet_theory.commands.verify", "check Lemma 1 and the unrollings (11)-(14)"),
-    "prove": ("proofs.cli", "run the executable symbolic proofs and write a report"),
+    "prove": ("optnet_proofs.cli", "run the executable symbolic proofs and write a report"),
     "rates": ("optnet_theory.commands.rates", "measure layers-to-epsilon against L/mu (Sec. 5.1)"),
     "certify": ("optnet_theory.commands.certify", "exact worst case of a method or net (PEP)"),
     "models": ("optnet_nets.commands.models", "list the model zoo with equations and baselines"),

@@ -24,11 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from optnet_nets.blocks import Learnable
-from optnet_nets.learned_method import _slots
 from optnet_nets.models.method_net import MethodNet, MethodStage
 from optnet_nets.models.method_rule import RelaxedLayer, restore
-from optnet_nets.models.resnet import HeavyBallNet, HeavyBallStage
+from optnet_nets.models.resnet import momentum_stages
+from optnet_nets.models.two_state import TwoStateNet
 from optnet_theory.errors import OptnetError
 from optnet_theory.learned import LearnedSchedule, learned_method
 from optnet_theory.methods import Method, MethodSpec, Params, Step
@@ -131,33 +130,27 @@ def _floats(values: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def heavy_ball_schedule(model: HeavyBallNet) -> LearnedSchedule:
+def heavy_ball_schedule(model: nn.Module) -> LearnedSchedule:
     """The (beta1_k, beta2_k) of every layer of an HB-Net of (16) or (17), trained values of
     learnable ones included, and the layers where a stage restarts the momentum."""
+    stages = momentum_stages(model)
+    if stages is None or not isinstance(model, TwoStateNet):
+        raise OptnetError(f"{type(model).__name__} is not a network of (16)/(17)")
     beta1: list[float] = []
     beta2: list[float] = []
     rules: set[str] = set()
     restarts: set[int] = set()
-    for stage in model.stages:
-        assert isinstance(stage, HeavyBallStage)
+    for stage in stages:
         if stage.activation is not None:
             raise OptnetError(
                 "the network applies Phi after each sum (ResNet's activate_sum=True): its "
                 "recurrence is not a linear method"
             )
-        rules.add(stage.equation[1:3])  # "(16) ..." or "(17) ..."
-        slots = _slots(stage)
-        trained = stage.coefficients
-
-        def value(c: Any, slots: dict[int, int] = slots, trained: Any = trained) -> float:
-            return float(trained[slots[id(c)]]) if isinstance(c, Learnable) else float(c)
-
+        rules.add(stage.rule)
         if model.momentum == "restart":
             restarts.add(len(beta1))
-        for k, row in enumerate(stage.table):
-            skips = dict(row.skips)
-            beta1.append(value(skips.get(k + 1, 0.0)))
-            beta2.append(value(skips.get(k, 0.0)))
+        beta1 += [float(stage.value(b1)) for b1, _ in stage.betas]
+        beta2 += [float(stage.value(b2)) for _, b2 in stage.betas]
     if len(rules) != 1:
         raise OptnetError(f"the stages mix the structures {sorted(rules)}")
     return LearnedSchedule(rules.pop(), tuple(beta1), tuple(beta2), frozenset(restarts))
@@ -168,7 +161,7 @@ def net_coefficients(model: nn.Module) -> NetCoefficients:
     """(A_k, B_k, C_k, D) of every layer of a built method-net or HB-Net (module docstring)."""
     if isinstance(model, MethodNet):
         return _method_net(model)
-    if isinstance(model, HeavyBallNet):
+    if momentum_stages(model) is not None:
         schedule = heavy_ball_schedule(model)
         method = learned_method(schedule)
         steps = method.coefficients(schedule.depth)[: schedule.depth]

@@ -24,6 +24,7 @@ from optnet_theory.antiderivative.piecewise import (
     float_breakpoints,
     intervals,
     junctions,
+    mp_point,
 )
 from optnet_theory.antiderivative.timelimit import call_with_limit
 from optnet_theory.energy import Energy
@@ -70,8 +71,8 @@ def _jumps(phi: sp.Expr) -> list[float]:
     with mpmath.workdps(30):
         for b, left, right in junctions(intervals(as_piecewise(phi))):
             try:
-                lo = mp_function(left, X)(mpmath.mpf(b))
-                hi = mp_function(right, X)(mpmath.mpf(b))
+                lo = mp_function(left, X)(mp_point(b))
+                hi = mp_function(right, X)(mp_point(b))
             except (ZeroDivisionError, ValueError, TypeError, OverflowError):
                 lo = hi = mpmath.nan
             if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):

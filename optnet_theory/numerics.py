@@ -218,6 +218,9 @@ def _mp_to_floats(fn: MpFn, points: np.ndarray) -> list[float]:
 def float_function(expr: sp.Expr, x: sp.Symbol, fallback: MpFn | None = None) -> FloatFn:
     """A vectorised float64 callable for ``expr`` that neither overflows nor warns."""
     stable = stable_form(expr)
+    # integers beyond 2^53 would reach NumPy as Python ints (object arrays); floats instead
+    huge = {a: sp.Float(a, 17) for a in stable.atoms(sp.Rational) if max(abs(a.p), a.q) > 2**53}
+    stable = stable.xreplace(huge)
     modules: list[Any] = [_NUMPY_NAMESPACE, "numpy"]
     if not all(isinstance(f, _NUMPY_FUNCTIONS) for f in stable.atoms(sp.Function)):
         modules.insert(1, "scipy")  # erf and friends; scipy is imported only when needed

@@ -7,7 +7,7 @@ S_k = sum_{t=1}^k (x'_t - x_t) (lambda_0 = 0 = U S_0, and lambda_{k+1} = lambda_
 y_{k+1} = U S_{k+1}: an induction in k). Symbolic symmetric U, n = 1..2; plus three unrolled
 iterations of (6) against (14) with n = 1.
 
-Run alone: ``python -m proofs.admm [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.admm [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "admm"
 TITLE = "(14) from linearized ADMM (6)"

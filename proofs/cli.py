@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from optnet_theory.errors import OptnetError
-from proofs.framework import ProofResult
-from proofs.registry import list_proofs, load
-from proofs.report import markdown_report
+
+from .framework import ProofResult
+from .registry import list_proofs, load
+from .report import markdown_report
 
 #: Where the report goes without --report: under runs/, beside the other commands' outputs.
 DEFAULT_REPORT = "runs/proofs-report.md"

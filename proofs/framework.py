@@ -246,7 +246,7 @@ def indent(text: str, spaces: int) -> str:
 
 
 def main_for(prove: Callable[[], ProofResult], argv: Sequence[str] | None = None) -> int:
-    """``python -m proofs.NAME [--latex] [--json]``: run one proof, exit 0 iff PROVED."""
+    """``python -m optnet_proofs.NAME [--latex] [--json]``: run one proof, exit 0 iff PROVED."""
     parser = argparse.ArgumentParser(description="Run one executable proof.")
     parser.add_argument("--latex", action="store_true", help="print the steps in LaTeX")
     parser.add_argument("--json", action="store_true", help="print only a JSON summary")

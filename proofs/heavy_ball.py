@@ -4,7 +4,7 @@ The three steps of Sec. 4: substitute z = U x, run (2) on f of (8) (gradient com
 not taken from (9)), recover x = U^-1 z. The last step is checked as U x_{k+1} = z_{k+1}, which
 is equivalent because U = sqrt(W) is invertible. Fully symbolic symmetric U, n = 1..3.
 
-Run alone: ``python -m proofs.heavy_ball [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.heavy_ball [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "heavy_ball"
 TITLE = "(11) from heavy ball (2)"

@@ -8,7 +8,7 @@ Phi and an antiderivative Psi (Psi' = Phi is the only hypothesis), U symmetric.
   the GD step (1) gives z_{k+1} = U Phi(U z_k) (10), and with z = U x,
   U x_{k+1} = z_{k+1} for x_{k+1} = Phi(W x_k), W = U^2 (U is invertible, so this is (7)).
 
-Run alone: ``python -m proofs.lemma1 [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.lemma1 [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import (
+from .algebra import (
     Phi,
     Psi,
     canonical,
@@ -29,7 +29,7 @@ from proofs.algebra import (
     use_psi_prime,
     vector,
 )
-from proofs.framework import Equation, Proof, ProofResult, is_zero, main_for
+from .framework import Equation, Proof, ProofResult, is_zero, main_for
 
 NAME = "lemma1"
 TITLE = "Lemma 1 and (8)-(10): GD on f of (8) is the feedforward layer (7)"

@@ -11,7 +11,7 @@ differentiating (8) (not taken from (9)). Then every registered method's exact c
 substituted (sub-steps 0..3, L = 1, mu = 1/10 where needed, horizon 4), and its network is checked
 step by step the same way.
 
-Run alone: ``python -m proofs.methods [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.methods [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
-from proofs.framework import Proof, ProofResult, main_for
+from .algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
+from .framework import Proof, ProofResult, main_for
 
 NAME = "methods"
 TITLE = "every method of the form = its generated network"

@@ -5,7 +5,7 @@ Sec. 4's three steps: z = U x, run (3) on f of (8) (gradient differentiated from
 x = U^-1 z (checked as U x_{k+1} = z_{k+1}; U is invertible). Symbolic symmetric U, n = 1..3,
 symbolic theta_k and theta_{k-1}.
 
-Run alone: ``python -m proofs.nesterov [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.nesterov [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, elementwise, gd_gradient, symmetric_matrix, vector
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import Phi, elementwise, gd_gradient, symmetric_matrix, vector
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "nesterov"
 TITLE = "(12) from Nesterov's AGD (3)"

@@ -5,7 +5,7 @@ z = U x (here the iterate of (4) is y, so y_j = U x_j), run (4) on f of (8) with
 coefficients h_{k+1,j}, recover x = U^-1 y (checked as U x_{k+1} = y_{k+1}). Symbolic symmetric
 U, n = 1..2, every k = 0..3 (the sum grows with k; each term is handled the same way).
 
-Run alone: ``python -m proofs.nesterov_sum [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.nesterov_sum [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import Phi, canonical, elementwise, gd_gradient, symmetric_matrix, vector
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "nesterov_sum"
 TITLE = "(13) from the summed AGD form (4)"

@@ -11,7 +11,7 @@ The step k -> k+1 is one symbolic identity: every quantity is linear in the g_j 
 coefficient of g_j depends only on its class (j <= k-2, j = k-1, j = k), so one representative of
 each class with a symbolic coefficient proves the step for every k. Symbolic theta_k, theta_{k+1}.
 
-Run alone: ``python -m proofs.recursion5 [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.recursion5 [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import mpmath
 import sympy as sp
 
 from optnet_theory.coefficients import nesterov_h, nesterov_theta
-from proofs.framework import Equation, Proof, ProofResult, main_for
+
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "recursion5"
 TITLE = "(3) <=> (4) with the coefficients (5)"

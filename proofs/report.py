@@ -1,7 +1,7 @@
 """The Markdown report of a run of the proofs: summary table, steps in LaTeX, errata.
 
-Every erratum in the report comes from a :class:`~proofs.framework.ProofResult`; none is typed
-here.
+Every erratum in the report comes from a :class:`~optnet_proofs.framework.ProofResult`; none is
+typed here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import datetime as _dt
 import platform
 from collections.abc import Sequence
 
-from proofs.framework import ProofResult, Step, render_math
+from .framework import ProofResult, Step, render_math
 
 
 def _md_cell(text: str) -> str:

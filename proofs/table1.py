@@ -12,7 +12,7 @@ kept symbolic), goes through the same checks plus realness; a row that fails one
 shown with the derived Psi beside it. A printed Psi that passes may differ from the derived one by
 a constant, which (8) does not see.
 
-Run alone: ``python -m proofs.table1 [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.table1 [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from optnet_theory.activations import X
 from optnet_theory.antiderivative.piecewise import as_piecewise
 from optnet_theory.paper_values import table1_transcription
 from optnet_theory.table1 import ROW_ACTIVATION, audit_row
-from proofs.framework import Equation, Proof, ProofResult, main_for
+
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "table1"
 TITLE = "Table 1: Psi' = Phi for every activation (derived rows and printed rows)"

@@ -7,7 +7,7 @@ symmetric (W = U^2 with U symmetric); M - M^T = 0 is solved for the kernel, givi
 condition: the kernel must be point-symmetric, k[a, b] = k[-a, -b]. A general CNN is therefore
 the relaxation of Sec. 6 ("Relax Phi and W"), not an instance of Lemma 1.
 
-Run alone: ``python -m proofs.table3_cnn [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.table3_cnn [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, elementwise
-from proofs.framework import Proof, ProofResult, main_for
+from .algebra import Phi, elementwise
+from .framework import Proof, ProofResult, main_for
 
 NAME = "table3_cnn"
 TITLE = "Table 3, GD row: a convolution layer is (7); Lemma 1 needs a point-symmetric kernel"

@@ -15,7 +15,7 @@ What does not hold:
    blocks W_j to be equal: a DenseNet with tied weights, not DenseNet.
 Symbolic blocks (2 x 2), generic Phi, k = 0..2.
 
-Run alone: ``python -m proofs.table3_densenet [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.table3_densenet [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import Phi, canonical, elementwise, general_matrix, vector
-from proofs.framework import Proof, ProofResult, main_for
+from .algebra import Phi, canonical, elementwise, general_matrix, vector
+from .framework import Proof, ProofResult, main_for
 
 NAME = "table3_densenet"
 TITLE = "Table 3, AGD row: (18) with beta = 0, alpha = 1 and DenseNet (19)"

@@ -9,7 +9,7 @@ and sums starting at t = 0, (20) is DMRNet for every k >= 0 (symbolic k, Kroneck
 again explicitly for k = 0..5. The printed reading (alpha_t = beta_t = 1/2 for every t, sums
 from t = 1) is compared with DMRNet and its mismatches are reported as errata.
 
-Run alone: ``python -m proofs.table3_dmrnet [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.table3_dmrnet [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import T
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import T
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "table3_dmrnet"
 TITLE = "Table 3, ADMM row: (20) and DMRNet's merge-and-run"

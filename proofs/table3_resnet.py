@@ -4,7 +4,7 @@
 T is a generic operator (a SymPy function); every identity is linear in x_k, x_{k-1} and T(x_k),
 so it holds for vectors of any size, entry by entry.
 
-Run alone: ``python -m proofs.table3_resnet [--latex] [--json]``.
+Run alone: ``python -m optnet_proofs.table3_resnet [--latex] [--json]``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from proofs.algebra import T
-from proofs.framework import Equation, Proof, ProofResult, main_for
+from .algebra import T
+from .framework import Equation, Proof, ProofResult, main_for
 
 NAME = "table3_resnet"
 TITLE = "Table 3, HB row: (16) with beta_2 = 0 (and beta_1 = 1) is ResNet"

@@ -1,7 +1,7 @@
 """``optnet data fetch NAME``: download a dataset of Sec. 7.1, checksum-verified, where it is read.
 
 CIFAR-10, CIFAR-100, MNIST and Fashion-MNIST come from their official locations and are checked
-against the published MD5 checksums (:data:`optnet_nets.data.fetch.SOURCES`). Downloads resume
+against the published MD5 checksums (:data:`optnet_nets.fetch.SOURCES`). Downloads resume
 after an interruption and install atomically; the default root ``$XDG_CACHE_HOME/optnet`` (or
 ``~/.cache/optnet``) is also where ``optnet train`` looks when no ``--data-dir`` is given.
 """
@@ -14,8 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from optnet_nets.data import default_data_dir
-from optnet_nets.data.fetch import SOURCES, FetchResult, default_root, fetch, parse_md5
+from optnet_nets.fetch import SOURCES, FetchResult, default_root, fetch, parse_md5, reader_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _human(result: FetchResult) -> str:
     where = f"data in {result.path}"
-    if Path(result.path) != default_data_dir(result.name):
+    if Path(result.path) != reader_dir(result.name):
         where += f" (pass --data-dir {shlex.quote(result.path)} to optnet train)"
     if result.already_present:
         return f"{result.name}: nothing downloaded, {where}"

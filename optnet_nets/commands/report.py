@@ -2,9 +2,9 @@
 
 Sections: Table 1 audited with its errata (``optnet_theory.table1``), Table 2 reproduced (from a
 saved ``optnet simulate`` run, or a quick run made now), Sec. 5.1's rates with their plot
-(``optnet_theory.rates``), and the executable proofs' summary (``proofs.cli``). Every number is
-computed by this run or loaded from the results files of an earlier run, and each section says
-which (with the file it came from). A missing piece is named, never silently dropped.
+(``optnet_theory.rates``), and the executable proofs' summary (``optnet_proofs.cli``). Every
+number is computed by this run or loaded from the results files of an earlier run, and each
+section says which (with the file it came from). A missing piece is named, never silently dropped.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _table1(doc: Document) -> None:
 
 def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
     from optnet_nets.simulate import load_results, quick_config, run_simulation, summarize
-    from optnet_nets.unrolled import PAPER_LABELS
+    from optnet_nets.unrolled import PAPER_LABELS, label
     from optnet_theory.paper_values import TABLE2_DEPTHS, TABLE2_MSE
 
     result = None if quick else load_results(sim_dir)
@@ -155,18 +155,19 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
         if depth in TABLE2_DEPTHS:
             col = TABLE2_DEPTHS.index(depth)
             rows.append([f"{depth} (paper)"]
-                        + [f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" for s in cfg.structures])
-    doc.table(["depth"] + [PAPER_LABELS[s] for s in cfg.structures], rows)
+                        + [f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" if s in PAPER_LABELS
+                           else "–" for s in cfg.structures])
+    doc.table(["depth"] + [label(s) for s in cfg.structures], rows)
     rank_rows = []
     for depth, entry in summ["rankings"].items():
-        short = lambda names: " < ".join(PAPER_LABELS[s].split()[0] for s in names)  # noqa: E731
+        short = lambda names: " < ".join(label(s).split()[0] for s in names)  # noqa: E731
         agree = entry.get("pairwise_agreement")
         rank_rows.append([depth, short(entry["ours"]), short(entry["paper"]) if "paper" in entry
                           else "–", f"{agree[0]}/{agree[1]}" if agree else "–"])
     doc.table(["depth", "our ranking (best first)", "paper's ranking", "pairwise agreement"],
               rank_rows)
     paired_rows = [
-        [depth, PAPER_LABELS[s], f"{v['mean']:+.5f} ± {v['std']:.5f}",
+        [depth, label(s), f"{v['mean']:+.5f} ± {v['std']:.5f}",
          f"{v['better_in']}/{v['n']}"]
         for depth, entry in summ["rankings"].items()
         for s, v in entry.get("paired_vs_gd", {}).items()
@@ -236,7 +237,7 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
 
 
 def _proofs(doc: Document) -> None:
-    from proofs.cli import run_proofs
+    from optnet_proofs.cli import run_proofs
 
     t0 = time.perf_counter()
     results = run_proofs()
@@ -246,6 +247,18 @@ def _proofs(doc: Document) -> None:
     doc.table(["proof", "claim", "verdict", "checks", "errata"],
               [[r.name, r.claim, r.verdict, str(r.as_dict()["checks"]), str(len(r.errata))]
                for r in results])
+
+
+def _hypothesis(doc: Document, sim_dir: Path, rates_dir: Path, runs_dir: Path) -> None:
+    from optnet_nets.hypothesis import format_hypothesis, measure_hypothesis
+
+    h = measure_hypothesis(sim_dir, rates_dir, runs_dir)
+    doc.p(f"LOADED from the run files in {sim_dir} (Table-2 MSE per seed), {rates_dir} "
+          f"(layers to epsilon) and the studies under {runs_dir}; certificates COMPUTED by PEP "
+          f"(cached in {sim_dir / 'certified.json'}). The hypothesis predicts a positive rank "
+          "correlation between a method's certified worst case and its network's error. "
+          "See optnet_nets/hypothesis.py for the verdict rule.")
+    doc.p(format_hypothesis(h))
 
 
 def _studies(doc: Document, runs_dir: Path, work: Path) -> None:
@@ -269,8 +282,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="saved `optnet rates` run to load (default runs/rates)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
                         help="folder searched for `optnet study` results (default runs)")
+    parser.add_argument("--hypothesis-dir", type=Path, default=None,
+                        help="`optnet simulate` run with tmm/item for the hypothesis section "
+                             "(default: --simulate-dir)")
     parser.add_argument("--skip", nargs="+", default=[],
-                        choices=["table1", "table2", "rates", "proofs", "studies"],
+                        choices=["table1", "table2", "rates", "proofs", "studies", "hypothesis"],
                         help="leave sections out (they are listed as skipped)")
 
 
@@ -289,6 +305,10 @@ def build_report(args: argparse.Namespace, work: Path) -> tuple[Document, dict[s
         "proofs": ("Executable proofs", _proofs),
         "studies": ("Studies: models over seeds (Sec. 7, Tables 4-5)",
                     lambda d: _studies(d, args.runs_dir, work)),
+        "hypothesis": ("The hypothesis measured: certified speed against network quality "
+                       "(Sec. 5.3, beyond the paper)",
+                       lambda d: _hypothesis(d, args.hypothesis_dir or args.simulate_dir,
+                                             args.rates_dir, args.runs_dir)),
     }
     status: dict[str, str] = {}
     for key, (title, fill) in sections.items():

@@ -22,6 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from optnet_nets.commands import train as train_command
+from optnet_nets.study.grid import (
+    CONFIG_NAME,
+    Cell,
+    StudyPlan,
+    pair_baselines,
+    run_dir,
+    train_argv,
+)
 from optnet_theory.errors import OptnetError
 
 #: ``optnet train`` flags the study sets per run (:func:`optnet_nets.study.grid.train_argv`) or
@@ -62,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="runs at a time, each with cores/N threads (default 1)")
     parser.add_argument("--launcher", help="run each 'optnet train' as LAUNCHER -m "
                                            "optnet_nets.cli train ..., e.g. 'torchrun "
-                                           "--nproc_per_node=4' (default: this Python)")
+                                           "--nproc_per_node=4' (default: this Python; "
+                                           "'optnet' for --print-commands)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--print-commands", action="store_true",
                       help="print one 'optnet train' command per run (e.g. for a SLURM array) "
@@ -99,12 +108,10 @@ def _names(text: str, flag: str) -> tuple[str, ...]:
 
 
 def _expected_config(
-    parser: argparse.ArgumentParser, out: Path, cell: Any, flags: list[str]
+    parser: argparse.ArgumentParser, out: Path, cell: Cell, flags: list[str]
 ) -> Any:
     """The TrainConfig that a run's command line starts, parsed by ``optnet train``'s
     ``parser`` and built by its ``build_config``."""
-    from optnet_nets.study.grid import train_argv
-
     try:
         run_args = parser.parse_args(train_argv(out, cell, flags))
     except SystemExit:  # argparse printed why; cannot happen for flags the study parsed
@@ -116,8 +123,6 @@ def _expected_config(
 
 def _check_existing(config: Any, path: Path) -> None:
     """A run already in the study folder must have been started with the study's settings."""
-    from optnet_nets.study.grid import CONFIG_NAME
-
     saved_file = path / CONFIG_NAME
     if not saved_file.is_file():
         return
@@ -133,11 +138,12 @@ def _check_existing(config: Any, path: Path) -> None:
             )
 
 
-def build_plan(args: argparse.Namespace) -> Any:
+def build_plan(args: argparse.Namespace) -> StudyPlan:
     """The study's plan from the flags; every run's config is built and checked first."""
     from optnet_nets.models import REGISTRY
-    from optnet_nets.study.grid import Cell, StudyPlan, pair_baselines, run_dir
 
+    if args.out.exists() and not args.out.is_dir():
+        raise OptnetError(f"--out {args.out} is a file; give the study's folder")
     models = _names(args.models, "--models")
     datasets = _names(args.dataset, "--dataset")
     if args.seeds < 1:
@@ -167,7 +173,6 @@ def build_plan(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from optnet_nets.study import output, runner
-    from optnet_nets.study.grid import train_argv
     from optnet_nets.study.summary import summarize_study
 
     plan = build_plan(args)

@@ -141,11 +141,16 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
             raise OptnetError(f"{flag} needs --out DIR (the run to continue)")
         path = Path(args.out) / CHECKPOINT_NAME
         if path.is_file():
-            base = dict(load_state(path)["config"])
+            saved = load_state(path).get("config")
+            if not isinstance(saved, dict):
+                raise OptnetError(f"checkpoint {path} holds no run settings; it cannot be resumed")
+            base = dict(saved)
             resuming = True
         elif args.resume:
-            where = f"no {CHECKPOINT_NAME} in {args.out}" if Path(args.out).is_dir() else (
-                f"{args.out} is not a directory")
+            out = Path(args.out)
+            where = (f"no {CHECKPOINT_NAME} in {out}" if out.is_dir() else
+                     f"{out} is a file, not a run directory" if out.exists() else
+                     f"{out} does not exist")
             raise OptnetError(
                 f"cannot resume: {where}; to start a new run there, leave out --resume "
                 "(or pass --resume-or-start)"

@@ -11,7 +11,7 @@
 ========================  =====================================================================
 
 Without a ``data_dir`` the first four are read from where ``optnet data fetch NAME`` puts them
-(:func:`optnet_nets.data.fetch.dataset_dir`, under ``$XDG_CACHE_HOME/optnet``), except that
+(:func:`optnet_nets.fetch.dataset_dir`, under ``$XDG_CACHE_HOME/optnet``), except that
 Fashion-MNIST is read from Debian's directory when that exists; when they are not there, the
 error names the fetch command.
 
@@ -31,10 +31,10 @@ import torch
 from optnet_nets.data.augment import PAD_FILLS, AugmentSpec
 from optnet_nets.data.base import DatasetError, ImageDataset, channel_stats
 from optnet_nets.data.cifar import load_cifar10, load_cifar100
-from optnet_nets.data.fetch import SOURCES, dataset_dir, fetch_hint
-from optnet_nets.data.idx import FASHION_MNIST_DIR, load_idx_dataset
+from optnet_nets.data.idx import load_idx_dataset
 from optnet_nets.data.imagefolder import load_imagefolder
 from optnet_nets.data.synthetic import load_synthetic
+from optnet_nets.fetch import SOURCES, fetch_hint, reader_dir
 from optnet_theory.errors import OptnetError
 
 __all__ = [
@@ -104,9 +104,7 @@ def default_data_dir(name: str) -> Path | None:
     Fashion-MNIST directory when it exists.
     """
     check_name(name)
-    if name == "fashion-mnist" and FASHION_MNIST_DIR.is_dir():
-        return FASHION_MNIST_DIR
-    return dataset_dir(name) if name in SOURCES else None
+    return reader_dir(name) if name in SOURCES else None
 
 
 def check_name(name: str) -> str:

@@ -27,9 +27,8 @@ import torch
 from optnet_nets.data.augment import AugmentSpec
 from optnet_nets.data.base import DatasetError
 from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.fetch import CIFAR10_DIR, CIFAR100_DIR
 
-CIFAR10_DIR = "cifar-10-batches-py"
-CIFAR100_DIR = "cifar-100-python"
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_LAYOUT = (
     f"expected {CIFAR10_DIR}/ with {', '.join(CIFAR10_TRAIN)}, test_batch and batches.meta "

@@ -22,7 +22,6 @@ from optnet_nets.data.in_memory import InMemoryDataset
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 #: Debian's ``dataset-fashion-mnist`` package installs the IDX files here.
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 MNIST_CLASSES = tuple(str(d) for d in range(10))

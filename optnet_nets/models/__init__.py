@@ -15,7 +15,7 @@ does, see :func:`optnet_nets.train.config.recipe_model_options`). HB-Net and AGD
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -32,9 +32,10 @@ from optnet_nets.models.method_net import (
     method_net_equation,
     method_net_options,
 )
-from optnet_nets.models.resnet import cifar_resnet, imagenet_resnet
+from optnet_nets.models.resnet import STRUCTURES, cifar_resnet, imagenet_resnet
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import AGDNET_BETA
+from optnet_theory.validation import check_int
 
 __all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models"]
 
@@ -47,12 +48,18 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     kind: type | None = None  # the accepted type when the default is None; object: any
+    renamed: Mapping[object, str] = field(default_factory=dict)  # old spelling -> choice
 
     def check(self, name: str, value: Any) -> Any:
         kind = self.kind or type(self.default)
         if value is None and self.default is None:
             return None
         if self.choices:
+            if value in self.renamed:
+                raise OptnetError(
+                    f"option {name}={value!r} is now spelled {name}={self.renamed[value]!r}; "
+                    f"accepted: {', '.join(self.choices)}"
+                )
             if value not in self.choices:
                 raise OptnetError(f"option {name}={value!r}; accepted: {', '.join(self.choices)}")
             return value
@@ -87,7 +94,10 @@ _ACTIVATION = Option(
 )
 _DROPOUT = Option(0.0, "dropout rate after each convolution but the first (Huang et al.)")
 _HB_OPTIONS = {
-    "structure": Option("16", "heavy ball (16), or (17) over T(y) + y", ("16", "17")),
+    "structure": Option(
+        "heavy-ball", "heavy-ball (16), or nesterov: (17) over T(y) + y", tuple(STRUCTURES),
+        renamed={number: name for name, number in STRUCTURES.items()},
+    ),
     "beta1": Option(None, "coefficient of x_k: default 1 in (16), 1 + beta_k in (17)", kind=float),
     "beta2": Option(None, "coefficient of x_{k-1}: -1 in (16), -beta_k in (17)", kind=float),
     "learnable": Option(False, "learn beta1, beta2 per layer from their start (LM-ResNet)"),
@@ -210,12 +220,6 @@ def list_models() -> list[str]:
     return list(REGISTRY)
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OptnetError(f"{name}={value!r}; accepted: a positive integer")
-    return value
-
-
 def create_model(
     name: str, num_classes: int = 10, in_channels: int = 3, **options: Any
 ) -> nn.Module:
@@ -234,7 +238,7 @@ def create_model(
     values = {k: opt.default for k, opt in entry.options.items()}
     values.update({k: entry.options[k].check(k, v) for k, v in options.items()})
     return entry.build(
-        num_classes=_positive_int("num_classes", num_classes),
-        in_channels=_positive_int("in_channels", in_channels),
+        num_classes=check_int(num_classes, "num_classes", 1),
+        in_channels=check_int(in_channels, "in_channels", 1),
         **values,
     )

@@ -19,31 +19,51 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
-from optnet_nets.blocks import Learnable, Multistep, Spec, admm_table, dmrnet_coefficient
+from optnet_nets.blocks import CoefficientModule, Learnable, combine, map_states
 from optnet_nets.models.layers import OptionAShortcut, ResidualBranch, cifar_stem, init_weights
 from optnet_nets.models.two_state import TwoStateNet
+from optnet_nets.tables import Spec, admm_table, dmrnet_coefficient
 from optnet_theory.errors import OptnetError
 
 __all__ = ["AdmmNet", "AdmmStage", "cifar_admmnet"]
 
 
-class AdmmStage(Multistep):
-    """One stage of (20); ``forward(x_dash, x)`` returns the last pair (x'_K, x_K)."""
+class AdmmStage(CoefficientModule):
+    """One stage of (20); ``forward(x_dash, x)`` returns the last pair (x'_K, x_K).
+
+    ``blocks`` alternate T'_0, T_0, T'_1, T_1, ...; the merge coefficients alpha_{k+1,t},
+    beta_{k+1,t} are the entries of :func:`~optnet_nets.tables.admm_table`.
+    """
 
     def __init__(
         self, blocks: list[nn.Module], alpha: Spec, beta: Spec, shortcut: nn.Module | None
     ) -> None:
+        table = admm_table(len(blocks) // 2, alpha, beta)
         super().__init__(
-            blocks,
-            admm_table(len(blocks) // 2, alpha, beta),
+            table,
             2,
-            shortcut=shortcut,
             equation="(20) x'[k+1] = T'(x'[k]) + S, x[k+1] = T(x[k]) + S, "
             "S = sum_t alpha[k+1,t] x'[t] + beta[k+1,t] x[t]",
         )
+        self.blocks = nn.ModuleList(blocks)
+        self.shortcut = shortcut
+        #: per layer k: alpha_{k+1,0}, beta_{k+1,0}, ..., alpha_{k+1,k}, beta_{k+1,k} (entries)
+        self.merge = [[b for _, b in row.skips] for row in table[::2]]
 
-    def forward(self, x_dash: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        x_dash, x = self.run((x_dash, x), last=2)
+    def forward(self, x_dash: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        states: list[Tensor] = []  # x'_0, x_0, ..., x'_k, x_k at the stage's size
+        for k, (T_dash, T) in enumerate(zip(self.blocks[0::2], self.blocks[1::2], strict=True)):
+            t_dash, t = T_dash(x_dash), T(x)  # the first pair may down-sample
+            if k == 0 and self.shortcut is not None:
+                x_dash, x = map_states(self.shortcut, [x_dash, x])
+            states += [x_dash, x]
+            # S_k = sum_{t<=k} alpha_{k+1,t} x'_t + beta_{k+1,t} x_t
+            weights = [self.value(c) for c in self.merge[k]]
+            merged = combine(list(zip(states, weights, strict=True)))
+            if merged is None:  # every coefficient a fixed zero
+                x_dash, x = t_dash, t
+            else:
+                x_dash, x = t_dash + merged, t + merged  # x'_{k+1}, x_{k+1}
         return x_dash, x
 
 

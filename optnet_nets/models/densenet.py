@@ -33,23 +33,21 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import (
-    MOMENTUM_CHOICES,
-    Learnable,
-    Multistep,
-    Spec,
-    agd_beta,
-    dense_table,
-)
+from optnet_nets.blocks import MOMENTUM_CHOICES, CoefficientModule, Learnable
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
+from optnet_nets.tables import Spec, agd_beta, dense_table
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 
 __all__ = ["DenseBlock", "DenseNet", "cifar_densenet", "imagenet_densenet"]
 
 
-class DenseBlock(Multistep):
-    """A dense block of (18)/(21); ``forward(z_0)`` returns the concatenation of z_0..z_K."""
+class DenseBlock(CoefficientModule):
+    """A dense block of (18)/(21); ``forward(z_0)`` returns the concatenation of z_0..z_K.
+
+    Its coefficients are the entries of :func:`~optnet_nets.tables.dense_table`: alpha_{k+1}^j
+    (learnable in AGD-Net) and the fixed b_{k+1,j} = beta ([j = k] - h_{k+1,j}) of (21).
+    """
 
     def __init__(
         self,
@@ -80,17 +78,28 @@ class DenseBlock(Multistep):
                 lambda k: range(first, k + 1),
             )
         super().__init__(
-            layers,
             table,
             1,
             equation="(21) z[k+1] = sum_j alpha_j T(z[j]) + beta (z[k] - sum_j h[k+1][j] z[j])",
         )
+        self.blocks = nn.ModuleList(layers)
+        #: per layer k: alpha_{k+1}^0..alpha_{k+1}^k, and the nonzero (j, b_{k+1,j}) of the
+        #: beta-term (table entries)
+        self.alpha = [[t.weight for t in row.terms] for row in table]
+        self.beta_term = [[(j, b) for j, b in row.skips if b != 0.0] for row in table]
         self.beta = beta
         self.offset = offset
         self.out_channels = in_channels + n_layers * growth_rate
 
-    def forward(self, z0: Tensor) -> Tensor:  # type: ignore[override]
-        return torch.cat(self.run((z0,)), 1)
+    def forward(self, z0: Tensor) -> Tensor:
+        z = [z0]
+        for k, T in enumerate(self.blocks):
+            alpha = [self.value(a) for a in self.alpha[k]]
+            b = [(j, self.value(c)) for j, c in self.beta_term[k]]
+            # z_{k+1} = sum_j alpha_j T(z_j) + sum_j b_j z_j: the alpha_j scale one convolution,
+            # and T reads the beta-term from its own concatenation of z_0..z_k
+            z.append(T(z, alpha, b))
+        return torch.cat(z, 1)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f"\nbeta={self.beta:g}, h offset={self.offset}"

@@ -133,8 +133,6 @@ class DenseLayer(nn.Module):
     beta-term is added), as DenseNet's recipe for un-augmented data does.
     """
 
-    multi_input = True
-    takes_skips = True
     input_index: Tensor  # input position of each concatenated channel (a buffer)
 
     def __init__(

@@ -27,7 +27,10 @@ network of its own (HB-Net's ``momentum="restart"``).
 ``coefficients``: ``"fixed"`` uses the method's values with L = 1 (no parameters); ``"learnable"``
 makes every layer's a (m), b (m x m) and C (m) of the rule's collected form, and the read-out D
 (one per stage with ``restart``, else one), ``nn.Parameter`` s initialised at the method's
-values: K (m^2 + 2m) + m scalars with carry (218 for m = 2 at depth 56).
+values: K (m^2 + 2m) + m scalars with carry, K (m^2 + 2m) + S m with S stages and restart.
+
+The per-layer coefficients of a built net, as floats:
+:func:`optnet_nets.net_coefficients.net_coefficients`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION
-from optnet_nets.blocks import MOMENTUM_CHOICES
+from optnet_nets.blocks import MOMENTUM_CHOICES, combine, map_states
 from optnet_nets.models.method_rule import DEFAULT_KAPPA, RelaxedLayer, relaxed_schedule
 from optnet_nets.models.resnet import HeavyBallStage, cifar_resnet
 from optnet_theory.errors import OptnetError
@@ -63,23 +66,6 @@ __all__ = [
 METHOD_NETS: dict[str, str] = {"ogmnet": "ogm", "tmmnet": "tmm", "itemnet": "item"}
 #: accepted values of ``coefficients=``.
 COEFFICIENT_CHOICES = ("fixed", "learnable")
-
-
-def _combine(pairs: Sequence[tuple[Tensor, Any]]) -> Tensor | None:
-    """sum_i c_i x_i in the order given; zero constants are dropped, unit constants are not
-    multiplied (the operations of :class:`optnet_nets.blocks.Multistep`, so that hb's network
-    is HB-Net's to the bit)."""
-    out: Tensor | None = None
-    for x, c in pairs:
-        if isinstance(c, Tensor):
-            out = x * c if out is None else out + x * c
-        elif c == 0.0:
-            continue
-        elif out is None:
-            out = x if c == 1.0 else x * c
-        else:
-            out = out + x if c == 1.0 else torch.add(out, x, alpha=c)
-    return out
 
 
 class MethodStage(nn.Module):
@@ -117,37 +103,31 @@ class MethodStage(nn.Module):
         return self.transform[k], self.skip[k], self.point[k]
 
     def _map(self, xi: list[Tensor], b: Any) -> list[Tensor]:
-        """The slots the sum reads, through the shortcut (a tensor held twice is mapped once;
-        a shortcut with ``map_states`` maps them all in one call, as HB-Net's stages do)."""
+        """The slots the sum reads, through the shortcut in one :func:`map_states` call (as
+        HB-Net's stages map theirs)."""
         assert self.shortcut is not None
         m = len(xi)
         read = [
             l for l in range(m)
             if any(isinstance(b[i][l], Tensor) or b[i][l] != 0.0 for i in range(m))
         ]
-        distinct: list[Tensor] = []
-        for l in read:
-            if not any(d is xi[l] for d in distinct):
-                distinct.append(xi[l])
-        map_states = getattr(self.shortcut, "map_states", None)
-        images = list(map_states(distinct)) if map_states else [self.shortcut(d) for d in distinct]
         out = list(xi)
-        for l in read:
-            out[l] = images[next(n for n, d in enumerate(distinct) if d is xi[l])]
+        for l, image in zip(read, map_states(self.shortcut, [xi[l] for l in read]), strict=True):
+            out[l] = image
         return out
 
     def forward(self, xi: list[Tensor]) -> list[Tensor]:
         m = len(xi)
         for k, block in enumerate(self.blocks):
             a, b, c = self.coefficients(k)
-            y = _combine([(xi[l], c[l]) for l in range(m)])
+            y = combine([(xi[l], c[l]) for l in range(m)])
             assert y is not None  # relaxed_schedule refuses a layer with C_k = 0
             t = block(y)
             if k == 0 and self.shortcut is not None:
                 xi = self._map(xi, b)
             new = []
             for i in range(m):
-                slot = _combine([(t, a[i])] + [(xi[l], b[i][l]) for l in range(m)])
+                slot = combine([(t, a[i])] + [(xi[l], b[i][l]) for l in range(m)])
                 new.append(torch.zeros_like(t) if slot is None else slot)
             xi = new
         return xi
@@ -190,7 +170,7 @@ class MethodNet(nn.Module):
         """x = D xi with the read-out of ``stage`` (the only one with carry)."""
         r = stage if self.momentum == "restart" else 0
         D = self.readouts[r] if self.readout is None else self.readout[r]
-        x = _combine([(xi[l], D[l]) for l in range(len(xi))])
+        x = combine([(xi[l], D[l]) for l in range(len(xi))])
         assert x is not None  # D = 0 is refused when built
         return x
 

@@ -1,14 +1,20 @@
 """ResNet and HB-Net: stages of the heavy-ball recurrence (16), Sec. 6.1, Tables 4 and 5.
 
-One network class serves both: each stage runs (16), x_{k+1} = act(T_k(x_k) + beta1 x_k +
-beta2 x_{k-1}) with T = conv-BN-Phi-conv-BN, Phi the paper's ReLU unless ``activation``
-names another (:mod:`optnet_nets.activation`). ResNet [6] is beta1 = 1, beta2 = 0 with
-act = Phi (``activate_sum=True``, Table 3); HB-Net is beta1 = 1, beta2 = -1 with no activation
-after the sum, as the equation of Sec. 6.1 is printed (and as makes the layer invertible). Both
-have the same modules, so their state_dicts are interchangeable. ``structure="17"`` runs the
-Nesterov-style (17) over the same modules instead: x_{k+1} = act(T_k(y_k) + y_k),
-y_k = beta1 x_k + beta2 x_{k-1}, by default with (12)'s momentum beta1 = 1 + beta_k,
-beta2 = -beta_k of (3), counted from each stage's first layer.
+Each stage runs (16) with T = conv-BN-Phi-conv-BN (Phi the paper's ReLU unless ``activation``
+names another, :mod:`optnet_nets.activation`), and each named network's stage writes its layer
+out as printed:
+
+* HB-Net (Sec. 6.1), :class:`HeavyBallStage`: x_{k+1} = T_k(x_k) + x_k - x_{k-1};
+* ResNet [6] (Table 3), :class:`ResidualStage`: x_{k+1} = Phi(T_k(x_k) + x_k);
+* any other coefficients, :class:`MomentumStage`: (16), x_{k+1} = act(T_k(x_k) + beta1 x_k +
+  beta2 x_{k-1}), or with ``structure="nesterov"`` (17) over the same modules,
+  x_{k+1} = act(T_k(y_k) + y_k), y_k = beta1 x_k + beta2 x_{k-1}, by default with (12)'s
+  momentum beta1 = 1 + beta_k, beta2 = -beta_k of (3), counted from each stage's first layer.
+
+All have the same modules, so their state_dicts are interchangeable (learnable coefficients
+add one ``coefficients`` vector per stage), and each keeps the table of
+:mod:`optnet_nets.tables` it implements (tested equal to :class:`~optnet_nets.blocks.Multistep`
+running it).
 
 Down-sampling (Sec. 6, "Block Based Structure"): the first layer of a stage has stride 2 and
 the stage's shortcut (option A on CIFAR, option B on ImageNet) maps BOTH x_k and x_{k-1} to the
@@ -23,13 +29,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import (
-    Learnable,
-    Multistep,
-    Spec,
-    heavy_ball_table,
-    nesterov_residual_table,
-)
+from optnet_nets.blocks import CoefficientModule, Learnable, combine, map_states
 from optnet_nets.models.layers import (
     OptionAShortcut,
     Projection,
@@ -40,20 +40,32 @@ from optnet_nets.models.layers import (
 )
 from optnet_nets.models.two_state import TwoStateNet
 from optnet_nets.reversible import hb_reversible
+from optnet_nets.tables import Spec, heavy_ball_table, nesterov_residual_table
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError
 
-__all__ = ["HeavyBallNet", "HeavyBallStage", "cifar_resnet", "imagenet_resnet"]
+__all__ = [
+    "STRUCTURES",
+    "check_structure",
+    "HeavyBallStage",
+    "MomentumStage",
+    "ResidualStage",
+    "cifar_resnet",
+    "imagenet_resnet",
+    "momentum_stages",
+]
+
+#: ``structure=`` of the heavy-ball family -> the paper's equation it runs.
+STRUCTURES = {"heavy-ball": "16", "nesterov": "17"}
 
 
-class HeavyBallStage(Multistep):
-    """One stage of (16); ``forward(x_prev, x)`` returns the last two states (x_{K-1}, x_K).
+class MomentumStage(CoefficientModule):
+    """One stage of (16) or (17) with any coefficients; ``forward(x_prev, x)`` -> (x_{K-1}, x_K).
 
-    ``reversible=True`` (HB-Net only: beta1 = 1, beta2 = -1, no activation after the sum)
-    runs the first,
-    possibly down-sampling, layer normally and the rest through
-    :func:`optnet_nets.reversible.hb_reversible`, which rebuilds the states in backward instead
-    of storing them. The modules are the same either way.
+    ``structure="heavy-ball"``, (16): x_{k+1} = act(T_k(x_k) + beta1_k x_k + beta2_k x_{k-1}).
+    ``structure="nesterov"``, (17) over residual units: x_{k+1} = act(T_k(y_k) + y_k) with
+    y_k = beta1_k x_k + beta2_k x_{k-1}. ``beta1``/``beta2``: numbers, Learnables or schedules
+    of k (:data:`~optnet_nets.tables.Spec`). ResNet and HB-Net are the special cases below.
     """
 
     def __init__(
@@ -63,43 +75,114 @@ class HeavyBallStage(Multistep):
         beta2: Spec,
         shortcut: nn.Module | None,
         activation: nn.Module | None,
-        reversible: bool = False,
-        structure: str = "16",
+        structure: str = "heavy-ball",
     ) -> None:
-        if structure == "16":
+        if structure == "heavy-ball":
             table = heavy_ball_table(len(blocks), beta1, beta2)
             equation = "(16) x[k+1] = act(T(x[k]) + beta1 x[k] + beta2 x[k-1])"
         else:
             table = nesterov_residual_table(len(blocks), beta1, beta2)
             equation = "(17) x[k+1] = act(T(y) + y), y = beta1 x[k] + beta2 x[k-1]"
-        super().__init__(
-            blocks, table, 2, shortcut=shortcut, activation=activation, equation=equation
-        )
-        if reversible and (
-            structure != "16" or beta1 != 1.0 or beta2 != -1.0 or activation is not None
-        ):
-            raise OptnetError(
-                "reversible=True needs the invertible HB layer of Sec. 6.1: structure='16', "
-                "fixed beta1=1, beta2=-1 and activate_sum=False"
-            )
+        super().__init__(table, 2, equation)
+        self.blocks = nn.ModuleList(blocks)
+        self.shortcut = shortcut
+        self.activation = activation
+        self.structure = structure
+        #: (beta1_k, beta2_k) of each layer, as table entries
+        self.betas = [(dict(row.skips)[k + 1], dict(row.skips)[k]) for k, row in enumerate(table)]
+        if structure == "nesterov" and any(b1 == b2 == 0.0 for b1, b2 in self.betas):
+            raise OptnetError("structure='nesterov' needs beta1 or beta2 nonzero in every layer")
+
+    @property
+    def rule(self) -> str:
+        """The paper's equation number of the recurrence: "16" or "17"."""
+        return STRUCTURES[self.structure]
+
+    def forward(self, x_prev: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        for k, T in enumerate(self.blocks):
+            beta1, beta2 = (self.value(b) for b in self.betas[k])
+            if self.structure == "heavy-ball":
+                t = T(x)  # T_k(x_k); the first layer may down-sample
+            else:
+                t = T(combine([(x, beta1), (x_prev, beta2)]))  # T_k(y_k)
+            if k == 0 and self.shortcut is not None:  # the states the sum reads, to the new size
+                if isinstance(beta2, Tensor) or beta2 != 0.0:
+                    x_prev, x = map_states(self.shortcut, [x_prev, x])
+                else:
+                    x = self.shortcut(x)
+            new = combine([(t, 1.0), (x, beta1), (x_prev, beta2)])
+            assert new is not None  # t is always there
+            x_prev, x = x, new if self.activation is None else self.activation(new)
+        return x_prev, x
+
+
+class HeavyBallStage(MomentumStage):
+    """HB-Net's stage, Sec. 6.1: (16) with beta1 = 1, beta2 = -1 and nothing after the sum.
+
+    ``reversible=True`` runs the first, possibly down-sampling, layer normally and the rest
+    through :func:`optnet_nets.reversible.hb_reversible`, which rebuilds the states in backward
+    instead of storing them. The modules and the forward values are the same either way.
+    """
+
+    def __init__(
+        self, blocks: list[nn.Module], shortcut: nn.Module | None, reversible: bool = False
+    ) -> None:
+        super().__init__(blocks, 1.0, -1.0, shortcut, None)
         self.reversible = reversible
 
-    def forward(self, x_prev: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        if not self.reversible or len(self.blocks) == 1:
-            x_prev, x = self.run((x_prev, x), last=2)
-            return x_prev, x
-        x_prev, x = self.run((x_prev, x), n_steps=1, last=2)
-        return hb_reversible(self.blocks[1:], x_prev, x)
+    def forward(self, x_prev: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        for k, T in enumerate(self.blocks):
+            if k == 1 and self.reversible:
+                return hb_reversible(self.blocks[1:], x_prev, x)
+            t = T(x)  # T_k(x_k); the first layer may down-sample
+            if k == 0 and self.shortcut is not None:  # both states to the new size, one pass
+                x_prev, x = map_states(self.shortcut, [x_prev, x])
+            x_prev, x = x, t + x - x_prev  # x_{k+1} = T_k(x_k) + x_k - x_{k-1}
+        return x_prev, x
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f"\nreversible={self.reversible}"
 
 
-class HeavyBallNet(TwoStateNet):
-    """stem -> stages of (16) on (x_{k-1}, x_k), x_{-1} = x_0 -> pooling of x_K -> classifier.
+class ResidualStage(MomentumStage):
+    """ResNet's stage [6]: (16) with beta1 = 1, beta2 = 0 and Phi after the sum (Table 3)."""
 
-    ``momentum="restart"`` begins every stage at x_{-1} = x_0 (see the module docstring).
-    """
+    def __init__(
+        self, blocks: list[nn.Module], shortcut: nn.Module | None, activation: nn.Module
+    ) -> None:
+        super().__init__(blocks, 1.0, 0.0, shortcut, activation)
+
+    def forward(self, x_prev: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        phi = self.activation
+        assert phi is not None
+        for k, T in enumerate(self.blocks):
+            t = T(x)  # T_k(x_k); the first layer may down-sample
+            if k == 0 and self.shortcut is not None:
+                x = self.shortcut(x)
+            x_prev, x = x, phi(t + x)  # x_{k+1} = Phi(T_k(x_k) + x_k)
+        return x_prev, x
+
+
+def momentum_stages(model: nn.Module) -> list[MomentumStage] | None:
+    """The stages of a ResNet/HB-Net of (16)/(17), or None for any other model."""
+    if not isinstance(model, TwoStateNet):
+        return None
+    stages = list(model.stages)
+    return stages if all(isinstance(s, MomentumStage) for s in stages) else None  # type: ignore[return-value]
+
+
+def check_structure(structure: object) -> str:
+    """``structure`` if :data:`STRUCTURES` names it; else a one-line error (the equation numbers
+    "16" and "17", the old spelling, are answered with their names)."""
+    if isinstance(structure, str) and structure in STRUCTURES:
+        return structure
+    renamed = {number: name for name, number in STRUCTURES.items()}
+    if isinstance(structure, str) and structure in renamed:
+        raise OptnetError(
+            f"structure={structure!r} is now spelled structure={renamed[structure]!r}; "
+            f"accepted: {', '.join(STRUCTURES)}"
+        )
+    raise OptnetError(f"structure={structure!r}; accepted: {', '.join(STRUCTURES)}")
 
 
 def _coefficients(
@@ -110,7 +193,8 @@ def _coefficients(
     (16): 1 and -1 (HB-Net). (17): (12)'s 1 + beta_k and -beta_k, beta_k of (3). With
     ``learnable`` each layer learns its own pair, starting there (the LM-ResNet idea).
     """
-    momentum = nesterov_beta(depth) if structure == "17" else [0.0] * (depth + 1)
+    nesterov = structure == "nesterov"
+    momentum = nesterov_beta(depth) if nesterov else [0.0] * (depth + 1)
 
     def spec(value: float | None, default: float, sign: float) -> Spec:
         def at(k: int) -> float:
@@ -120,11 +204,11 @@ def _coefficients(
 
         if learnable:
             return lambda k: Learnable(at(k))
-        if value is not None or structure == "16":
+        if value is not None or not nesterov:
             return at(0)
         return at
 
-    return spec(beta1, 1.0, 1.0), spec(beta2, -1.0 if structure == "16" else 0.0, -1.0)
+    return spec(beta1, 1.0, 1.0), spec(beta2, 0.0 if nesterov else -1.0, -1.0)
 
 
 def _stages(
@@ -140,8 +224,10 @@ def _stages(
     activate_sum: bool,
     reversible: bool,
     structure: str,
-) -> list[HeavyBallStage]:
-    stages = []
+) -> list[MomentumStage]:
+    """The stages; the named special cases get their own, written-out forward passes."""
+    structure = check_structure(structure)
+    stages: list[MomentumStage] = []
     for width, depth, stride in zip(widths, depths, strides, strict=True):
         blocks: list[nn.Module] = [
             ResidualBranch(in_width if i == 0 else width, width, stride if i == 0 else 1, phi)
@@ -149,8 +235,19 @@ def _stages(
         ]
         sc = shortcut(in_width, width, stride) if (stride != 1 or in_width != width) else None
         b1, b2 = _coefficients(structure, depth, beta1, beta2, learnable)
-        act = phi() if activate_sum else None
-        stages.append(HeavyBallStage(blocks, b1, b2, sc, act, reversible, structure))
+        plain = structure == "heavy-ball" and not learnable
+        if plain and (b1, b2, activate_sum) == (1.0, -1.0, False):
+            stages.append(HeavyBallStage(blocks, sc, reversible))
+        elif reversible:
+            raise OptnetError(
+                "reversible=True needs the invertible HB layer of Sec. 6.1: structure="
+                "'heavy-ball', fixed beta1=1, beta2=-1 and activate_sum=False"
+            )
+        elif plain and (b1, b2, activate_sum) == (1.0, 0.0, True):
+            stages.append(ResidualStage(blocks, sc, phi()))
+        else:
+            act = phi() if activate_sum else None
+            stages.append(MomentumStage(blocks, b1, b2, sc, act, structure))
         in_width = width
     return stages
 
@@ -165,9 +262,9 @@ def cifar_resnet(
     activation: object = DEFAULT_ACTIVATION,
     activate_sum: bool = False,
     reversible: bool = False,
-    structure: str = "16",
+    structure: str = "heavy-ball",
     momentum: str = "carry",
-) -> HeavyBallNet:
+) -> TwoStateNet:
     """CIFAR HB-Net/ResNet-(6n+2) [6]: widths 16/32/64, option-A shortcuts.
 
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
@@ -181,7 +278,7 @@ def cifar_resnet(
         [16, 32, 64], [n] * 3, [1, 2, 2], 16, OptionAShortcut,
         beta1, beta2, learnable, phi, activate_sum, reversible, structure,
     )
-    model = HeavyBallNet(stem, stages, 64, num_classes, momentum)
+    model = TwoStateNet(stem, stages, 64, num_classes, momentum)
     init_weights(model)
     return model
 
@@ -196,9 +293,9 @@ def imagenet_resnet(
     activation: object = DEFAULT_ACTIVATION,
     activate_sum: bool = False,
     reversible: bool = False,
-    structure: str = "16",
+    structure: str = "heavy-ball",
     momentum: str = "carry",
-) -> HeavyBallNet:
+) -> TwoStateNet:
     """ImageNet HB-Net/ResNet with basic blocks [6] (34 layers: 3, 4, 6, 3), option B.
 
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
@@ -209,6 +306,6 @@ def imagenet_resnet(
         [64, 128, 256, 512], depths, [1, 2, 2, 2], 64, Projection,
         beta1, beta2, learnable, phi, activate_sum, reversible, structure,
     )
-    model = HeavyBallNet(stem, stages, 512, num_classes, momentum)
+    model = TwoStateNet(stem, stages, 512, num_classes, momentum)
     init_weights(model)
     return model

@@ -35,7 +35,7 @@ def add_studies(doc: Doc, runs_dir: Path, work: Path) -> None:
     """One block per study: protocol, per-dataset error and paired tables, and the plot."""
     studies = find_studies(runs_dir)
     if not studies:
-        doc.p(f"MISSING: no study under {runs_dir} (run `optnet study`, or pass --runs-dir).")
+        doc.p(f"No study found under {runs_dir} (run `optnet study`, or pass --runs-dir).")
         return
     for number, folder in enumerate(studies, start=1):
         summary: dict[str, Any] = summarize_study(load_plan(folder), folder)

@@ -89,6 +89,12 @@ class _Running:
     started: float
 
 
+def _expected_seconds(durations: dict[str, list[float]], model: str) -> float:
+    """A run's expected wall time: the mean of its model's finished runs, else of all runs."""
+    own = durations.get(model) or [t for times in durations.values() for t in times]
+    return sum(own) / len(own)
+
+
 def _eta(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
@@ -141,7 +147,7 @@ def run_study(
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     ran: list[Cell] = []
     failed: list[tuple[Cell, str]] = []
-    durations: list[float] = []
+    durations: dict[str, list[float]] = {}  # model -> wall seconds of its finished runs
     running: list[_Running] = []
     queue = list(todo)
     with study_lock(folder) as lock_fd, _sigterm_interrupts():
@@ -172,12 +178,13 @@ def run_study(
                         failed.append((job.cell, _last_line(path / LOG_NAME)))
                         say(f"FAILED {path} (exit {job.process.returncode}): {failed[-1][1]}")
                         continue
-                    durations.append(time.monotonic() - job.started)
+                    wall = time.monotonic() - job.started
+                    durations.setdefault(job.cell.model, []).append(wall)
                     ran.append(job.cell)
-                    left = len(queue) + len(running)
-                    eta = sum(durations) / len(durations) * left / workers
+                    left = [*queue, *(j.cell for j in running)]
+                    eta = _eta(sum(_expected_seconds(durations, c.model) for c in left) / workers)
                     say(_progress_line(run_record(folder, job.cell, plan.epochs), len(ran),
-                                       len(todo), durations[-1], _eta(eta)))  # fmt: skip
+                                       len(todo), wall, eta))  # fmt: skip
         finally:
             _stop(running)
     if failed:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from optnet_theory.antiderivative.piecewise import as_piecewise, breakpoints, intervals, junctions
+from optnet_theory.antiderivative.piecewise import (
+    as_piecewise,
+    breakpoints,
+    intervals,
+    junctions,
+    mp_point,
+)
 from optnet_theory.antiderivative.timelimit import call_with_limit
 from optnet_theory.numerics import mp_function
 
@@ -92,8 +98,8 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
                 problems.append(f"Psi is not real at x={float(t):.4g}")
                 break
         for b, left, right in junctions(pieces):
-            lo = mp_function(left, x)(mpmath.mpf(b))
-            hi = mp_function(right, x)(mpmath.mpf(b))
+            lo = mp_function(left, x)(mp_point(b))
+            hi = mp_function(right, x)(mp_point(b))
             if abs(lo - hi) > TOLERANCE:
                 problems.append(f"Psi jumps by {sp.nsimplify(float(hi - lo))} at x={b}")
         at0 = psi_mp(mpmath.mpf(0))

@@ -170,7 +170,8 @@ class ChebyshevAntiderivative:
                     break
             if reach == 0.0:
                 raise NumericFailure(
-                    f"Phi cannot be interpolated to float64 accuracy on [0, {sign * BLOCKS[0]:g}] "
+                    f"Phi cannot be interpolated to float64 accuracy on "
+                    f"[{min(0, sign * BLOCKS[0]):g}, {max(0, sign * BLOCKS[0]):g}] "
                     f"(panels narrower than {MIN_WIDTH:g} or more than {MAX_PANELS} needed: "
                     "a cusp, a singularity or fast oscillation)"
                 )
@@ -183,9 +184,9 @@ class ChebyshevAntiderivative:
         self.lo = lo[order]
         self.hi = np.concatenate(his)[order]
         half = (self.hi - self.lo) / 2
-        self.integral_coefs = C.chebint(np.concatenate(coefs)[order], lbnd=-1, axis=1) * half[
-            :, None
-        ]
+        self.integral_coefs = (
+            C.chebint(np.concatenate(coefs)[order], lbnd=-1, axis=1) * half[:, None]
+        )
         self.ends = (ends[0], ends[1])
         totals = _clenshaw(self.integral_coefs, np.ones(self.lo.size)).astype(np.longdouble)
         zero = int(np.searchsorted(self.lo, 0.0))
@@ -211,7 +212,6 @@ class ChebyshevAntiderivative:
         self.domain = (max(lo, self.domain[0]), min(hi, self.domain[1]))
         used = (self.hi > self.domain[0]) & (self.lo < self.domain[1])
         self.panel_error = float(np.max(self._relative_error[used]))
-
 
     def _inside(self, t: np.ndarray) -> np.ndarray:
         idx = np.clip(np.searchsorted(self.lo, t, side="right") - 1, 0, self.lo.size - 1)

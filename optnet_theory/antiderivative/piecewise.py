@@ -14,6 +14,7 @@ import sympy as sp
 from optnet_theory.antiderivative.realness import interior_point, make_real
 from optnet_theory.antiderivative.rules import integrate_smooth
 from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.errors import OptnetError
 
 TIDY_SECONDS = 0.2
 
@@ -37,6 +38,13 @@ def intervals(phi: sp.Expr) -> Pieces:
             if isinstance(part, sp.Interval) and part.measure > 0:
                 pieces.append((part, expr))
     pieces.sort(key=lambda p: float(p[0].inf))
+    gaps = sp.S.Reals - sp.Union(*(iv for iv, _ in pieces))
+    if not (gaps == sp.S.EmptySet or isinstance(gaps, sp.FiniteSet)):
+        raise OptnetError(
+            f"the branches of Phi = {phi} cannot be located exactly (SymPy cannot solve where "
+            f"each condition holds: {gaps}); write Phi with explicit breakpoints, e.g. "
+            "Piecewise((..., x > c), (..., True))"
+        )
     return pieces
 
 
@@ -52,6 +60,11 @@ def junctions(pieces: Pieces) -> list[tuple[sp.Expr, sp.Expr, sp.Expr]]:
         (b, left, right)
         for b, (_, left), (_, right) in zip(ends, pieces[:-1], pieces[1:], strict=True)
     ]
+
+
+def mp_point(b: sp.Expr) -> mpmath.mpf:
+    """A breakpoint (a SymPy number such as pi or sqrt(2)) as an mpf at the current precision."""
+    return mpmath.mpf(sp.N(b, mpmath.mp.dps + 5))
 
 
 def float_breakpoints(phi: sp.Expr) -> list[float]:

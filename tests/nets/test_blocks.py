@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from optnet_nets.blocks import (
-    Learnable,
-    Multistep,
+from optnet_nets.blocks import Learnable, Multistep, step, term
+from optnet_nets.models.layers import DenseLayer, OptionAShortcut, ResidualBranch
+from optnet_nets.tables import (
     admm_table,
     agd_beta,
     dense_table,
@@ -23,10 +23,7 @@ from optnet_nets.blocks import (
     heavy_ball_table,
     nesterov_residual_table,
     nesterov_table,
-    step,
-    term,
 )
-from optnet_nets.models.layers import DenseLayer, OptionAShortcut, ResidualBranch
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 

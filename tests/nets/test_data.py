@@ -18,7 +18,7 @@ from optnet_nets.data import (
     default_data_dir,
     load_dataset,
 )
-from optnet_nets.data.idx import FASHION_MNIST_DIR
+from optnet_nets.fetch import FASHION_MNIST_DIR
 from optnet_theory.errors import OptnetError
 from tests.nets.data_files import (
     idx_bytes,

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optnet_nets import data as data_registry
+from optnet_nets import fetch as fetch_module
 from optnet_nets.cli import main
 from optnet_nets.data import DatasetError, default_data_dir, load_dataset
-from optnet_nets.data.fetch import SOURCES, default_root, fetch, parse_md5
+from optnet_nets.fetch import SOURCES, default_root, fetch, parse_md5
 from optnet_theory.errors import OptnetError
 from tests.nets.data_files import write_cifar10, write_cifar100, write_idx_dir, write_pickle
 
@@ -173,7 +173,7 @@ def test_default_root_is_the_readers_default(tmp_path, monkeypatch, server):
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as the XDG spec says
     assert default_root() == Path.home() / ".cache" / "optnet"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(data_registry, "FASHION_MNIST_DIR", tmp_path / "no-debian-package")
+    monkeypatch.setattr(fetch_module, "FASHION_MNIST_DIR", tmp_path / "no-debian-package")
     files, labels = _publish("fashion-mnist", tmp_path / "src")
     server.files.update(files)
     md5 = {file: hashlib.md5(blob).hexdigest() for file, blob in files.items()}
@@ -183,7 +183,7 @@ def test_default_root_is_the_readers_default(tmp_path, monkeypatch, server):
     dataset = load_dataset("fashion-mnist")  # no directory given: the fetch location
     assert np.array_equal(dataset.train_labels.numpy(), labels)
     # With Debian's directory present, Fashion-MNIST is read from there instead.
-    monkeypatch.setattr(data_registry, "FASHION_MNIST_DIR", tmp_path)
+    monkeypatch.setattr(fetch_module, "FASHION_MNIST_DIR", tmp_path)
     assert default_data_dir("fashion-mnist") == tmp_path
     for name in ("cifar10", "cifar100", "mnist"):
         assert default_data_dir(name) == tmp_path / "cache" / "optnet" / SOURCES[name].folder

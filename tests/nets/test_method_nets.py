@@ -191,13 +191,13 @@ def test_learnable_starts_at_the_fixed_coefficients_and_is_read_back() -> None:
     assert changed.steps[2] == read.steps[2]
 
 
-@pytest.mark.parametrize("structure", ["16", "17"])
+@pytest.mark.parametrize("structure", ["heavy-ball", "nesterov"])
 def test_hbnet_coefficients_are_read_as_its_method(structure: str) -> None:
     torch.manual_seed(0)
     model = create_model("hbnet20", structure=structure, learnable=True)
     read = net_coefficients(model)
     assert read.depth == 9
-    if structure == "16":  # HB-Net starts at hb with beta = 1, step 1
+    if structure == "heavy-ball":  # HB-Net starts at hb with beta = 1, step 1
         hb = get_method("hb", beta=1.0, step=1.0).coefficients(9)
         assert all(st.A == ref.A and st.B == ref.B and st.C == ref.C
                    for st, ref in zip(read.steps, hb, strict=False))

@@ -46,7 +46,7 @@ def test_hbnet_has_its_resnets_count_plus_only_learnt_scalars(depth: int, blocks
     base = _count(f"resnet{depth}", 10)
     assert _count(f"hbnet{depth}", 10) == base
     assert _count(f"hbnet{depth}", 10, learnable=True) == base + 2 * blocks  # beta1, beta2
-    assert _count(f"hbnet{depth}", 10, structure="17", learnable=True) == base + 2 * blocks
+    assert _count(f"hbnet{depth}", 10, structure="nesterov", learnable=True) == base + 2 * blocks
     assert _count("hbnet34", 1000) == _count("resnet34", 1000)
 
 
@@ -93,7 +93,7 @@ def test_hbnet_with_beta2_zero_and_relu_is_resnet() -> None:
 
 def test_nesterov_structure_with_beta2_zero_is_resnet() -> None:
     """(17) over residual units with beta1 = 1, beta2 = 0 and ReLU is ResNet-20 too."""
-    options = {"structure": "17", "beta1": 1.0, "activate_sum": True}
+    options = {"structure": "nesterov", "beta1": 1.0, "activate_sum": True}
     resnet, nag = _pair("resnet20", "hbnet20", beta2=0.0, **options)
     x = torch.randn(4, 1, 28, 28)
     assert _close(resnet, nag, x)
@@ -194,6 +194,10 @@ def test_registry_errors_name_the_choices() -> None:
         create_model("densenet40", memory_efficient=1)
     with pytest.raises(OptnetError, match="num_classes"):
         create_model("resnet20", num_classes=0)
+    for old, new in (("16", "heavy-ball"), ("17", "nesterov")):  # the equation numbers of old
+        with pytest.raises(OptnetError, match=f"structure='{old}' is now spelled "
+                           f"structure='{new}'; accepted: heavy-ball, nesterov"):
+            create_model("hbnet20", structure=old)
 
 
 def test_extra_repr_shows_the_coefficients() -> None:

@@ -37,11 +37,12 @@ def saved_run(tmp_path_factory):
 
 
 def test_table2_is_loaded_with_its_provenance(saved_run, tmp_path):
-    args = _args("--simulate-dir", str(saved_run), "--skip", "table1", "rates", "proofs")
+    args = _args("--simulate-dir", str(saved_run), "--skip", "table1", "rates", "proofs",
+                 "hypothesis", "studies")
     doc, status = build_report(args, tmp_path)
     md = doc.markdown()
     assert status == {"table1": "skipped", "table2": "ok", "rates": "skipped",
-                      "proofs": "skipped"}
+                      "proofs": "skipped", "studies": "skipped", "hypothesis": "skipped"}
     assert f"LOADED from the results files of an earlier `optnet simulate` run in {saved_run}" in md
     assert "| 10 (paper) | 1.07576 | 1.00644 | 1.00443 | 1.00270 | 1.00745 |" in md  # printed
     assert "AGD < HB < GD < AGD2 < ADMM" in md  # the paper's ranking at depth 10
@@ -49,14 +50,14 @@ def test_table2_is_loaded_with_its_provenance(saved_run, tmp_path):
 
 
 def test_missing_pieces_are_named_not_dropped(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "proofs.cli", None)  # as if the proofs package were absent
+    monkeypatch.setitem(sys.modules, "optnet_proofs.cli", None)  # as if proofs were absent
     bad = tmp_path / "broken"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    args = _args("--simulate-dir", str(bad), "--skip", "table1", "rates")
+    args = _args("--simulate-dir", str(bad), "--skip", "table1", "rates", "studies", "hypothesis")
     doc, status = build_report(args, tmp_path)
     md = doc.markdown()
-    assert status["proofs"] == "missing (proofs.cli)"
+    assert status["proofs"] == "missing (optnet_proofs.cli)"
     assert status["table2"].startswith("failed")
     assert md.count("MISSING:") == 2
 
@@ -64,7 +65,7 @@ def test_missing_pieces_are_named_not_dropped(tmp_path, monkeypatch):
 def test_cli_writes_markdown_html_and_images(saved_run, tmp_path, capsys):
     out = tmp_path / "r" / "report.md"
     rc = main(["report", "--out", str(out), "--html", "--simulate-dir", str(saved_run),
-               "--skip", "table1", "rates", "proofs"])
+               "--skip", "table1", "rates", "proofs", "studies", "hypothesis"])
     assert rc == 0
     assert "table2 ok" in capsys.readouterr().out
     assert out.read_text().startswith("# optnet report")

@@ -255,7 +255,8 @@ def sim_run(tmp_path) -> tuple[SimulateConfig, Path]:
 
 
 @pytest.mark.parametrize("content", [b'{"depth": 2, "se', b"", b"[]", b'{"depth": 2}',
-                                     b"\xff\xfe"])
+                                     b"\xff\xfe"],
+                         ids=["truncated", "empty", "not-an-object", "missing-keys", "binary"])
 def test_a_damaged_partial_result_is_named_with_the_way_out(sim_run, content):
     cfg, out = sim_run
     partial = out / "partial" / "depth2_seed0.json"

@@ -47,6 +47,14 @@ def _summaries(out: Path) -> dict[Path, int]:
     return {p.parent: p.stat().st_mtime_ns for p in out.glob("*/*/seed*/summary.json")}
 
 
+def _one_complete_summary(out: Path) -> bool:
+    """Whether a run has written its whole summary (the trainer writes it in one go)."""
+    for path in out.glob("*/*/seed*/summary.json"):
+        with contextlib.suppress(ValueError):  # created, not yet written
+            return bool(json.loads(path.read_text()))
+    return False
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """A study killed (SIGKILL, with its run) once its first run has finished, then restarted."""
@@ -55,7 +63,7 @@ def study(tmp_path_factory):
     proc = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 300
-    while not _summaries(out):
+    while not _one_complete_summary(out):
         if proc.poll() is not None or time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"the study ended before its first run did: {proc.stderr.read()!r}")

@@ -9,7 +9,7 @@ import torch
 
 from optnet_nets.unrolled import UnrolledEnsemble
 from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
-from optnet_nets.unrolled_plan import build_plan
+from optnet_nets.unrolled_plan import Product, build_plan
 from optnet_theory.methods import list_methods
 
 D, B = 7, 5
@@ -74,6 +74,27 @@ def test_negative_control_a_perturbed_coefficient_is_caught(structure):
     j = 2 * method.spec.substeps  # a sub-step of layer 2
     steps[j] = dataclasses.replace(steps[j], B=tuple(b + 1e-3 for b in steps[j].B))
     model._plans[0] = build_plan(steps, method.spec.substeps, method.spec.initial)
+    ExplicitGradient(model, B)(x, f)
+    assert _rel(model.weight.grad, want_grad) > 1e-6
+
+
+def test_layers_whose_sub_steps_depend_on_each_other():
+    """A layer of two sub-steps where the second's input needs the first's output (two gd steps
+    sharing W_k: no stacking; the second product adds to W_k's gradient) equals autograd; a
+    plan of one sub-step per layer is caught (negative control)."""
+    from optnet_theory.methods import get_method
+
+    depth = 4
+    model, x, f = _case(["gd"], depth)
+    steps = get_method("gd").coefficients(2 * depth)  # 2 sub-steps per layer
+    model._plans[0] = build_plan(steps, 2, (1.0,))
+    products = [st for st in model._plans[0].statements if isinstance(st, Product)]
+    assert len(products) == 2 * depth and all(len(st.ys) == 1 for st in products)
+    want_loss, want_grad = _autograd(model, x, f)
+    got_loss = ExplicitGradient(model, B)(x, f)
+    assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
+    assert _rel(model.weight.grad, want_grad) < 1e-12
+    model._plans[0] = build_plan(steps[:depth + 1], 1, (1.0,))  # negative control: one per layer
     ExplicitGradient(model, B)(x, f)
     assert _rel(model.weight.grad, want_grad) > 1e-6
 

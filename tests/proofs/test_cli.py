@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from optnet_nets.cli import main
-from proofs import cli as prove_cli
-from proofs.framework import Proof
+from optnet_proofs import cli as prove_cli
+from optnet_proofs.framework import Proof
 
 
 def test_prove_writes_a_report_with_errata(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -67,10 +67,10 @@ def test_a_failed_proof_gives_exit_status_1(
 def test_a_proof_module_runs_alone_without_torch() -> None:
     code = (
         "import sys, runpy; sys.argv = ['x', '--json'];\n"
-        "try:\n    runpy.run_module('proofs.table3_resnet', run_name='__main__')\n"
+        "try:\n    runpy.run_module('optnet_proofs.table3_resnet', run_name='__main__')\n"
         "except SystemExit as e:\n    rc = e.code\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
-        "import proofs.cli, proofs.registry\n"
+        "import optnet_proofs.cli, optnet_proofs.registry\n"
         "assert 'torch' not in sys.modules\n"
         "sys.exit(rc)\n"
     )

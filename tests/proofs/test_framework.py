@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from proofs.algebra import Phi, Psi, gd_gradient, symmetric_matrix, use_psi_prime, vector
-from proofs.framework import Equation, Proof, is_zero, render_math
+from optnet_proofs.algebra import Phi, Psi, gd_gradient, symmetric_matrix, use_psi_prime, vector
+from optnet_proofs.framework import Equation, Proof, is_zero, render_math
 
 
 def test_a_failed_check_fails_the_proof() -> None:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import sympy as sp
 
-from proofs import (
+from optnet_proofs import (
     admm,
     heavy_ball,
     lemma1,
@@ -20,7 +20,7 @@ from proofs import (
     table3_dmrnet,
     table3_resnet,
 )
-from proofs.registry import list_proofs, load
+from optnet_proofs.registry import list_proofs, load
 
 
 @pytest.mark.parametrize("name", list_proofs())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from optnet_nets.cli import main
-from proofs.cli import DEFAULT_REPORT
+from optnet_proofs.cli import DEFAULT_REPORT
 
 
 def test_the_default_report_goes_under_runs(tmp_path: Path, monkeypatch, capsys) -> None:

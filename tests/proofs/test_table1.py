@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from proofs import table1
-from proofs.table1 import Table1Claim, s
+from optnet_proofs import table1
+from optnet_proofs.table1 import Table1Claim, s
 
 
 def test_a_wrong_slope_fails() -> None:

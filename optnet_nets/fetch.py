@@ -36,8 +36,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from optnet_nets.data.cifar import CIFAR10_DIR, CIFAR100_DIR
 from optnet_theory.errors import OptnetError
+
+#: Folder names of the official layouts (the readers in ``optnet_nets.data`` import these).
+CIFAR10_DIR = "cifar-10-batches-py"
+CIFAR100_DIR = "cifar-100-python"
+#: Where Debian's ``dataset-fashion-mnist`` package puts the Fashion-MNIST IDX files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 _CHUNK = 1 << 16
 #: Transfers tried per file while each one makes progress (a cut connection is resumed).
@@ -178,6 +183,15 @@ def dataset_dir(name: str, root: str | os.PathLike[str] | None = None) -> Path:
     """The directory ``fetch(name, root)`` fills: the one to read ``name`` from."""
     return Path(root if root is not None else default_root()).expanduser() / source(name).folder
 
+
+
+def reader_dir(name: str) -> Path:
+    """Where the readers look for the fetchable set ``name`` when no ``data_dir`` is given:
+    :func:`dataset_dir` under the default root, but Debian's Fashion-MNIST directory when it
+    exists."""
+    if name == "fashion-mnist" and FASHION_MNIST_DIR.is_dir():
+        return FASHION_MNIST_DIR
+    return dataset_dir(name)
 
 def fetch_hint(name: str, data_dir: str | os.PathLike[str]) -> str | None:
     """The command that would put ``name`` where ``data_dir`` points, if it is not there yet.

@@ -1,0 +1,404 @@
+"""Sec. 5's hypothesis, measured: does a method's certified speed rank its networks' quality?
+
+The paper ranks methods by their theoretical speed (GD slower than HB, HB slower than Nesterov)
+and expects the networks they inspire to rank the same way. Here every number comes from a run
+file or is computed from the method descriptions:
+
+- **certified worst case**: the PEP worst case (:func:`optnet_theory.certify.certify`) after
+  N = ``CERTIFIED_STEPS`` iterations from ||x_0 - x*||^2 <= 1, each method with the parameters
+  its Table-2 network used, on two classes (one class for all methods, so the numbers compare):
+  L-smooth mu-strongly convex f (L = 1, the mu the Table-2 run gave tmm and item; metric
+  ||x_N - x*||^2), and L-smooth convex f (L = 1; metric f(x_N) - f*; tmm and item, which need
+  mu > 0, are left out). Which class is "the" speed of a method is a choice the paper does not
+  make, so both rankings are tested. Cached beside the run in ``certified.json``;
+- **measured rate**: layers to epsilon of the tied-weight network on the energies of
+  ``optnet rates`` (``rates.json``, at :data:`RATES_KAPPA`);
+- **Table-2 MSE**: per seed, from ``optnet simulate``'s ``results.json`` (or its partial files);
+- **image error**: final test error per seed of the method-nets in ``optnet study`` summaries.
+
+For each quality measure: Spearman's rank correlation with the certified worst case (the
+hypothesis predicts rho > 0: a smaller worst case, a smaller error), a 95 % bootstrap interval
+over seeds (the same resampled seeds for every method, so the comparison stays paired), and a
+permutation p-value over the methods (with 7-9 methods a rho of 0.5 can arise by chance; the
+seed bootstrap does not see that, and with 3 seeds it has only 10 distinct resamples). The
+verdict: "supported" when rho > 0, the interval lies above 0 and p < 0.05; "contradicted" when
+rho < 0, the interval lies below 0 and p < 0.05; otherwise "not resolved at this budget".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optnet_theory.errors import OptnetError
+
+__all__ = [
+    "CERTIFIED_STEPS",
+    "RATES_KAPPA",
+    "RATES_VARIANT",
+    "Correlation",
+    "Hypothesis",
+    "bootstrap_spearman",
+    "format_hypothesis",
+    "measure_hypothesis",
+    "spearman",
+]
+
+#: iterations of the certificates that rank the methods.
+CERTIFIED_STEPS = 10
+#: the condition number at which ``optnet rates``' layers-to-epsilon are compared.
+RATES_KAPPA = 100.0
+#: Table-2 structure -> the ``optnet rates`` variant that runs the same method and parameters.
+RATES_VARIANT: dict[str, str] = {
+    "gd": "gd",
+    "hb": "hb-0.3",
+    "agd": "agd-theta",
+    "agd2": "agd2-theta",
+    "admm": "admm",
+    "tmm": "tmm",
+    "item": "item",
+}
+#: method-net model prefix in a study -> the method (with the parameters the net uses).
+IMAGE_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "hbnet": ("hb", {"beta": 1.0, "step": 1.0}),
+    "ogmnet": ("ogm", {}),
+    "tmmnet": ("tmm", {}),
+    "itemnet": ("item", {}),
+}
+BOOTSTRAP_RESAMPLES = 4000
+
+
+def _ranks(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Average ranks (ties share the mean rank), 0-based."""
+    v = np.asarray(values, dtype=float)
+    order = np.argsort(v, kind="mergesort")
+    ranks = np.empty(len(v))
+    ranks[order] = np.arange(len(v), dtype=float)
+    for value in np.unique(v):
+        tie = v == value
+        ranks[tie] = ranks[tie].mean()
+    return ranks
+
+
+def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Spearman's rho: the Pearson correlation of the ranks (nan when a side is constant)."""
+    if len(a) != len(b) or len(a) < 2:
+        raise OptnetError(
+            f"spearman needs two sequences of equal length >= 2, got {len(a)} and {len(b)}")
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    return float(ra @ rb / denom) if denom > 0 else float("nan")
+
+
+def bootstrap_spearman(
+    certified: Mapping[str, float],
+    per_seed: Mapping[str, Sequence[float]],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """rho of the per-method seed means against ``certified``, and a 95 % percentile interval.
+
+    Seeds are resampled with replacement, the same indices for every method (runs of one seed
+    share data and initialisation across methods, so they are paired).
+    """
+    names = [m for m in certified if m in per_seed]
+    counts = {len(per_seed[m]) for m in names}
+    if len(names) < 3 or len(counts) != 1:
+        raise OptnetError(f"need >= 3 methods with the same number of seeds, got {names}")
+    n = counts.pop()
+    table = np.array([per_seed[m] for m in names], dtype=float)  # (methods, seeds)
+    cert = [certified[m] for m in names]
+    rho = spearman(cert, table.mean(axis=1))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        r = spearman(cert, table[:, idx].mean(axis=1))
+        if not math.isnan(r):
+            draws.append(r)
+    if not draws:
+        return rho, float("nan"), float("nan")
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return rho, float(lo), float(hi)
+
+
+def permutation_p(a: Sequence[float], b: Sequence[float], *, draws: int = 20000,
+                  seed: int = 0) -> float:
+    """Two-sided p-value of Spearman's rho under random pairing of the methods."""
+    rho = spearman(a, b)
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = math.sqrt(float(ra @ ra) * float(rb @ rb))
+    if denom == 0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((draws, len(rb))), axis=1)  # one random pairing per row
+    rhos = rb[perms] @ ra / denom
+    hits = int(np.sum(np.abs(rhos) >= abs(rho) - 1e-12))
+    return (hits + 1) / (draws + 1)
+
+
+def verdict(rho: float, lo: float | None, hi: float | None, p: float) -> str:
+    """What the numbers support (the hypothesis predicts rho > 0); see the module docstring."""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "not resolved at this budget (no interval)"
+    if p >= 0.05:
+        return f"not resolved at this budget (permutation p = {p:.2f})"
+    if rho > 0 and lo > 0:
+        return "supported"
+    if rho < 0 and hi < 0:
+        return "contradicted"
+    return "not resolved at this budget (the seed interval includes 0)"
+
+
+@dataclass
+class Correlation:
+    """One quality measure against the certified worst case."""
+
+    measure: str
+    methods: list[str]
+    rho: float
+    low: float | None
+    high: float | None
+    p: float | None
+    verdict: str
+    note: str = ""
+
+
+#: the classes the methods are ranked on: label -> (mu of the class, or None for the run's
+#: mu; metric of the certificate).
+CLASSES: dict[str, tuple[float | None, str]] = {
+    "strongly convex (run's mu), ||x_N - x*||^2": (None, "distance"),
+    "smooth convex, f(x_N) - f*": (0.0, "function-gap"),
+}
+
+
+@dataclass
+class Hypothesis:
+    """Everything the report's hypothesis section shows."""
+
+    mu: float
+    steps: int
+    certified: dict[str, dict[str, float]]
+    rates: dict[str, int | None] = field(default_factory=dict)
+    mse: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+    image: dict[str, dict[str, Any]] = field(default_factory=dict)
+    correlations: list[Correlation] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "mse": {str(k): v for k, v in self.mse.items()}}
+
+
+# ----------------------------------------------------------------------------- run files
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise OptnetError(f"cannot read {path}: {exc}") from None
+
+
+def _simulation_runs(sim_dir: Path) -> list[dict[str, Any]]:
+    results = sim_dir / "results.json"
+    if results.is_file():
+        return list(_read_json(results)["runs"])
+    runs = [_read_json(p) for p in sorted((sim_dir / "partial").glob("depth*_seed*.json"))]
+    if not runs:
+        raise OptnetError(f"no Table-2 run files under {sim_dir} (results.json or partial/*.json)")
+    return runs
+
+
+def _write_atomic(data: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _certified(
+    methods: Mapping[str, dict[str, Any]], mu: float, steps: int, cache: Path | None,
+    metric: str = "distance",
+) -> dict[str, float]:
+    """PEP worst case of ``metric`` for each method defined on the class (L = 1, mu)."""
+    from optnet_theory.certify import certify
+    from optnet_theory.methods import get_method, get_spec
+
+    stored: dict[str, Any] = _read_json(cache) if cache is not None and cache.is_file() else {}
+    out: dict[str, float] = {}
+    for name, params in methods.items():
+        spec = get_spec(name)
+        if mu == 0 and spec.function_class == "smooth-strongly-convex":
+            continue  # tmm, item: not defined without strong convexity
+        clean = {k: v for k, v in params.items() if k not in ("L", "mu")}
+        tuned = float(params.get("mu", mu))  # tmm/item keep the mu their network used
+        key = (f"{name}|class_mu={mu:.12g}|method_mu={tuned:.12g}|N={steps}|{metric}|"
+               f"{json.dumps(clean, sort_keys=True)}")
+        if key not in stored:
+            horizon = steps if spec.needs_horizon else None
+            method = get_method(name, L=1.0, mu=tuned if tuned else mu, N=horizon, **clean)
+            stored[key] = certify(_on_class(method, mu), steps, metric=metric).worst_case
+            if cache is not None:
+                _write_atomic(stored, cache)
+        out[name] = float(stored[key])
+    return out
+
+
+def _on_class(method: Any, mu: float) -> Any:
+    """``method`` with its coefficients unchanged but certified on the class with this mu."""
+    from optnet_theory.methods.core import Method
+
+    if method.mu == mu:
+        return method
+    bound = Method(method.spec, L=method.L, mu=method.mu, N=method.N, params=dict(method.params))
+    bound.mu = mu  # the class of the certificate; the schedule was built from method.mu
+    return _FrozenSchedule(bound, method)
+
+
+class _FrozenSchedule:
+    """A bound method whose coefficients come from another binding (same spec)."""
+
+    def __init__(self, certified_as: Any, source: Any) -> None:
+        self._as, self._source = certified_as, source
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._as, name)
+
+    def coefficients(self, iterations: int, **kw: Any) -> Any:
+        return self._source.coefficients(iterations, **kw)
+
+
+def _studies(runs_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per method-net model of any study: its method and final test errors by seed."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(runs_dir.rglob("study.json")):
+        data = _read_json(path)
+        for rec in data.get("runs") or []:
+            model = str(rec.get("model", ""))
+            prefix = model.rstrip("0123456789")
+            if prefix not in IMAGE_METHODS or not rec.get("finished"):
+                continue
+            entry = found.setdefault(model, {"method": IMAGE_METHODS[prefix][0], "errors": [],
+                                             "seeds": [], "study": str(path)})
+            entry["errors"].append(float(rec["final_test_error"]))
+            entry["seeds"].append(int(rec["seed"]))
+    return found
+
+
+def measure_hypothesis(
+    sim_dir: Path,
+    rates_dir: Path | None = None,
+    runs_dir: Path | None = None,
+    *,
+    steps: int = CERTIFIED_STEPS,
+) -> Hypothesis:
+    """Compute the section from a Table-2 run (required), a rates run and studies (optional)."""
+    runs = _simulation_runs(sim_dir)
+    methods: dict[str, dict[str, Any]] = dict(runs[0].get("methods") or {})
+    if not methods:
+        raise OptnetError(f"{sim_dir}: the run files do not record their methods' parameters")
+    mus = [p["mu"] for p in methods.values() if "mu" in p]
+    if not mus:
+        raise OptnetError(f"{sim_dir}: no strongly convex method (tmm, item) gives a mu")
+    mu = float(mus[0])
+    cache = sim_dir / "certified.json"
+    certified = {
+        label: _certified(methods, mu if cmu is None else cmu, steps, cache, metric)
+        for label, (cmu, metric) in CLASSES.items()
+    }
+    result = Hypothesis(mu=mu, steps=steps, certified=certified)
+    depths = sorted({int(r["depth"]) for r in runs})
+    for depth in depths:
+        rows = sorted((r for r in runs if int(r["depth"]) == depth), key=lambda r: r["seed"])
+        result.mse[depth] = {m: [float(r["mse"][m]) for r in rows] for m in methods}
+        for label, cert in certified.items():
+            result.correlations.append(
+                _correlation(f"Table-2 MSE, depth {depth} vs {label}", cert, result.mse[depth],
+                             f"{len(rows)} seeds"))
+    if rates_dir is not None and (rates_dir / "rates.json").is_file():
+        rates = _read_json(rates_dir / "rates.json")
+        kappas = [float(k) for k in rates["kappas"]]
+        if RATES_KAPPA in kappas:
+            i = kappas.index(RATES_KAPPA)
+            for m, v in RATES_VARIANT.items():
+                if m in methods and v in rates["layers"]:
+                    result.rates[m] = rates["layers"][v][i]
+            for label, cert in certified.items():
+                have = [m for m in result.rates if result.rates[m] is not None and m in cert]
+                if len(have) >= 3:
+                    a = [cert[m] for m in have]
+                    b = [float(result.rates[m] or 0) for m in have]
+                    p = permutation_p(a, b)
+                    result.correlations.append(Correlation(
+                        f"layers to eps at kappa = {RATES_KAPPA:g} vs {label}", have,
+                        spearman(a, b), None, None, p,
+                        "agree" if p < 0.05 else f"not resolved (permutation p = {p:.2f})",
+                        "deterministic instances: no seeds to resample"))
+    if runs_dir is not None:
+        result.image = _studies(runs_dir)
+        image_methods = {v["method"]: v for v in result.image.values()}
+        if len(image_methods) >= 3:
+            per_seed = {m: v["errors"] for m, v in image_methods.items()}
+            for label, (cmu, metric) in CLASSES.items():
+                cert = _certified({m: IMAGE_METHODS[m + "net"][1] for m in image_methods},
+                                  mu if cmu is None else cmu, steps, cache, metric)
+                result.correlations.append(_correlation(
+                    f"image test error (studies) vs {label}", cert, per_seed, "final errors"))
+        elif image_methods:
+            result.correlations.append(Correlation(
+                "image test error (studies)", list(image_methods), float("nan"), None, None,
+                None, "not resolved at this budget",
+                f"only {len(image_methods)} method-net(s) trained; a rank needs >= 3"))
+    return result
+
+
+def _correlation(measure: str, cert: Mapping[str, float],
+                 per_seed: Mapping[str, Sequence[float]], note: str) -> Correlation:
+    names = [m for m in cert if m in per_seed]
+    if len(names) < 3:
+        return Correlation(measure, names, float("nan"), None, None, None,
+                           "not resolved at this budget", f"{note}; a rank needs >= 3 methods")
+    rho, lo, hi = bootstrap_spearman(cert, per_seed)
+    p = permutation_p([cert[m] for m in names], [float(np.mean(per_seed[m])) for m in names])
+    return Correlation(measure, names, rho, lo, hi, p, verdict(rho, lo, hi, p), note)
+
+
+def format_hypothesis(h: Hypothesis) -> str:
+    """Markdown: the per-method table, then one line per correlation with its verdict."""
+    labels = list(h.certified)
+    first = h.certified[labels[0]]
+    depths = sorted(h.mse)
+    head = ["method"] + [f"certified, {lab} (N={h.steps})" for lab in labels] + [
+        f"layers to ε (κ={RATES_KAPPA:g})"] + [f"MSE depth {d}" for d in depths]
+    lines = [f"Class mu of the run: {h.mu:.4g} (L = 1).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in sorted(first, key=lambda k: first[k]):
+        cells = [m] + [f"{h.certified[lab][m]:.4g}" if m in h.certified[lab] else "–"
+                       for lab in labels] + [str(h.rates.get(m, "–"))]
+        for d in depths:
+            v = np.asarray(h.mse[d][m])
+            cells.append(f"{v.mean():.5f} ± {v.std(ddof=1) if len(v) > 1 else 0:.5f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("| quality measure | methods | Spearman ρ | 95 % seed-bootstrap interval | "
+                 "permutation p | verdict |")
+    lines.append("|---|---|---|---|---|---|")
+    for c in h.correlations:
+        interval = "–" if c.low is None else f"[{c.low:+.2f}, {c.high:+.2f}]"
+        note = f" ({c.note})" if c.note else ""
+        pv = "–" if c.p is None else f"{c.p:.3f}"
+        lines.append(f"| {c.measure}{note} | {len(c.methods)} | {c.rho:+.2f} | {interval} | "
+                     f"{pv} | {c.verdict} |")
+    return "\n".join(lines)
