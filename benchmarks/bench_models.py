@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from optnet_nets import create_model
-from optnet_nets.reversible import SavedTensorBytes
+from optnet_nets.memory import SavedTensorBytes
 
 
 @dataclass(frozen=True)

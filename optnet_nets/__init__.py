@@ -6,8 +6,9 @@ not import torch until a torch-backed name is actually used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from optnet_theory.lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "create_model": "optnet_nets.models",
@@ -21,8 +22,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from optnet_nets.data import load_dataset
     from optnet_nets.models import create_model, list_models
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'optnet_nets' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -35,13 +35,16 @@ __all__ = [
     "MOMENTUM_CHOICES",
     "Coefficient",
     "CoefficientModule",
+    "Compiled",
     "Learnable",
     "Multistep",
+    "Slot",
     "Step",
     "Term",
     "combine",
     "describe_step",
     "learnables",
+    "live",
     "map_states",
     "step",
     "term",
@@ -152,7 +155,7 @@ def learnables(table: Sequence[Step]) -> list[Learnable]:
     for row in table:
         values: list[Coefficient] = []
         for t in row.terms:
-            if row.joint or isinstance(t.weight, Learnable) or t.weight != 0.0:
+            if row.joint or live(t.weight):
                 values += [t.weight, *(c for _, c in t.inputs)]
         values += [b for _, b in row.skips]
         for v in values:
@@ -161,13 +164,28 @@ def learnables(table: Sequence[Step]) -> list[Learnable]:
     return list(found.values())
 
 
+class Slot(int):
+    """A compiled table entry: index of a learnable coefficient in ``coefficients``."""
+
+
+#: a table entry as a forward pass reads it: a fixed number, or a learnable one's slot.
+Compiled = float | Slot
+
+
+def live(c: Coefficient) -> bool:
+    """Whether an entry takes part in a sum: a Learnable, or a number other than 0."""
+    return isinstance(c, Learnable) or c != 0.0
+
+
 class CoefficientModule(nn.Module):
     """A module that implements a coefficient table: the named stages and :class:`Multistep`.
 
     ``table`` is the recurrence as data (what :class:`Multistep` runs and what
     :mod:`optnet_nets.learned_method` reads); its :class:`Learnable` entries are ONE parameter
-    vector ``coefficients`` (in the order of :func:`learnables`; None when there are none), and
-    :meth:`value` gives an entry as a float or as that parameter's element.
+    vector ``coefficients`` (in the order of :func:`learnables`; None when there are none).
+    A forward pass reads entries compiled at construction (:meth:`compiled`: a float or a
+    :class:`Slot`, so a copied or pickled module needs no object identities) through
+    :meth:`value`.
     """
 
     def __init__(self, table: Sequence[Step], n_initial: int, equation: str = "") -> None:
@@ -182,12 +200,16 @@ class CoefficientModule(nn.Module):
         inits = [float(v.init) for v in entries]
         self.coefficients = nn.Parameter(torch.tensor(inits)) if inits else None
 
-    def value(self, c: Coefficient) -> float | Tensor:
-        """A table entry: the number, or the trained element of ``coefficients``."""
-        if isinstance(c, Learnable):
+    def compiled(self, c: Coefficient) -> Compiled:
+        """A table entry of this module's table, compiled: the number, or its :class:`Slot`."""
+        return Slot(self.slots[id(c)]) if isinstance(c, Learnable) else float(c)
+
+    def value(self, c: Compiled) -> float | Tensor:
+        """A compiled entry: the number, or the trained element of ``coefficients``."""
+        if isinstance(c, Slot):
             assert self.coefficients is not None
-            return self.coefficients[self.slots[id(c)]]
-        return float(c)
+            return self.coefficients[int(c)]
+        return c
 
     def extra_repr(self) -> str:
         lines = [f"equation={self.equation!r}, steps={len(self.table)}, n_initial={self.n_initial}"]
@@ -203,6 +225,12 @@ class CoefficientModule(nn.Module):
             more = ", ..." if self.coefficients.numel() > 8 else ""
             lines.append(f"learnable coefficients ({self.coefficients.numel()}): [{values}{more}]")
         return "\n".join(lines)
+
+
+#: a compiled row: (terms as (weight, [(state, c)]), skips as [(state, b)], transform, joint)
+_Row = tuple[
+    list[tuple[Compiled, list[tuple[int, Compiled]]]], list[tuple[int, Compiled]], int, bool
+]
 
 
 class Multistep(CoefficientModule):
@@ -247,20 +275,34 @@ class Multistep(CoefficientModule):
                 raise OptnetError(f"step {s} has neither terms nor skips")
             if row.joint and any(len(t.inputs) != 1 or t.inputs[0][1] != 1.0 for t in row.terms):
                 raise OptnetError(f"step {s}: a joint step takes single states with c = 1 per term")
-            live = row.joint or any(
-                t.weight != 0.0 and any(c != 0.0 for _, c in t.inputs) for t in row.terms
-            )
-            if not live and all(b == 0.0 for _, b in row.skips):
+            if not (row.joint or any(live(t.weight) and any(live(c) for _, c in t.inputs)
+                                     for t in row.terms) or any(live(b) for _, b in row.skips)):
                 raise OptnetError(f"step {s} has only zero coefficients")
+        # compiled rows: fixed zeros dropped (a state they name is never needed), except the
+        # terms of a joint step (its transform takes one weight per input)
+        self._rows = [
+            (
+                [
+                    (self.compiled(t.weight), [(i, self.compiled(c)) for i, c in t.inputs
+                                               if live(c)])
+                    for t in row.terms if row.joint or live(t.weight)
+                ],
+                [(i, self.compiled(b)) for i, b in row.skips if live(b)],
+                row.transform,
+                row.joint,
+            )
+            for row in self.table
+        ]
 
-    def _needs_mapping(self, i: int, row: Step) -> bool:
+    def _needs_mapping(self, i: int, row: _Row) -> bool:
         """Whether input state i is read through the shortcut by ``row``: by its skips, and by
         its terms unless every state the transform reads is an input (the down-sampling layer
         reads the raw input)."""
-        if any(j == i and b != 0.0 for j, b in row.skips):
+        terms, skips, _, joint = row
+        if any(j == i for j, _ in skips):
             return True
-        groups = [[j for t in row.terms for j, _ in t.inputs]] if row.joint else [
-            [j for j, c in t.inputs if c != 0.0] for t in row.terms if t.weight != 0.0
+        groups = [[j for _, ins in terms for j, _ in ins]] if joint else [
+            [j for j, _ in ins] for _, ins in terms
         ]
         return any(i in g and not all(j < self.n_initial for j in g) for g in groups)
 
@@ -277,7 +319,7 @@ class Multistep(CoefficientModule):
                 f"{type(self).__name__} takes {self.n_initial} input states, got {len(initial)}"
             )
         raw = list(initial)
-        rows = self.table[: len(self.table) if n_steps is None else n_steps]
+        rows = self._rows[: len(self._rows) if n_steps is None else n_steps]
         n_states = self.n_initial + len(rows)
         first = 0 if last is None else max(0, n_states - last)
         mapped = list(raw)
@@ -297,21 +339,20 @@ class Multistep(CoefficientModule):
             return states[i] if i >= self.n_initial else mapped[i]
 
         states: list[Tensor] = list(raw)
-        for row in rows:
-            transform = self.blocks[row.transform]
+        for terms, skips, t, joint in rows:
+            transform = self.blocks[t]
             pairs: list[tuple[Tensor, float | Tensor]] = []
-            if row.joint:
-                group = [t.inputs[0][0] for t in row.terms]
+            if joint:
+                group = [ins[0][0] for _, ins in terms]
                 args = [state(i, group) for i in group]
-                pairs.append((transform(args, [self.value(t.weight) for t in row.terms]), 1.0))
+                pairs.append((transform(args, [self.value(w) for w, _ in terms]), 1.0))
             else:
-                for t in row.terms:
-                    w = self.value(t.weight)
-                    group = [i for i, c in t.inputs if c != 0.0]
-                    y = combine([(state(i, group), self.value(c)) for i, c in t.inputs])
-                    if y is not None and (isinstance(w, Tensor) or w != 0.0):
-                        pairs.append((transform(y), w))
-            pairs += [(state(i, ()), self.value(b)) for i, b in row.skips]
+                for w, ins in terms:
+                    group = [i for i, _ in ins]
+                    y = combine([(state(i, group), self.value(c)) for i, c in ins])
+                    if y is not None:  # a transform of the zero combination is left out
+                        pairs.append((transform(y), self.value(w)))
+            pairs += [(state(i, ()), self.value(b)) for i, b in skips]
             new = combine(pairs)
             assert new is not None  # excluded when the table was checked
             states.append(new if self.activation is None else self.activation(new))

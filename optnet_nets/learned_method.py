@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from optnet_nets.blocks import Learnable
+from optnet_nets.blocks import Slot
 from optnet_nets.models import create_model
 from optnet_nets.models.resnet import momentum_stages
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
@@ -62,8 +62,8 @@ def read_run(run_dir: str | Path) -> RunCoefficients:
                 f"checkpoint does not match the model {name!r} with options {options}"
             )
 
-        def value(c: Any, trained: Any = trained, slots: dict[int, int] = stage.slots) -> float:
-            return float(trained[slots[id(c)]]) if isinstance(c, Learnable) else float(c)
+        def value(c: Any, trained: Any = trained) -> float:
+            return float(trained[int(c)]) if isinstance(c, Slot) else float(c)
 
         if model.momentum == "restart":
             restarts.add(len(beta1))

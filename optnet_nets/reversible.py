@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from optnet_theory.errors import OptnetError
 
-__all__ = ["SavedTensorBytes", "hb_reversible", "reconstruction_error"]
+__all__ = ["hb_reversible", "reconstruction_error"]
 
 
 def _hb_step(transform: nn.Module, x_prev: Tensor, x: Tensor) -> Tensor:
@@ -258,36 +258,3 @@ def reconstruction_error(
         for t, mode in zip(transforms, modes, strict=True):
             t.train(mode)
     return (a - x_prev).abs().max().item(), x_prev.abs().max().item()
-
-
-class SavedTensorBytes:
-    """Counts the memory autograd saves for backward inside a ``with`` block.
-
-    Uses ``torch.autograd.graph.saved_tensors_hooks``; a storage saved by several operations
-    (a ReLU output that the next convolution also keeps) is counted once. ``nbytes`` is the sum
-    over the distinct storages, parameters included.
-    """
-
-    def __init__(self) -> None:
-        self.nbytes = 0
-        self._seen: set[tuple[str, int]] = set()
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-
-    def _pack(self, t: Tensor) -> Tensor:
-        storage = t.untyped_storage()
-        key = (str(t.device), storage.data_ptr())
-        if key not in self._seen:
-            self._seen.add(key)
-            self.nbytes += storage.nbytes()
-        return t
-
-    @staticmethod
-    def _unpack(t: Tensor) -> Tensor:
-        return t
-
-    def __enter__(self) -> SavedTensorBytes:
-        self._hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._hooks.__exit__(*exc)

@@ -48,6 +48,7 @@ from optnet_nets.unrolled_plan import Lin, Op, Plan, build_plan, synthesize
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_method, get_spec, list_methods
 from optnet_theory.paper_values import TABLE2_MSE
+from optnet_theory.validation import check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -218,10 +219,8 @@ class UnrolledEnsemble(nn.Module):
             raise OptnetError(
                 f"methods names unknown structure(s) {bad}; choose from {', '.join(known)}"
             )
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise OptnetError(f"depth must be a positive integer, got {depth!r}")
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise OptnetError(f"dim must be a positive integer, got {dim!r}")
+        depth = check_int(depth, "depth", 1)
+        dim = check_int(dim, "dim", 1)
         if activation not in ACTIVATIONS:
             raise OptnetError(f"unknown activation {activation!r}; choose from {list(ACTIVATIONS)}")
         if init not in INITS:

@@ -1,15 +1,16 @@
 """optnet_theory: the mathematics of the paper, with SymPy, NumPy, SciPy and mpmath only.
 
 This package never imports torch. Public names are loaded lazily so that ``import
-optnet_theory`` stays cheap; ``_LAZY`` says where each one lives.
+optnet_theory`` stays cheap (:func:`optnet_theory.lazy.lazy_names`); ``_LAZY`` says where each
+one lives.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import lazy_names
 
 _LAZY: dict[str, str] = {
     "derive_energy": "optnet_theory.energy",
@@ -46,8 +47,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from optnet_theory.networks import network_forward
     from optnet_theory.verify import verify_all, verify_claim
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'optnet_theory' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -61,7 +61,8 @@ def _pw(*pairs: tuple[sp.Expr, sp.Basic]) -> sp.Expr:
     return sp.Piecewise(*pairs)
 
 
-def _sigmoid(u: sp.Expr) -> sp.Expr:
+def sigmoid(u: sp.Expr) -> sp.Expr:
+    """The logistic 1/(1 + e^-u) as SymPy (the registry's and the formula parser's sigmoid)."""
     return 1 / (1 + sp.exp(-u))
 
 
@@ -70,7 +71,7 @@ def _relu6(u: sp.Expr) -> sp.Expr:
 
 
 _ENTRIES: tuple[Activation, ...] = (
-    Activation("sigmoid", "logistic 1/(1+e^-x)", lambda x: _sigmoid(x), in_table1=True),
+    Activation("sigmoid", "logistic 1/(1+e^-x)", lambda x: sigmoid(x), in_table1=True),
     Activation("tanh", "hyperbolic tangent", lambda x: sp.tanh(x), in_table1=True),
     Activation("softplus", "log(1+e^x)", lambda x: sp.log(1 + sp.exp(x)), in_table1=True),
     Activation("softsign", "x/(1+|x|)", lambda x: x / (1 + sp.Abs(x)), in_table1=True),
@@ -92,12 +93,12 @@ _ENTRIES: tuple[Activation, ...] = (
     Activation(
         "swish",
         "x*sigmoid(beta*x)",
-        lambda x, beta: x * _sigmoid(beta * x),
+        lambda x, beta: x * sigmoid(beta * x),
         {"beta": sp.Integer(1)},
         in_table1=True,
     ),
     Activation("gelu", "x*Phi_N(x), erf form", lambda x: x / 2 * (1 + sp.erf(x / sp.sqrt(2)))),
-    Activation("silu", "x*sigmoid(x)", lambda x: x * _sigmoid(x)),
+    Activation("silu", "x*sigmoid(x)", lambda x: x * sigmoid(x)),
     Activation("mish", "x*tanh(softplus(x))", lambda x: x * sp.tanh(sp.log(1 + sp.exp(x)))),
     Activation(
         "selu",

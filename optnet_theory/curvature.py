@@ -36,6 +36,8 @@ GRID_POINTS = 24001
 FAR = (-1e12, -1e9, -1e6, -1e3, -300.0, 300.0, 1e3, 1e6, 1e9, 1e12)
 NUMERIC_TOLERANCE = 1e-9
 REFINE_ROUNDS = 3
+#: CPU seconds for deciding unboundedness symbolically (limits of Phi').
+UNBOUNDED_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _limit_sides(value: sp.Expr) -> tuple[bool, bool]:
 
 
 def _unbounded(phi: sp.Expr) -> tuple[bool, bool]:
-    """Whether inf Phi' = -inf and sup Phi' = +inf, decided symbolically (within 2 s of CPU).
+    """Whether inf Phi' = -inf and sup Phi' = +inf, decided symbolically (UNBOUNDED_SECONDS).
 
     One-sided limits of Phi' at both ends of every piece (+-oo included: the degree of growth
     of x**3 or max(x, 0)**2) and at Phi''s singular points inside a piece (the cusp of
@@ -115,7 +117,7 @@ def _unbounded(phi: sp.Expr) -> tuple[bool, bool]:
         return low, high
 
     try:
-        out = call_with_limit(2.0, attempt)
+        out = call_with_limit(UNBOUNDED_SECONDS, attempt)
     except (NotImplementedError, ValueError, TypeError, AttributeError):
         return False, False
     return out if out is not None else (False, False)

@@ -39,7 +39,7 @@ FLOAT_AUDIT_POINTS = np.concatenate(
 )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Energy:
     """Phi, its derived energy Psi (Psi' = Phi), and the objective (8) with gradient (9)."""
 
@@ -293,21 +293,21 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
             psi_mp = mp_function(psi, X)
             psi_fn = float_function(psi, X, psi_mp)
             return Energy(
-                label,
-                phi,
-                psi,
-                "closed-form",
-                values,
-                True,
-                result.max_error,
-                None,
-                tuple(steps),
-                _float_audit(psi_fn, psi_mp),
-                phi_fn,
-                psi_fn,
-                dphi_fn,
-                phi_mp,
-                psi_mp,
+                spec=label,
+                phi=phi,
+                psi=psi,
+                method="closed-form",
+                params=values,
+                verified=True,
+                max_check_error=result.max_error,
+                accuracy=None,
+                steps=tuple(steps),
+                float_check_error=_float_audit(psi_fn, psi_mp),
+                _phi_fn=phi_fn,
+                _psi_fn=psi_fn,
+                _dphi_fn=dphi_fn,
+                _phi_mp=phi_mp,
+                _psi_mp=psi_mp,
             )
         steps.append("closed form rejected by the check; falling back to numeric")
     cuts = float_breakpoints(phi)
@@ -325,20 +325,20 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
         f"stated accuracy {found.accuracy:.1e} (relative to max(1, |Psi|)) on {where}"
     )
     return Energy(
-        label,
-        phi,
-        None,
-        "numeric",
-        values,
-        True,
-        found.worst,
-        found.accuracy,
-        tuple(steps),
-        found.worst,
-        phi_fn,
-        approx,
-        dphi_fn,
-        phi_mp,
-        psi_by_quadrature(phi_mp, cuts, lo, hi),
-        (lo, hi),
+        spec=label,
+        phi=phi,
+        psi=None,
+        method="numeric",
+        params=values,
+        verified=True,
+        max_check_error=found.worst,
+        accuracy=found.accuracy,
+        steps=tuple(steps),
+        float_check_error=found.worst,
+        _phi_fn=phi_fn,
+        _psi_fn=approx,
+        _dphi_fn=dphi_fn,
+        _phi_mp=phi_mp,
+        _psi_mp=psi_by_quadrature(phi_mp, cuts, lo, hi),
+        domain=(lo, hi),
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
-from optnet_theory.activations import X, parameter
+from optnet_theory.activations import X, parameter, sigmoid
 from optnet_theory.errors import OptnetError
 
 MAX_LENGTH = 500
@@ -28,10 +28,6 @@ MAX_POWER_DIGITS = 300
 
 class FormulaError(OptnetError):
     """A formula string was refused by the parser (message: what, and what is accepted)."""
-
-
-def _sigmoid(u: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-u))
 
 
 def _softplus(u: sp.Expr) -> sp.Expr:
@@ -61,7 +57,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int | None]] = {
     "erfc": (sp.erfc, 1),
     "abs": (sp.Abs, 1),
     "sign": (sp.sign, 1),
-    "sigmoid": (_sigmoid, 1),
+    "sigmoid": (sigmoid, 1),
     "softplus": (_softplus, 1),
     "relu": (_relu, 1),
     "max": (sp.Max, None),

@@ -11,7 +11,7 @@ coefficient table is a method:
 
   the heavy ball (2) with momentum beta exactly when beta1_k = beta, beta2_k = -beta
   (HB-Net: beta = 1); state (x_k, x_{k-1}), x_{-1} = x_0;
-* (17) over T(y) + y (``structure="17"``), x_{k+1} = T(y_k) + y_k with
+* (17) over T(y) + y (HB-Net option ``structure="nesterov"``), x_{k+1} = T(y_k) + y_k with
   y_k = beta1_k x_k + beta2_k x_{k-1}, reads T(y) + y as the gradient step:
 
       x_{k+1} = y_k - grad f(y_k)/L,   y_k = beta1_k x_k + beta2_k x_{k-1},

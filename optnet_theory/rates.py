@@ -42,6 +42,7 @@ from optnet_theory.coefficients import strongly_convex_beta
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_method
 from optnet_theory.paper_values import SIMULATION_HB_BETA
+from optnet_theory.validation import check_int
 
 __all__ = [
     "VARIANTS",
@@ -118,8 +119,7 @@ def build_instance(kappa: float, dim: int, seed: int = 0, energy: Any = None) ->
 
     if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa > 1):
         raise OptnetError(f"kappa must be a finite number > 1, got {kappa!r}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-        raise OptnetError(f"dim must be an integer >= 2, got {dim!r}")
+    check_int(dim, "dim", 2)
     energy = energy or _tanh_energy()
     rng = np.random.default_rng(seed)
     Q, R = np.linalg.qr(rng.standard_normal((dim, dim)))

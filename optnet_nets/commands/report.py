@@ -119,9 +119,13 @@ def _table1(doc: Document) -> None:
 
 
 def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
-    from optnet_nets.simulate import load_results, quick_config, run_simulation, summarize
-    from optnet_nets.unrolled import PAPER_LABELS, label
-    from optnet_theory.paper_values import TABLE2_DEPTHS, TABLE2_MSE
+    from optnet_nets.simulate import (
+        load_results,
+        plot_table,
+        quick_config,
+        run_simulation,
+        table2_parts,
+    )
 
     result = None if quick else load_results(sim_dir)
     if result is not None:
@@ -135,63 +139,11 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
         doc.p(f"COMPUTED by this run ({reason}): the reduced `optnet simulate --quick` setting, "
               "whose values are not comparable with the paper's; run `optnet simulate` for the "
               "full table.")
-    cfg = result.config
-    summ = summarize(result)
-    doc.p(f"Setting: d={cfg.dim}, {cfg.samples} samples, {cfg.epochs} epochs, seeds "
-          f"{list(cfg.seeds)}, {cfg.optimizer} lr={cfg.lr}, batch {cfg.batch_size}, init "
-          f"{cfg.init}. Cells: mean ± std over the seeds finished; paper rows are the printed "
-          "values (optnet_theory.paper_values).")
-    if not summ["paper_setting"]:
-        doc.p("REDUCED setting (not the paper's d=100, 10,000 samples, 1,000 epochs): values are "
-              "not comparable with the paper's; orderings may be.")
-    rows = []
-    for depth in cfg.depths:
-        row = summ["table"][str(depth)]
-        if not row:
-            continue
-        rows.append([f"{depth} (ours)"] + [
-            f"{row[s]['mean']:.5f} ± {row[s]['std']:.5f} (n={row[s]['n']})" if s in row else "–"
-            for s in cfg.structures])
-        if depth in TABLE2_DEPTHS:
-            col = TABLE2_DEPTHS.index(depth)
-            rows.append([f"{depth} (paper)"]
-                        + [f"{TABLE2_MSE[PAPER_LABELS[s]][col]:.5f}" if s in PAPER_LABELS
-                           else "–" for s in cfg.structures])
-    doc.table(["depth"] + [label(s) for s in cfg.structures], rows)
-    rank_rows = []
-    for depth, entry in summ["rankings"].items():
-        short = lambda names: " < ".join(label(s).split()[0] for s in names)  # noqa: E731
-        agree = entry.get("pairwise_agreement")
-        rank_rows.append([depth, short(entry["ours"]), short(entry["paper"]) if "paper" in entry
-                          else "–", f"{agree[0]}/{agree[1]}" if agree else "–"])
-    doc.table(["depth", "our ranking (best first)", "paper's ranking", "pairwise agreement"],
-              rank_rows)
-    paired_rows = [
-        [depth, label(s), f"{v['mean']:+.5f} ± {v['std']:.5f}",
-         f"{v['better_in']}/{v['n']}"]
-        for depth, entry in summ["rankings"].items()
-        for s, v in entry.get("paired_vs_gd", {}).items()
-    ]
-    if paired_rows:
-        doc.p("Paired by seed (same data, same initial weights): MSE of each structure minus "
-              "that of GD (7), mean ± std over seeds, and in how many seeds it is lower.")
-        doc.table(["depth", "structure", "MSE − GD (7)", "seeds lower than GD"], paired_rows)
-    if summ["gemm_fraction"] is not None:
-        doc.p(f"Speed of that run: median {summ['achieved_flops_median'] / 1e9:.2f} GFLOP/s of W x "
-              f"products, {summ['gemm_fraction']:.0%} of the fp32 GEMM rate measured in the same "
-              f"run ({summ['gemm_peak_flops'] / 1e9:.1f} GFLOP/s on "
-              f"{result.gemm_peak_threads or '?'} thread(s), as each training process).")
-        doc.table(
-            ["depth", "training seconds", "GFLOP/s", "of GEMM peak", "gradients", "threads",
-             "epochs in the last process"],
-            [[depth, f"{v['train_seconds']:.0f}", f"{v['achieved_flops'] / 1e9:.1f}",
-              f"{v['gemm_fraction']:.0%}" if v["gemm_fraction"] else "–", v["engine"],
-              str(v["threads"] or "–"), str(v["epochs_in_last_process"])]
-             for depth, v in summ["speed_by_depth"].items()],
-        )
+    for part in table2_parts(result):  # the same text `optnet simulate` prints
+        doc.p(part.text)
+        if part.head:
+            doc.table(part.head, part.rows)
     plot = work / "table2.png"
-    from optnet_nets.simulate import plot_table
-
     plot_table(result, plot)
     doc.img(plot, "Table 2: MSE by depth and structure")
 

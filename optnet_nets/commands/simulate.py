@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from optnet_nets.simulate_budget import check_budget, estimate, machine_memory
     from optnet_nets.writable import writable_dir
+    from optnet_theory.validation import check_int
 
     overrides = {
         "depths": tuple(args.depths) if args.depths else None,
@@ -132,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         "init": args.init,
         "mu": args.mu,
     }
-    if args.seeds is not None and args.seeds < 1:
-        raise OptnetError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.seeds is not None:
+        check_int(args.seeds, "--seeds", 1)
     if not (math.isfinite(args.checkpoint_seconds) and args.checkpoint_seconds >= 0):
         raise OptnetError(
             f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}"
@@ -155,9 +156,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is None and args.quick:
         args.threads = 1  # tiny matrices: one thread is faster and robust on a shared machine
     if args.threads is not None:
-        if args.threads < 1:
-            raise OptnetError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(check_int(args.threads, "--threads", 1))
     out = writable_dir(
         args.out or Path("runs/simulate-quick" if args.quick else "runs/simulate"), "--out"
     )

@@ -17,12 +17,6 @@ from optnet_theory.errors import OptnetError
 from optnet_theory.validation import check_int
 
 
-def _positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OptnetError(f"synthetic {name} must be a positive integer, got {value!r}")
-    return value
-
-
 def make_prototypes(
     num_classes: int, channels: int, size: tuple[int, int], generator: torch.Generator
 ) -> torch.Tensor:
@@ -65,14 +59,14 @@ def load_synthetic(
         raise OptnetError(
             f"synthetic image_size must be an int or (height, width), got {image_size!r}"
         )
-    height, width = (_positive("image_size", s) for s in size)
+    height, width = (check_int(s, "synthetic image_size", 1) for s in size)
     for what, value in (
         ("num_train", num_train),
         ("num_test", num_test),
         ("channels", channels),
         ("num_classes", num_classes),
     ):
-        _positive(what, value)
+        check_int(value, f"synthetic {what}", 1)
     check_int(seed, "synthetic seed", 0)
     if not isinstance(noise, (int, float)) or not noise >= 0:
         raise OptnetError(f"synthetic noise must be a number >= 0, got {noise!r}")

@@ -47,8 +47,8 @@ class AdmmStage(CoefficientModule):
         )
         self.blocks = nn.ModuleList(blocks)
         self.shortcut = shortcut
-        #: per layer k: alpha_{k+1,0}, beta_{k+1,0}, ..., alpha_{k+1,k}, beta_{k+1,k} (entries)
-        self.merge = [[b for _, b in row.skips] for row in table[::2]]
+        #: per layer k: alpha_{k+1,0}, beta_{k+1,0}, ..., alpha_{k+1,k}, beta_{k+1,k} (compiled)
+        self.merge = [[self.compiled(b) for _, b in row.skips] for row in table[::2]]
 
     def forward(self, x_dash: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         states: list[Tensor] = []  # x'_0, x_0, ..., x'_k, x_k at the stage's size

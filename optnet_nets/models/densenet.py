@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import MOMENTUM_CHOICES, CoefficientModule, Learnable
+from optnet_nets.blocks import MOMENTUM_CHOICES, CoefficientModule, Learnable, live
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_nets.tables import Spec, agd_beta, dense_table
 from optnet_theory import nesterov_h
@@ -84,9 +84,9 @@ class DenseBlock(CoefficientModule):
         )
         self.blocks = nn.ModuleList(layers)
         #: per layer k: alpha_{k+1}^0..alpha_{k+1}^k, and the nonzero (j, b_{k+1,j}) of the
-        #: beta-term (table entries)
-        self.alpha = [[t.weight for t in row.terms] for row in table]
-        self.beta_term = [[(j, b) for j, b in row.skips if b != 0.0] for row in table]
+        #: beta-term (compiled table entries)
+        self.alpha = [[self.compiled(t.weight) for t in row.terms] for row in table]
+        self.beta_term = [[(j, self.compiled(b)) for j, b in row.skips if live(b)] for row in table]
         self.beta = beta
         self.offset = offset
         self.out_channels = in_channels + n_layers * growth_rate

@@ -29,7 +29,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import CoefficientModule, Learnable, combine, map_states
+from optnet_nets.blocks import CoefficientModule, Learnable, combine, live, map_states
 from optnet_nets.models.layers import (
     OptionAShortcut,
     Projection,
@@ -88,10 +88,11 @@ class MomentumStage(CoefficientModule):
         self.shortcut = shortcut
         self.activation = activation
         self.structure = structure
-        #: (beta1_k, beta2_k) of each layer, as table entries
-        self.betas = [(dict(row.skips)[k + 1], dict(row.skips)[k]) for k, row in enumerate(table)]
-        if structure == "nesterov" and any(b1 == b2 == 0.0 for b1, b2 in self.betas):
+        pairs = [(dict(row.skips)[k + 1], dict(row.skips)[k]) for k, row in enumerate(table)]
+        if structure == "nesterov" and not all(live(b1) or live(b2) for b1, b2 in pairs):
             raise OptnetError("structure='nesterov' needs beta1 or beta2 nonzero in every layer")
+        #: (beta1_k, beta2_k) of each layer, compiled table entries (read with ``value``)
+        self.betas = [(self.compiled(b1), self.compiled(b2)) for b1, b2 in pairs]
 
     @property
     def rule(self) -> str:
@@ -110,6 +111,7 @@ class MomentumStage(CoefficientModule):
                     x_prev, x = map_states(self.shortcut, [x_prev, x])
                 else:
                     x = self.shortcut(x)
+            # (16): T_k(x_k) + beta1 x_k + beta2 x_{k-1}; (17): T_k(y_k) + y_k, the same sum
             new = combine([(t, 1.0), (x, beta1), (x_prev, beta2)])
             assert new is not None  # t is always there
             x_prev, x = x, new if self.activation is None else self.activation(new)

@@ -32,6 +32,8 @@ CHECK_DPS = 30
 GUARD_DPS = 30
 TOLERANCE = 1e-20
 FAR_POINTS = (-1000, -100, -50, 50, 100, 1000)
+#: CPU seconds for the symbolic attempt (step 1).
+SYMBOLIC_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,15 @@ def check_points(x_breaks: list[float]) -> list[mpmath.mpf]:
     return pts
 
 
-def symbolic_zero(diff: sp.Expr, seconds: float = 0.25) -> bool:
-    """Whether ``diff`` simplifies to 0 (every branch), within ``seconds``."""
+def symbolic_zero(diff: sp.Expr, seconds: float | None = None) -> bool:
+    """Whether ``diff`` simplifies to 0 (every branch), within ``seconds`` (SYMBOLIC_SECONDS)."""
 
     def attempt() -> bool:
         expr = sp.piecewise_fold(sp.expand_func(diff))
         parts = [e for e, _ in expr.args] if isinstance(expr, sp.Piecewise) else [expr]
         return all(sp.simplify(sp.expand_func(p)) == 0 for p in parts)
 
-    return bool(call_with_limit(seconds, attempt))
+    return bool(call_with_limit(SYMBOLIC_SECONDS if seconds is None else seconds, attempt))
 
 
 def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResult:

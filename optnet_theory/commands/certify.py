@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="certified rates for kappa in {10, 100, 1000} (cached)")
     parser.add_argument("--out", type=Path, default=DEFAULT_TABLE,
                         help=f"cache file of --table (default {DEFAULT_TABLE})")
+    parser.add_argument("--rates", type=Path, metavar="RATES_JSON",
+                        help="with --table: fill the measured column from an `optnet rates` "
+                             "run's rates.json")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
 
 
@@ -117,15 +120,28 @@ def _from_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def measured_layers(path: Path) -> dict[tuple[str, float], int | None]:
+    """(variant, kappa) -> layers to epsilon, from ``optnet rates``' rates.json."""
+    try:
+        data = json.loads(path.read_text())
+        kappas = [float(k) for k in data["kappas"]]
+        return {(v, k): n for v, counts in data["layers"].items()
+                for k, n in zip(kappas, counts, strict=True)}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OptnetError(f"--rates {path}: not an `optnet rates` rates.json ({exc})") from None
+
+
 def _table(args: argparse.Namespace) -> int:
     from optnet_theory.certify_table import certified_rates, format_table
 
     table = certified_rates(cache=args.out, progress=not args.json)
+    measured = None if args.rates is None else measured_layers(args.rates)
     if args.json:
-        json.dump(table, sys.stdout)
+        json.dump({**table, "measured": None if measured is None else
+                   {f"{r}|kappa={k:g}": v for (r, k), v in measured.items()}}, sys.stdout)
         print()
     else:
-        print(format_table(table))
+        print(format_table(table, measured))
         print(f"cached in {args.out}")
     return 0
 

@@ -1,7 +1,8 @@
 """First-order methods as data (see :mod:`optnet_theory.methods.core`) and their registry."""
 
-from optnet_theory.methods.core import FUNCTION_CLASSES, METRICS, Method, MethodSpec, Params, Step
+from optnet_theory.methods.core import Method, Trajectory
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
+from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec, Params, Step
 
 __all__ = [
     "FUNCTION_CLASSES",
@@ -10,6 +11,7 @@ __all__ = [
     "MethodSpec",
     "Params",
     "Step",
+    "Trajectory",
     "get_method",
     "get_spec",
     "list_methods",

@@ -19,7 +19,8 @@ from typing import Any
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.arith import arith
-from optnet_theory.methods.core import Method, MethodSpec, Params, Step
+from optnet_theory.methods.core import Method
+from optnet_theory.methods.spec import MethodSpec, Params, Step
 
 __all__ = ["ITEM", "OGM", "OGMG", "OPTIMAL_METHODS", "TMM", "item_A", "ogm_theta", "ogmg_theta"]
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods.core import Method, MethodSpec, Params, Step
+from optnet_theory.methods.core import Method
+from optnet_theory.methods.spec import MethodSpec, Params, Step
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 
 __all__ = ["ADMM", "AGD", "AGD2", "GD", "HB", "PAPER_METHODS", "agd2_step", "agd_step"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods.core import Method, MethodSpec
+from optnet_theory.methods.core import Method
 from optnet_theory.methods.optimal import OPTIMAL_METHODS
 from optnet_theory.methods.paper import PAPER_METHODS
+from optnet_theory.methods.spec import MethodSpec
 
 __all__ = ["get_method", "list_methods", "register_method"]
 

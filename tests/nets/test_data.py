@@ -389,7 +389,7 @@ def test_synthetic_labels_are_learnable_from_images():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"num_train": 0}, "num_train must be a positive integer"),
+        ({"num_train": 0}, "num_train must be an integer >= 1"),
         ({"image_size": (3, 4, 5)}, "image_size must be an int or"),
         ({"seed": -1}, "seed must be an integer >= 0"),
         ({"pad_fill": "mirror"}, "pad_fill must be one of normalized, pixel"),

@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from optnet_nets.hypothesis import (
-    bootstrap_spearman,
-    format_hypothesis,
-    measure_hypothesis,
-    permutation_p,
-    spearman,
-    verdict,
-)
+from optnet_nets.hypothesis import format_hypothesis, measure_hypothesis
+from optnet_nets.rank_statistics import bootstrap_spearman, permutation_p, spearman, verdict
 from optnet_theory.errors import OptnetError
 
 

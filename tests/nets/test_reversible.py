@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets import reversible
-from optnet_nets.reversible import SavedTensorBytes, hb_reversible, reconstruction_error
+from optnet_nets.memory import SavedTensorBytes
+from optnet_nets.reversible import hb_reversible, reconstruction_error
 from optnet_theory.errors import OptnetError
 
 

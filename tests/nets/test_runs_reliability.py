@@ -302,7 +302,7 @@ def test_a_damaged_depth_checkpoint_is_named_with_the_way_out(tmp_path, capsys, 
 
 def test_checkpoints_of_a_depth_in_progress_are_written_atomically(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(simulate, "save_atomic", lambda state, path: calls.append(path))
+    monkeypatch.setattr(simulate.files, "save_atomic", lambda state, path: calls.append(path))
     run_simulation(SimulateConfig(**{**TINY_SIM, "epochs": 3}), tmp_path, progress=False,
                    checkpoint_seconds=0.0)
     assert calls == [tmp_path / "checkpoint_depth2.pt"] * 2  # after epochs 1 and 2

@@ -9,7 +9,13 @@ import torch
 
 from optnet_nets import simulate
 from optnet_nets.cli import main
-from optnet_nets.simulate import SimulateConfig, quick_config, run_simulation, summarize
+from optnet_nets.simulate import (
+    SimulateConfig,
+    load_results,
+    quick_config,
+    run_simulation,
+    summarize,
+)
 from optnet_nets.unrolled import STRUCTURES
 from optnet_theory.errors import OptnetError
 
@@ -36,7 +42,15 @@ def test_quick_cli_writes_table_csv_json_png(tmp_path, capsys):
     assert (out / "table2.png").stat().st_size > 1000
     lines = (out / "table2.csv").read_text().splitlines()
     assert len(lines) == 1 + 2 * 2 * 5
-    assert 0 < data["summary"]["gemm_fraction"] < 5
+    # speed figures, recomputed here from the records and the measured peak in results.json
+    peak, runs, summary = data["gemm_peak_flops"], data["runs"], data["summary"]
+    for r in runs:
+        assert r["achieved_flops"] == pytest.approx(r["ensemble_gemm_flops"] / r["train_seconds"])
+        speed = summary["speed_by_depth"][str(r["depth"])]
+        assert speed["gemm_fraction"] == pytest.approx(r["achieved_flops"] / peak)
+    rates = sorted(r["achieved_flops"] for r in runs)
+    assert summary["achieved_flops_median"] == rates[len(rates) // 2]
+    assert summary["gemm_fraction"] == pytest.approx(rates[len(rates) // 2] / peak)
 
 
 def test_ensemble_training_equals_training_each_seed_alone(tmp_path):
@@ -75,7 +89,7 @@ def test_mid_depth_checkpoint_resumes_to_same_result(tmp_path, monkeypatch):
     ref = run_simulation(cfg, tmp_path / "ref", progress=False)
     ck_dir = tmp_path / "ck"
     # a run that dies right after writing its epoch-2 checkpoint, then is restarted
-    original_save = simulate.save_atomic
+    original_save = simulate.files.save_atomic
 
     def save_then_die(obj, path):
         original_save(obj, path)
@@ -83,7 +97,7 @@ def test_mid_depth_checkpoint_resumes_to_same_result(tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(simulate, "save_atomic", save_then_die)
+        m.setattr(simulate.files, "save_atomic", save_then_die)
         with pytest.raises(KeyboardInterrupt):
             run_simulation(cfg, ck_dir, progress=False, checkpoint_seconds=0.0)
     assert (ck_dir / "checkpoint_depth2.pt").exists()
@@ -100,15 +114,38 @@ def test_summary_ranks_and_compares_with_paper(tmp_path):
     cfg = quick_config(depths=(10,), seeds=(0,), epochs=1, samples=200, dim=8)
     res = run_simulation(cfg, tmp_path, progress=False)
     summ = summarize(res)
-    entry = summ["rankings"]["10"]
-    assert sorted(entry["ours"]) == sorted(cfg.structures)
-    assert entry["paper"] == ["agd", "hb", "gd", "agd2", "admm"]  # Table 2, depth 10
-    agree, total = entry["pairwise_agreement"]
-    assert total == 10 and 0 <= agree <= 10
-    paired = entry["paired_vs_gd"]  # per-seed differences to GD (7), same data and init
-    assert set(paired) == set(STRUCTURES) - {"gd"}
+    entry = summ.rankings[10]
+    ours = sorted(cfg.structures, key=lambda s: res.mse(s, 10)[0])  # one seed: its MSE
+    assert entry.ours == ours
+    assert entry.paper == ["agd", "hb", "gd", "agd2", "admm"]  # Table 2, depth 10
+
+    def same_order(paper: list[str]) -> int:  # pairs ordered alike by the two rankings
+        return sum(paper.index(a) < paper.index(b) for i, a in enumerate(ours)
+                   for b in ours[i + 1 :])
+
+    assert entry.agreement == (same_order(entry.paper), 10)
+    # negative control: against the reversed ranking every other pair agrees
+    assert same_order(entry.paper[::-1]) == 10 - entry.agreement[0]
+    assert summarize(res).to_json()["rankings"]["10"]["pairwise_agreement"] == [
+        same_order(entry.paper), 10]
+    paired = entry.paired_vs_gd  # per-seed differences to GD (7), same data and init
+    assert paired is not None and set(paired) == set(STRUCTURES) - {"gd"}
     gd = res.mse("gd", 10)[0]
-    assert paired["hb"]["mean"] == pytest.approx(res.mse("hb", 10)[0] - gd, abs=1e-15)
+    assert paired["hb"].mean == pytest.approx(res.mse("hb", 10)[0] - gd, abs=1e-15)
+    # results.json holds the same summary, and a reloaded run summarises to it again
+    saved = json.loads((tmp_path / "results.json").read_text())["summary"]
+    assert saved == json.loads(json.dumps(summ.to_json()))
+    assert summarize(load_results(tmp_path)).to_json() == saved
+
+
+def test_the_papers_printed_mse_has_one_lookup():
+    """paper_mse reads Table 2 by structure and depth; None outside the printed table."""
+    from optnet_nets.simulate import paper_mse
+    from optnet_theory.paper_values import TABLE2_MSE
+
+    assert paper_mse("gd", 10) == TABLE2_MSE["GD (7)"][0] == 1.00644
+    assert paper_mse("agd2", 40) == TABLE2_MSE["AGD2 (13)"][3] == 0.99964
+    assert paper_mse("ogm", 10) is None and paper_mse("gd", 11) is None
 
 
 @pytest.mark.parametrize(
@@ -204,3 +241,18 @@ def test_default_mu_is_the_curvature_bound_of_the_initial_weights():
     methods, source = method_arguments(SimulateConfig(structures=("gd", "tmm"), dim=dim))
     assert methods["tmm"]["mu"] == curvature_mu("uniform", dim) and "mu" not in methods["gd"]
     assert "curvature" in source
+
+
+def test_runs_written_before_methods_as_data_still_load(tmp_path):
+    """An old config.json records agd2_form = "recursive": read as today's network; the dense
+    form, which no longer exists, and unknown keys are refused with the file named."""
+    cfg = {"depths": [3], "structures": ["gd"], "seeds": [0], "epochs": 1, "samples": 10,
+           "dim": 4, "agd2_form": "recursive"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert load_results(tmp_path) is None  # config read, no finished run yet
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "agd2_form": "dense"}))
+    with pytest.raises(OptnetError, match="dense form"):
+        load_results(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "colour": "red"}))
+    with pytest.raises(OptnetError, match="unknown setting"):
+        load_results(tmp_path)

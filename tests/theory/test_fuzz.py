@@ -80,12 +80,18 @@ formulas = st.one_of(
 @pytest.fixture
 def small_budgets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Short symbolic budgets and work caps (CI profile); run in a scratch directory."""
+    import optnet_theory.antiderivative.check as check
     import optnet_theory.antiderivative.numeric as numeric
+    import optnet_theory.antiderivative.piecewise as piecewise
     import optnet_theory.antiderivative.reference as reference
     import optnet_theory.antiderivative.rules as rules
+    import optnet_theory.curvature as curvature
 
-    monkeypatch.setattr(rules, "BUDGET_SECONDS", 0.4)
-    monkeypatch.setattr(rules, "SYMPY_SECONDS", 0.2)
+    monkeypatch.setattr(rules, "BUDGET_SECONDS", 0.3)
+    monkeypatch.setattr(rules, "SYMPY_SECONDS", 0.15)
+    monkeypatch.setattr(check, "SYMBOLIC_SECONDS", 0.05)
+    monkeypatch.setattr(piecewise, "TIDY_SECONDS", 0.05)
+    monkeypatch.setattr(curvature, "UNBOUNDED_SECONDS", 0.2)
     monkeypatch.setattr(reference, "MAX_PIECES", 120)
     monkeypatch.setattr(numeric, "MAX_PANELS", 3000)
     monkeypatch.chdir(tmp_path)

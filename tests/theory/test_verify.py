@@ -142,7 +142,7 @@ def test_new_methods_with_one_perturbed_coefficient_are_caught(float_settings, c
     """The network of a method whose schedule has one coefficient off by 1e-3 is caught."""
     from dataclasses import replace
 
-    from optnet_theory.methods.core import Step
+    from optnet_theory.methods import Step
 
     method = claim_method(claim)
     spec = method.spec

@@ -1,0 +1,161 @@
+"""The description of a method: its coefficients' schedule and what it is for.
+
+A :class:`MethodSpec` is the data of one fixed-step first-order method in the linear form of
+:mod:`optnet_theory.methods.core`: a schedule j -> :class:`Step` (A_j, B_j, C_j, D_j, written
+with the operations of an :class:`~optnet_theory.methods.arith.Arith`), the start xi_0, the
+function class it is designed for, its output and the quantity its guarantee bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optnet_theory.errors import OptnetError
+from optnet_theory.methods.arith import Arith
+from optnet_theory.validation import check_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from optnet_theory.methods.core import Method
+
+__all__ = ["FUNCTION_CLASSES", "METRICS", "Feedback", "MethodSpec", "Params", "Schedule", "Step"]
+
+#: function classes a method is designed for -> description.
+FUNCTION_CLASSES: dict[str, str] = {
+    "smooth-convex": "L-smooth convex",
+    "smooth-strongly-convex": "L-smooth and mu-strongly convex",
+}
+
+#: quantities a guarantee bounds -> (performance metric, initial condition it is relative to).
+METRICS: dict[str, tuple[str, str]] = {
+    "function-gap": ("f(x_N) - f*", "||x_0 - x*||^2 <= 1"),
+    "distance": ("||x_N - x*||^2", "||x_0 - x*||^2 <= 1"),
+    "gradient-norm": ("||grad f(x_N)||^2", "f(x_0) - f* <= 1"),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Coefficients of sub-step j: A (m x m rows), B, C, D (length m), in one arithmetic."""
+
+    A: tuple[tuple[Any, ...], ...]
+    B: tuple[Any, ...]
+    C: tuple[Any, ...]
+    D: tuple[Any, ...]
+
+
+@dataclass
+class Params:
+    """A method's parameters in one arithmetic, with a cache for its scalar sequences.
+
+    ``L``, ``mu``: the function class constants; ``N``: the horizon (None when not needed);
+    ``values``: the method's own parameters (e.g. beta of (2)); ``ar``: the arithmetic;
+    ``last``: the last sub-step asked for (its C and D are read, its A and B are not).
+    """
+
+    ar: Arith
+    L: Any
+    mu: Any
+    N: int | None
+    values: dict[str, Any]
+    last: int = 0
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def sequence(self, name: str, build: Callable[[Params], Any]) -> Any:
+        """``build(self)`` computed once per arithmetic and parameters (e.g. a theta schedule)."""
+        if name not in self._cache:
+            self._cache[name] = build(self)
+        return self._cache[name]
+
+
+Schedule = Callable[[int, Params], Step]
+#: what a run feeds back at sub-step j: the gradient u_j (an oracle) or T(y_j) (a network).
+Feedback = Callable[[int, np.ndarray], np.ndarray]
+Analytic = Callable[["Method", int], "float | None"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """The description of a method, everything from which the rest is generated.
+
+    ``schedule(j, p)`` gives the coefficients of sub-step j (j = 0, 1, ...; for a horizon method
+    also j = s N, whose C and D read out the last point). ``initial`` has one multiplier of x_0
+    per state slot. ``output`` names the output point (e.g. "y" for OGM), ``metric`` the quantity
+    its guarantee bounds (a key of :data:`METRICS`), ``guarantee`` that guarantee in words.
+    ``params`` are the method's own parameters with defaults (floats; a default may be a
+    callable of (L, mu) for step sizes like 1/L). ``analytic(method, N)`` is the published
+    worst case of ``metric`` after N iterations, where one exists.
+    """
+
+    name: str
+    source: str
+    function_class: str
+    state_size: int
+    initial: tuple[float, ...]
+    schedule: Schedule
+    output: str
+    metric: str
+    guarantee: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    needs_horizon: bool = False
+    substeps: int = 1
+    equation: str | None = None
+    slots: tuple[str, ...] = ()
+    analytic: Analytic | None = None
+    rate: str | None = None
+    check: Callable[[float, float, dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.function_class not in FUNCTION_CLASSES:
+            raise OptnetError(
+                f"method {self.name!r}: function_class must be one of "
+                f"{', '.join(FUNCTION_CLASSES)}, got {self.function_class!r}"
+            )
+        if self.metric not in METRICS:
+            raise OptnetError(
+                f"method {self.name!r}: metric must be one of {', '.join(METRICS)}, "
+                f"got {self.metric!r}"
+            )
+        check_int(self.state_size, f"method {self.name!r}: state_size", 1)
+        check_int(self.substeps, f"method {self.name!r}: substeps", 1)
+        if len(self.initial) != self.state_size:
+            raise OptnetError(
+                f"method {self.name!r}: initial has {len(self.initial)} entries for "
+                f"state size {self.state_size}"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """The record printed by ``optnet methods --json``."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "equation": self.equation,
+            "function_class": self.function_class,
+            "function_class_text": FUNCTION_CLASSES[self.function_class],
+            "state_size": self.state_size,
+            "substeps": self.substeps,
+            "slots": list(self.slots),
+            "output": self.output,
+            "metric": self.metric,
+            "guarantee": self.guarantee,
+            "rate": self.rate,
+            "needs_horizon": self.needs_horizon,
+            "params": {
+                k: (getattr(v, "__doc__", None) or repr(v)) if callable(v) else v
+                for k, v in self.params.items()
+            },
+        }
+
+    def bind(
+        self, *, L: float = 1.0, mu: float = 0.0, N: int | None = None, **params: Any
+    ) -> Method:
+        """This method for the class constants (L, mu), horizon N and parameters ``params``."""
+        from optnet_theory.methods.core import Method
+
+        return Method(self, L=L, mu=mu, N=N, params=params)
