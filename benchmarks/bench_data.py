@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from optnet_nets.data import load_dataset
 from optnet_nets.data.augment import AugmentParams, AugmentSpec, pad_crop_flip
 from optnet_nets.data.base import ImageDataset
-from optnet_nets.fetch import FASHION_MNIST_DIR
 from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.fetch import FASHION_MNIST_DIR
 
 
 def cifar_shaped() -> InMemoryDataset:

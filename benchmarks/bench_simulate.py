@@ -6,7 +6,12 @@ Measured in one run, interleaved (every kind and the GEMM peak in every round), 
 - ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step (autograd);
 - explicit: the ensemble step with the generated adjoint programs of
   :mod:`optnet_nets.unrolled_backward` instead of autograd (what ``optnet simulate`` runs);
+- compiled explicit (``--compile explicit``): the same programs as one function compiled by
+  torch.compile (:mod:`optnet_nets.unrolled_compiled`, what ``optnet simulate --compile`` runs);
 - peak: this machine's fp32 GEMM rate now (fastest of a few 1024 x 1024 torch.mm).
+
+Subnormals are flushed, as ``optnet simulate`` trains. The rates are printed in wall time and
+in process CPU time: on a shared machine the CPU-time figures are the ones to read.
 
 ``--versus-head`` instead times the explicit training step (forward, backward, Adam) of this
 checkout against the hand-written code of ``--rev`` (default 9e4a9e7, the last commit with the
@@ -14,6 +19,10 @@ five hand-written layer maps and backwards; ``git show REV:...`` loaded as tempo
 in one process, interleaved, per structure (``--seeds`` members each) and for the five
 together, with the same weights and data; it prints the median ratio of process CPU time (and
 of wall time) per step.
+
+``--breakdown`` instead prints where the process CPU time of one explicit step goes: the
+products, Phi and Phi', the side paths' linear combinations (forward and backward), Adam, and
+the per-call dispatch (the same program at d = 1), beside one product with operands in cache.
 
 ``--workers W`` also runs W processes of the explicit step at once (as ``optnet simulate
 --workers W``) and compares their summed rate with the W-thread GEMM peak measured in the same run.
@@ -23,8 +32,9 @@ product; ADMM has two products per layer), so "fraction of peak" is a lower boun
 the matrix units are. Usage::
 
     python benchmarks/bench_simulate.py [--depth 10] [--seeds 1] [--rounds 5] [--threads 1]
-                                        [--workers 2] [--compile]
+                                        [--workers 2] [--compile [autograd|explicit]]
     python benchmarks/bench_simulate.py --versus-head [--depth 40] [--rev 9e4a9e7]
+    python benchmarks/bench_simulate.py --breakdown [--depth 40] [--seeds 1]
 """
 
 from __future__ import annotations
@@ -46,10 +56,12 @@ import torch
 from optnet_nets.simulate import measure_gemm_peak
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
 from optnet_nets.unrolled_backward import ExplicitGradient
+from optnet_nets.unrolled_compiled import CompiledGradient
 
 
 def _stepper(model: UnrolledEnsemble, batch: int, mode: str = "autograd") -> tuple[object, int]:
-    """One Adam step of ``model`` (mode: autograd, compiled or explicit) and its GEMM FLOPs."""
+    """One Adam step of ``model`` (mode: autograd, compiled, explicit or compiled explicit)
+    and its GEMM FLOPs."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(model.members, batch, model.dim, generator=gen)
     f = torch.randn(model.members, batch, model.dim, generator=gen)
@@ -58,8 +70,9 @@ def _stepper(model: UnrolledEnsemble, batch: int, mode: str = "autograd") -> tup
     def losses(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         return (model(x) - f).square().mean(dim=(1, 2))
 
-    if mode == "explicit":
-        explicit = ExplicitGradient(model, batch)
+    if mode in ("explicit", "compiled explicit"):
+        explicit = (ExplicitGradient(model, batch) if mode == "explicit"
+                    else CompiledGradient(model, batch))
 
         def step() -> None:
             explicit(x, f)
@@ -76,13 +89,17 @@ def _stepper(model: UnrolledEnsemble, batch: int, mode: str = "autograd") -> tup
     return autograd_step, model.gemm_flops_per_sample() * batch
 
 
-def _time(steps: list[tuple[object, int]], repeats: int) -> float:
-    """FLOP/s of running every step in ``steps`` ``repeats`` times."""
+def _time(steps: list[tuple[object, int]], repeats: int, cpu: list[float] | None = None
+          ) -> float:
+    """FLOP/s of running every step in ``steps`` ``repeats`` times (wall time; the rate in
+    process CPU time is appended to ``cpu``: on a shared machine it is the one to read)."""
     flops = sum(f for _, f in steps) * repeats
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         for step, _ in steps:
             step()  # type: ignore[operator]
+    if cpu is not None:
+        cpu.append(flops / (time.process_time() - c0))
     return flops / (time.perf_counter() - t0)
 
 
@@ -98,8 +115,10 @@ def main() -> None:
     ap.add_argument("--table", action="store_true",
                     help="instead: one seed of the whole table (depths 10-40), one ensemble per "
                          "depth vs all depths in one ensemble (--batch-depths)")
-    ap.add_argument("--compile", action="store_true",
-                    help="also time the ensemble step under torch.compile (compiles first)")
+    ap.add_argument("--compile", nargs="?", const="both", choices=("autograd", "explicit", "both"),
+                    help="also time the ensemble step under torch.compile: autograd's, the "
+                         "explicit engine's (CompiledGradient), or both (compiles first: "
+                         "minutes at depth 40)")
     ap.add_argument("--workers", type=int, default=0,
                     help="also time this many processes of the explicit step at once")
     ap.add_argument("--versus-head", action="store_true",
@@ -107,6 +126,9 @@ def main() -> None:
     ap.add_argument("--rev", default="9e4a9e7",
                     help="git revision of --versus-head's old code (default: the last commit "
                          "with the hand-written layer maps and backwards)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead: where one explicit step's CPU time goes (GEMMs, Phi, the "
+                         "side paths' combinations, Adam, dispatch)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # a worker process
     args = ap.parse_args()
     if args.child:
@@ -121,6 +143,9 @@ def main() -> None:
     if args.versus_head:
         versus_head(args)
         return
+    if args.breakdown:
+        breakdown(args)
+        return
     members = [(s, sd) for s in STRUCTURES for sd in range(args.seeds)]
     naive = [_stepper(UnrolledEnsemble([s], args.depth, args.dim, seeds=[sd]), args.batch)
              for s, sd in members]
@@ -133,23 +158,29 @@ def main() -> None:
         "ensemble": [_stepper(ensemble_model(), args.batch)],
         "explicit": [_stepper(ensemble_model(), args.batch, "explicit")],
     }
-    if args.compile:
+    if args.compile in ("autograd", "both"):
         kinds["compiled"] = [_stepper(ensemble_model(), args.batch, "compiled")]
+    if args.compile in ("explicit", "both"):
+        kinds["compiled explicit"] = [_stepper(ensemble_model(), args.batch, "compiled explicit")]
+    torch.set_flush_denormal(True)  # as optnet simulate trains (deep GD's vanishing gradients)
     for steps in kinds.values():  # warm-up (and compilation)
         _time(steps, 2)
     rates: dict[str, list[float]] = {k: [] for k in (*kinds, "peak")}
+    cpu: dict[str, list[float]] = {k: [] for k in kinds}
     for _ in range(args.rounds):
         for kind, steps in kinds.items():
-            rates[kind].append(_time(steps, args.repeats))
+            rates[kind].append(_time(steps, args.repeats, cpu[kind]))
         rates["peak"].append(measure_gemm_peak())
         if args.workers:
             rates.setdefault("workers", []).append(workers_rate(args))
             rates.setdefault("peak_all", []).append(_peak_with_threads(args.workers))
+    torch.set_flush_denormal(False)
     med = {k: statistics.median(v) for k, v in rates.items()}
     ratios = [e / n for e, n in zip(rates["ensemble"], rates["naive"], strict=True)]
     print(f"Table 2 step, depth {args.depth}, d={args.dim}, batch {args.batch}, "
           f"{len(members)} models (5 structures x {args.seeds} seeds), "
-          f"{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds (medians)")
+          f"{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds (medians), "
+          "subnormals flushed")
     print(f"  fp32 GEMM peak (torch.mm)   {med['peak'] / 1e9:8.1f} GFLOP/s")
     print(f"  naive, one model at a time  {med['naive'] / 1e9:8.1f} GFLOP/s = "
           f"{med['naive'] / med['peak']:.0%} of peak")
@@ -170,6 +201,12 @@ def main() -> None:
         cr = [c / n for c, n in zip(rates["compiled"], rates["naive"], strict=True)]
         print(f"  compiled ensemble           {med['compiled'] / 1e9:8.1f} GFLOP/s = "
               f"{med['compiled'] / med['peak']:.0%} of peak; {statistics.median(cr):.2f}x naive")
+    print("  in process CPU time (per-round ratios to explicit):")
+    for kind, rate in cpu.items():
+        vs = [r / e for r, e in zip(rate, cpu["explicit"], strict=True)]
+        print(f"    {kind:18s} {statistics.median(rate) / 1e9:7.1f} GFLOP/s = "
+              f"{statistics.median(rate) / med['peak']:.1%} of peak; "
+              f"{statistics.median(vs):.3f}x explicit ({', '.join(f'{v:.2f}' for v in vs)})")
 
 
 def _peak_with_threads(threads: int) -> float:
@@ -244,6 +281,98 @@ def table(args: argparse.Namespace) -> None:
     print(f"  full table (1,000 epochs x 10,000 pairs = {flops:.2e} FLOPs) projected at these "
           f"rates: {flops / med['per_depth'] / 3600:.1f} h per depth-ensemble, "
           f"{flops / med['batched'] / 3600:.1f} h batched")
+
+
+def _kind(call: Callable[[], object]) -> str:
+    """What a bound call of :meth:`ExplicitGradient.calls` computes: gemm, phi, or combo."""
+    name = getattr(getattr(call, "func", call), "__name__", "")
+    if name in ("bmm", "baddbmm", "baddbmm_"):
+        return "gemm"
+    if name in ("sigmoid_", "tanh_", "<lambda>"):  # Phi, and Phi' (the _PHI_BACKWARD lambdas)
+        return "phi"
+    return "combo"  # the linear combinations (11)-(14)'s side paths: add, lerp, mul, copy
+
+
+def _cpu(run: Callable[[], object], repeats: int) -> float:
+    """Process CPU seconds per call of ``run`` (one torch thread: not the other processes)."""
+    c0 = time.process_time()
+    for _ in range(repeats):
+        run()
+    return (time.process_time() - c0) / repeats
+
+
+def breakdown(args: argparse.Namespace) -> None:
+    """Where the CPU time of one explicit training step goes, by kind of torch call.
+
+    Each kind's bound calls are replayed alone (same tensors, same order), so their costs
+    include the cache misses they meet in the step. "dispatch" is the same program at d = 1,
+    batch 1 (Python and per-call overhead, no arithmetic); "GEMM, operands in cache" is one
+    d x d x d product repeated on the same operands.
+    """
+    torch.set_num_threads(1)  # as each --workers process of optnet simulate
+    torch.set_flush_denormal(True)  # as optnet simulate trains
+    structures = [s for s in STRUCTURES for _ in range(args.seeds)]
+    gen = torch.Generator().manual_seed(0)
+
+    def build(dim: int, batch: int) -> tuple[ExplicitGradient, torch.optim.Optimizer,
+                                             Callable[[], object]]:
+        model = UnrolledEnsemble(structures, args.depth, dim, seeds=list(range(len(structures))))
+        x = torch.randn(len(structures), batch, dim, generator=gen)
+        f = torch.randn(len(structures), batch, dim, generator=gen)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        explicit = ExplicitGradient(model, batch)
+        return explicit, opt, lambda: explicit(x, f)
+
+    explicit, opt, grad = build(args.dim, args.batch)
+    _, _, tiny = build(1, 1)
+    forward, backward = explicit.calls()
+    parts: dict[str, list[Callable[[], object]]] = {}
+    for where, calls in (("forward", forward), ("backward", backward)):
+        for call in calls:
+            parts.setdefault(f"{where} {_kind(call)}", []).append(call)
+    a = torch.randn(1, args.dim, args.dim, generator=gen)
+    out = torch.empty_like(a)
+
+    def step() -> None:
+        grad()
+        opt.step()
+
+    def replay(calls: list[Callable[[], object]]) -> Callable[[], object]:
+        return lambda: [c() for c in calls]
+
+    runs: dict[str, Callable[[], object]] = {
+        "step (forward + backward + Adam)": step, "forward + backward": grad, "Adam": opt.step,
+        **{k: replay(calls) for k, calls in parts.items()},
+        "dispatch (same program, d = 1)": tiny,
+        "GEMM, operands in cache": lambda: torch.bmm(a, a, out=out),
+    }
+    for run in runs.values():
+        run()
+        run()
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    peaks = []
+    for _ in range(args.rounds):
+        for k, run in runs.items():
+            cpu[k].append(_cpu(run, args.repeats * (50 if k.startswith("GEMM") else 1)))
+        peaks.append(measure_gemm_peak())
+    med = {k: statistics.median(v) for k, v in cpu.items()}
+    peak = statistics.median(peaks)
+    flops = explicit.model.gemm_flops_per_sample() * args.batch
+    total = med["step (forward + backward + Adam)"]
+    gemm = med["forward gemm"] + med["backward gemm"]
+    print(f"Explicit Table 2 step, depth {args.depth}, d={args.dim}, batch {args.batch}, "
+          f"{len(structures)} members, 1 thread, subnormals flushed; medians of {args.rounds} "
+          f"rounds x {args.repeats} of process CPU time")
+    print(f"  step: {total * 1e3:.2f} ms = {flops / total / 1e9:.1f} GFLOP/s = "
+          f"{flops / total / peak:.1%} of the fp32 GEMM peak ({peak / 1e9:.1f} GFLOP/s)")
+    print(f"  {'part':34s} {'ms':>7s} {'of step':>8s} {'calls':>6s} {'us/call':>8s}")
+    for k, t in med.items():
+        n = len(parts.get(k, [])) or (len(forward) + len(backward) if k.startswith("disp") else 1)
+        print(f"  {k:34s} {t * 1e3:7.3f} {t / total:8.1%} {n:6d} {t / n * 1e6:8.2f}")
+    hot = 2 * args.dim**3 / med["GEMM, operands in cache"]
+    print(f"  GEMMs in the step: {flops / gemm / 1e9:.1f} GFLOP/s = {flops / gemm / peak:.0%} of "
+          "peak (the share if everything else were free); one d^3 product with operands in "
+          f"cache: {hot / 1e9:.1f} GFLOP/s = {hot / peak:.0%}")
 
 
 def _old_modules(rev: str) -> tuple[Any, Any]:

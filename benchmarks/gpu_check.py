@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from optnet_nets.data import load_dataset  # noqa: E402
 from optnet_nets.models import create_model  # noqa: E402
-from optnet_nets.train import apply_paper_init, read_metrics  # noqa: E402
+from optnet_nets.models.layers import init_weights  # noqa: E402
+from optnet_nets.train import read_metrics  # noqa: E402
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble  # noqa: E402
 from optnet_nets.unrolled_backward import ExplicitGradient  # noqa: E402
 
@@ -83,7 +84,8 @@ def agreement(data_dir: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in ("resnet20", "hbnet20"):
         torch.manual_seed(0)
-        cpu_model = apply_paper_init(create_model(name, num_classes=10, in_channels=1))
+        cpu_model = create_model(name, num_classes=10, in_channels=1)
+        init_weights(cpu_model)
         gpu_model = create_model(name, num_classes=10, in_channels=1).cuda()
         gpu_model.load_state_dict(cpu_model.state_dict())
         entry: dict[str, Any] = {}
@@ -169,7 +171,9 @@ def training_runs(data_dir: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- 3. throughput
 def _images_per_s(name: str, amp: bool, steps: int, warmup: int, batch: int) -> float:
     torch.manual_seed(0)
-    model = apply_paper_init(create_model(name, num_classes=10, in_channels=3)).to(DEVICE)
+    model = create_model(name, num_classes=10, in_channels=3)
+    init_weights(model)
+    model = model.to(DEVICE)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
                                 weight_decay=1e-4)  # fmt: skip
     x = torch.randn(batch, 3, 32, 32, device=DEVICE)

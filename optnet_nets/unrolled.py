@@ -80,6 +80,17 @@ def label(structure: str) -> str:
     return PAPER_LABELS.get(structure, structure.upper())
 
 
+def _phi(activation: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Phi for a registry name, formula or SymPy expression: the built-in torch function for
+    the sigmoid and tanh (whose backward the explicit gradient knows), else the whitelisted
+    translation of the derived Phi (:mod:`optnet_nets.activation`; trained by autograd)."""
+    if isinstance(activation, str) and activation in ACTIVATIONS:
+        return ACTIVATIONS[activation]
+    from optnet_nets.activation import make_activation
+
+    return make_activation(activation)()
+
+
 #: activation name -> Phi. Sec. 5.3 uses the sigmoid.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
@@ -221,8 +232,6 @@ class UnrolledEnsemble(nn.Module):
             )
         depth = check_int(depth, "depth", 1)
         dim = check_int(dim, "dim", 1)
-        if activation not in ACTIVATIONS:
-            raise OptnetError(f"unknown activation {activation!r}; choose from {list(ACTIVATIONS)}")
         if init not in INITS:
             raise OptnetError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
         seeds = list(range(len(structures))) if seeds is None else [int(s) for s in seeds]
@@ -243,7 +252,7 @@ class UnrolledEnsemble(nn.Module):
         self.dim = dim
         self.tied = tied
         self.activation = activation
-        self._phi = ACTIVATIONS[activation]
+        self._phi = _phi(activation)
         self.member_depths = member_depths
         #: structure -> the bound method its members unroll (L = 1, footnote 3).
         bound = {  # every named method is bound, so a wrong parameter is an error here

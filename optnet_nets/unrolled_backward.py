@@ -127,6 +127,14 @@ class ExplicitGradient:
         self.model.weight.grad = self._grad
         return torch.cat(losses)
 
+    def calls(self) -> tuple[list[Call], list[Call]]:
+        """Every group's bound torch calls, (forward, backward), in order: what one call of
+        this object runs besides the loss (``benchmarks/bench_simulate.py --breakdown`` times
+        them by kind)."""
+        forward = [c for prog in self._groups for c in prog._forward_calls]
+        backward = [c for prog in self._groups for c in prog._backward_calls]
+        return forward, backward
+
 
 def _const(value: float, like: Tensor) -> Tensor:
     """A 0-dim tensor: multiplying by it skips the per-call wrapping of a Python float."""

@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help=f"default {d.optimizer}")
     parser.add_argument("--init", choices=INITS, help=f"W initialisation (default {d.init})")
     parser.add_argument(
+        "--activation",
+        help=f"Phi of every layer: a registry name or a formula in x (default {d.activation}, "
+        "Sec. 5.3); other than sigmoid/tanh it trains by autograd",
+    )
+    parser.add_argument(
         "--mu",
         type=float,
         help="strong-convexity constant for tmm and item, in [0, 1) (L = 1); default: from the "
@@ -70,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=ENGINES,
         default=ENGINES[0],
         help="gradients by the generated adjoint programs (default, faster) or by "
-        "autograd (the reference; also used for --compile, --batch-depths)",
+        "autograd (the reference; also used for --batch-depths)",
     )
     parser.add_argument(
         "--keep-denormals",
@@ -132,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer,
         "init": args.init,
         "mu": args.mu,
+        "activation": args.activation,
     }
     if args.seeds is not None:
         check_int(args.seeds, "--seeds", 1)

@@ -17,26 +17,30 @@ from typing import Any
 
 from optnet_theory.errors import OptnetError
 
-#: CLI flag destination -> TrainConfig field, for flags that override the preset when given.
+#: flags that override the preset field of the same name when given
+_SAME_NAME = (
+    "model",
+    "dataset",
+    "data_dir",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "lr_decay",
+    "milestone_unit",
+    "warmup_epochs",
+    "warmup_factor",
+    "seed",
+    "device",
+    "threads",
+    "amp",
+    "init",
+    "eval_batch_size",
+)
+#: CLI flag destination -> TrainConfig field, for flags that override the preset when given
 _OVERRIDES = {
-    "model": "model",
-    "dataset": "dataset",
-    "data_dir": "data_dir",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "momentum": "momentum",
-    "weight_decay": "weight_decay",
-    "lr_decay": "lr_decay",
-    "milestone_unit": "milestone_unit",
-    "warmup_epochs": "warmup_epochs",
-    "warmup_factor": "warmup_factor",
-    "seed": "seed",
-    "device": "device",
-    "threads": "threads",
-    "amp": "amp",
-    "init": "init",
-    "eval_batch_size": "eval_batch_size",
+    **{name: name for name in _SAME_NAME},
     "checkpoint_every": "checkpoint_every_steps",
 }
 

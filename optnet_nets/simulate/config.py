@@ -58,7 +58,8 @@ class SimulateConfig:
     momentum: float = 0.9  # SGD only
     batch_size: int = 100
     init: str = "uniform"
-    mu: float | None = None  # for tmm/item; None: curvature_mu(init, dim)
+    mu: float | None = None  # for tmm/item; None: curvature_mu(init, dim, activation)
+    activation: str = "sigmoid"  # Sec. 5.3's Phi; any registry name or formula
 
     def validate(self) -> None:
         """Raise :class:`OptnetError` naming the first setting that cannot run."""
@@ -105,13 +106,13 @@ def quick_config(**overrides: Any) -> SimulateConfig:
     return SimulateConfig(**base)  # type: ignore[arg-type]
 
 
-def curvature_mu(init: str, dim: int) -> float:
-    """mu of the energy (8) for seed 0's initial first-layer W (L = 1, sigmoid): our choice of
-    mu for tmm and item when none is given.
+def curvature_mu(init: str, dim: int, activation: str = "sigmoid") -> float:
+    """mu of the energy (8) for seed 0's initial first-layer W (L = 1, the run's Phi): our
+    choice of mu for tmm and item when none is given.
 
     A trained W is neither symmetric nor fixed, so "the" mu of a network does not exist. We take
-    the PSD matrix with W's singular values, (W W^T)^{1/2} = U U^T, and the sigmoid's slope
-    bounds 0 <= Phi' <= M: :func:`optnet_theory.curvature.curvature` gives
+    the PSD matrix with W's singular values, (W W^T)^{1/2} = U U^T, and Phi's slope
+    bounds m <= Phi' <= M: :func:`optnet_theory.curvature.curvature` gives
     mu = 1 - M sigma_max(W) and L = 1 (footnote 3). Depends on (init, d) only, so a run and its
     resumption agree.
     """
@@ -122,7 +123,7 @@ def curvature_mu(init: str, dim: int) -> float:
 
     W = init_weight(init, (dim, dim), dim, torch.Generator().manual_seed(0), torch.float64)
     V, sv, _ = np.linalg.svd(W.numpy().T)
-    c = curvature(derive_energy("sigmoid"), (V * np.sqrt(sv)) @ V.T)
+    c = curvature(derive_energy(activation), (V * np.sqrt(sv)) @ V.T)
     if not 0 < c.mu < 1:
         raise OptnetError(
             f"the energy of the initial W (init {init}, d={dim}) is not strongly convex "
@@ -148,7 +149,7 @@ def method_arguments(cfg: SimulateConfig) -> tuple[dict[str, dict[str, Any]], st
     if cfg.mu is not None:
         mu, source = cfg.mu, "given"
     else:
-        mu = curvature_mu(cfg.init, cfg.dim)
+        mu = curvature_mu(cfg.init, cfg.dim, cfg.activation)
         source = (
             f"curvature of the energy (8) for seed 0's initial W ({cfg.init}, d={cfg.dim}): "
             "1 - max Phi' * sigma_max(W), with L = 1"

@@ -6,7 +6,8 @@ Seed s fixes its own data, its initial weights (shared by the structures: a pair
 and its batch order, so a seed's result does not depend on which other seeds trained beside it.
 Each member minimises model (15), the mean squared distance of its output to f, on its seed's
 batches; gradients come from the adjoint programs of :mod:`optnet_nets.unrolled_backward`
-(``engine="explicit"``) or from autograd.
+(``engine="explicit"``; with ``compile_model`` the same programs compiled into one function,
+:mod:`optnet_nets.unrolled_compiled`) or from autograd (compiled with ``compile_model``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from optnet_nets.simulate.files import (
 )
 from optnet_nets.unrolled import UnrolledEnsemble
 from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
+from optnet_nets.unrolled_compiled import CompiledGradient
 
 __all__ = [
     "Progress",
@@ -70,7 +72,7 @@ class Unit:
     keys: list[tuple[str, int, int]]  # member -> (structure, depth, seed)
     model: UnrolledEnsemble
     optimizer: torch.optim.Optimizer
-    explicit: ExplicitGradient | None  # None: autograd
+    explicit: ExplicitGradient | CompiledGradient | None  # None: autograd
     losses: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # per member, for autograd
     X: torch.Tensor  # (seeds, samples, d): x_0 of each seed
     F: torch.Tensor  # (seeds, samples, d): f of each seed
@@ -105,6 +107,14 @@ def _optimizer(cfg: SimulateConfig, params: list[torch.nn.Parameter]) -> torch.o
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, fused=True)
 
 
+def _explicit(
+    model: UnrolledEnsemble, batch: int, compile_model: bool
+) -> ExplicitGradient | CompiledGradient:
+    """The generated adjoint; compiled into one function with ``--compile`` (1.06-1.20x the
+    step at depth 40, after about two minutes of compiling: ``benchmarks/RESULTS.md``)."""
+    return CompiledGradient(model, batch) if compile_model else ExplicitGradient(model, batch)
+
+
 def build(cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: TrainOptions) -> Unit:
     """The ensemble of ``cfg.structures`` x ``depths`` x ``seeds``, untrained, with its data."""
     depths = sorted(depths, reverse=True)  # deepest first within each structure
@@ -113,9 +123,9 @@ def build(cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: TrainO
     model = UnrolledEnsemble(
         [s for s, _, _ in keys], depths[0], cfg.dim, seeds=[sd for _, _, sd in keys],
         depths=[k for _, k, _ in keys], methods=methods, init=cfg.init, device=opts.device,
+        activation=cfg.activation,
     )  # fmt: skip
-    use_explicit = (opts.engine == "explicit" and not opts.compile_model
-                    and unsupported_reason(model) is None)
+    use_explicit = opts.engine == "explicit" and unsupported_reason(model) is None
 
     def member_losses(xb: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
         return (model(xb) - fb).square().mean(dim=(1, 2))  # model (15), per member
@@ -127,7 +137,7 @@ def build(cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: TrainO
         keys=keys,
         model=model,
         optimizer=_optimizer(cfg, list(model.parameters())),
-        explicit=ExplicitGradient(model, cfg.batch_size) if use_explicit else None,
+        explicit=_explicit(model, cfg.batch_size, opts.compile_model) if use_explicit else None,
         losses=torch.compile(member_losses) if opts.compile_model else member_losses,
         X=torch.stack([x for x, _ in data]).to(opts.device),
         F=torch.stack([f for _, f in data]).to(opts.device),

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optnet_nets.models.layers import init_weights
 from optnet_nets.train import checkpoint as ckpt
 from optnet_nets.train.config import TrainConfig
 from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
-from optnet_nets.train.init import apply_paper_init
 from optnet_nets.train.metrics import MetricsLog
 from optnet_theory.errors import OptnetError
 
@@ -128,7 +128,7 @@ class Trainer:
         self.steps_per_epoch = steps
         raw = model if model is not None else _create_default_model(config, self.dataset)
         if config.init == "paper":
-            apply_paper_init(raw)
+            init_weights(raw)  # Sec. 7.1: He for convolutions, Xavier for the classifier
         self.use_channels_last = config.channels_last and ctx.device.type == "cuda"
         raw = raw.to(ctx.device)
         if self.use_channels_last:

@@ -139,21 +139,13 @@ def estimate(
     return Estimate(memory, trials * per_trial)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print a table (or JSON lines); exit status 1 when any claim fails."""
+def _verify_all(args: argparse.Namespace, claims: tuple[str, ...], given: dict[str, Any]) -> Any:
+    """verify_all with the command's options."""
     from optnet_theory.commands.derive import parse_params
     from optnet_theory.paper_values import SIMULATION_HB_BETA
-    from optnet_theory.verify import CLAIMS, verify_all
+    from optnet_theory.verify import verify_all
 
-    claims = tuple(CLAIMS) if args.claim == "all" else (args.claim,)
-    if args.depth is not None and args.depth < 1:
-        raise OptnetError(f"--depth must be a positive integer, got {args.depth}")
-    _check_numbers(args)
-    given, sources = _user_inputs(args)
-    dim = given["W"].shape[0] if "W" in given else args.dim
-    check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
-                    estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
-    results = verify_all(
+    return verify_all(
         args.activation,
         claims=claims,
         depth=args.depth,
@@ -167,6 +159,24 @@ def run(args: argparse.Namespace) -> int:
         params=parse_params(args.param),
         **given,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print a table (or JSON lines); exit status 1 when any claim fails."""
+    from optnet_theory.verify import CLAIMS
+
+    claims = tuple(CLAIMS) if args.claim == "all" else (args.claim,)
+    if args.depth is not None and args.depth < 1:
+        raise OptnetError(f"--depth must be a positive integer, got {args.depth}")
+    _check_numbers(args)
+    given, sources = _user_inputs(args)
+    dim = given["W"].shape[0] if "W" in given else args.dim
+    check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
+                    estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
+    try:
+        results = _verify_all(args, claims, given)
+    except MemoryError:
+        raise OptnetError("ran out of memory (the size check was skipped with --force)") from None
     if args.json:
         for r in results:
             problem = {} if math.isfinite(r.max_rel_error) else {"problem": NON_FINITE}

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from optnet_nets.cli import main
+from optnet_nets.models.layers import init_weights
 from optnet_nets.train import (
     REQUIRED_KEYS,
     TrainConfig,
     Trainer,
     TrainingDiverged,
-    apply_paper_init,
     lr_factor,
     read_metrics,
     train,
@@ -100,7 +100,7 @@ def test_paper_init_he_for_convs_xavier_for_classifier():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(64, 128, 3), nn.BatchNorm2d(128), nn.Flatten(),
                         nn.Linear(512, 100))
-    apply_paper_init(net)
+    init_weights(net)
     conv, bn, fc = net[0], net[1], net[3]
     he_std = math.sqrt(2.0 / (128 * 3 * 3))  # fan_out = C_out * k * k
     assert conv.weight.std().item() == pytest.approx(he_std, rel=0.03)

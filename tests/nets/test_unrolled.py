@@ -109,7 +109,7 @@ def test_set_matrices_roundtrip_and_shared_input():
         ({"structures": []}, "at least one"),
         ({"depth": 0}, "depth"),
         ({"init": "he"}, "unknown init"),
-        ({"activation": "relu6"}, "unknown activation"),
+        ({"activation": "nosuch"}, "unknown name .nosuch."),
         ({"methods": {"hb": {"gamma": 0.1}}}, "no parameter"),
         ({"methods": {"resnet": {}}}, "unknown structure"),
         ({"structures": ["tmm"]}, "needs 0 < mu < L"),
