@@ -207,6 +207,8 @@ def _mp_to_floats(fn: MpFn, points: np.ndarray) -> list[float]:
     t = 1e12, which needs 4e11 digits), the answer is nan.
     """
     near = [float(t) for t in points if abs(t) <= MP_FALLBACK_RANGE]
+    if not near:  # NaN, +-inf or far out only: nothing to recompute, no child to start
+        return [float("nan")] * len(points)
     outcomes = iter(map_with_limit(MP_FALLBACK_SECONDS, lambda t: _mp_to_float(fn, t), near))
     out = []
     for t in points:

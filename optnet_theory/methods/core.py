@@ -260,12 +260,14 @@ class Method:
                 return
             A = np.array(st.A, dtype=dtype)
             B = np.array(st.B, dtype=dtype)
-            if transform is not None:
-                xi = (A + np.outer(B, C)) @ xi - B[:, None] * np.asarray(
-                    transform(j, y), dtype=dtype)[None, :]
-            else:
-                assert oracle is not None
-                xi = A @ xi + B[:, None] * np.asarray(oracle(j, y), dtype=dtype)[None, :]
+            # an overflowing run is reported by its caller (non-finite states), not warned here
+            with np.errstate(over="ignore", invalid="ignore"):
+                if transform is not None:
+                    xi = (A + np.outer(B, C)) @ xi - B[:, None] * np.asarray(
+                        transform(j, y), dtype=dtype)[None, :]
+                else:
+                    assert oracle is not None
+                    xi = A @ xi + B[:, None] * np.asarray(oracle(j, y), dtype=dtype)[None, :]
 
     def network_outputs(
         self, phi: Callable[[Any], Any], W: np.ndarray, x0: Any, depth: int
