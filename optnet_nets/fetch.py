@@ -1,5 +1,9 @@
 """Download, verify and unpack the small datasets of Sec. 7.1: CIFAR-10/100, MNIST, Fashion-MNIST.
 
+Length note: over 400 lines because the published sources table, the resumable transfer, the
+checksum and the safe unpacking are one transaction (download to a temporary file, verify,
+extract, rename); split, each piece would have to re-check what the previous one guaranteed.
+
 ``fetch(name, root)`` leaves the data where the readers look for it (:func:`dataset_dir`):
 ``ROOT/cifar-10-batches-py/``, ``ROOT/cifar-100-python/`` (the official archives, unpacked),
 ``ROOT/mnist/`` and ``ROOT/fashion-mnist/`` (the four official ``.gz`` IDX files, kept

@@ -1,5 +1,8 @@
 """The program of an unrolled method network, generated from the method's description.
 
+Length note: over 400 lines because the forward program and its adjoint are built from the same
+statements and must stay in one place to stay each other's transpose.
+
 A method of :mod:`optnet_theory.methods` is the linear system xi_{j+1} = A_j xi_j + B_j u_j,
 y_j = C_j xi_j, output x = D xi. Its network (Lemma 1, with footnote 3's L = 1) feeds back
 u_j = y_j - Phi(W_k y_j), so sub-step j of layer k is

@@ -1,5 +1,9 @@
 """Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer, for every method.
 
+Length note: over 400 lines because the error model (the tolerance below), the drawn settings
+and the claim runner share the Setting record; the method generation itself lives in
+:mod:`optnet_theory.methods`.
+
 For an activation (anything :func:`~optnet_theory.derive_energy` accepts) and an SPD matrix W,
 each claim runs Lemma 1's three steps, using the energy's own gradient (9):
 

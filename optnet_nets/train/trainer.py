@@ -1,5 +1,8 @@
 """The training loop of Sec. 7.1: SGD + Nesterov, step-wise lr drops, resumable at any step.
 
+Length note: over 400 lines because resuming, checkpointing and the divergence guard act on the
+same loop state at every step; they are kept beside the loop they protect.
+
 A run is a pure function of its :class:`TrainConfig`: batches come from the data API, which is
 deterministic in ``(seed, epoch)`` and can start at any step of an epoch, and every other piece
 of state (weights, momentum buffers, lr schedule, loss scaler, RNGs, the running sums of the
