@@ -1,8 +1,8 @@
 """Lazy public names for a package's ``__init__``: one helper instead of one copy per package.
 
 ``__getattr__ = lazy_names(__name__, {"name": "package.module", ...})`` imports each name from
-its module on first use, so that importing the package stays cheap (``optnet_nets`` does not
-import torch until a torch-backed name is used; ``optnet_theory`` does not load SymPy-heavy
+its module on first use, so that importing the package stays cheap (``optnet_nets`` loads
+no torch until a torch-backed name is used; ``optnet_theory`` does not load SymPy-heavy
 modules for ``optnet --help``).
 """
 

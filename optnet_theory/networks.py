@@ -25,6 +25,7 @@ import numpy as np
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import get_method
 from optnet_theory.methods.core import Trajectory
+from optnet_theory.methods.paper import PAPER_METHODS
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 
@@ -48,14 +49,8 @@ Activation = Callable[[Any], Any]
 Map = Callable[[np.ndarray], np.ndarray]
 Coefficient = Any  # a scalar, or a sequence indexed by layer k
 
-#: the paper's structures: method name -> the network equation it generates.
-STRUCTURES: dict[str, str] = {
-    "gd": "(7)",
-    "hb": "(11)",
-    "agd": "(12)",
-    "agd2": "(13)",
-    "admm": "(14)",
-}
+#: the paper's structures: method name -> the network equation it generates (from the entries).
+STRUCTURES: dict[str, str] = {spec.name: spec.network for spec in PAPER_METHODS if spec.network}
 
 
 def _depth(K: Any) -> int:

@@ -41,6 +41,7 @@ def _gd_bound(m: Method, N: int) -> float | None:
 
 GD = MethodSpec(
     name="gd",
+    network="(7)",
     source=f"{_PAPER}, eq. (1); Cauchy 1847",
     equation="(1) -> network (7)",
     function_class="smooth-convex",
@@ -70,6 +71,7 @@ def _hb(j: int, p: Params) -> Step:
 
 HB = MethodSpec(
     name="hb",
+    network="(11)",
     source=f"{_PAPER}, eq. (2); Polyak 1964",
     equation="(2) -> network (11)",
     function_class="smooth-convex",
@@ -138,6 +140,7 @@ def agd_step(b: Any, p: Params) -> Step:
 
 AGD = MethodSpec(
     name="agd",
+    network="(12)",
     source=f"{_PAPER}, eq. (3) and footnote 4; Nesterov 1983",
     equation="(3) -> network (12)",
     function_class="smooth-convex",
@@ -177,6 +180,7 @@ def agd2_step(b: Any, p: Params) -> Step:
 
 AGD2 = MethodSpec(
     name="agd2",
+    network="(13)",
     source=f"{_PAPER}, eqs. (4) and (5)",
     equation="(4)+(5) -> network (13)",
     function_class="smooth-convex",
@@ -219,6 +223,7 @@ def _admm(j: int, p: Params) -> Step:
 
 ADMM = MethodSpec(
     name="admm",
+    network="(14)",
     source=f"{_PAPER}, eq. (6) and footnote 7; Gabay 1983, Lin, Liu & Su 2011",
     equation="(6) -> network (14)",
     function_class="smooth-convex",

@@ -106,6 +106,7 @@ class MethodSpec:
     needs_horizon: bool = False
     substeps: int = 1
     equation: str | None = None
+    network: str | None = None  # the paper's network equation it generates, e.g. "(11)"
     slots: tuple[str, ...] = ()
     analytic: Analytic | None = None
     rate: str | None = None
@@ -136,6 +137,7 @@ class MethodSpec:
             "name": self.name,
             "source": self.source,
             "equation": self.equation,
+            "network": self.network,
             "function_class": self.function_class,
             "function_class_text": FUNCTION_CLASSES[self.function_class],
             "state_size": self.state_size,
