@@ -28,8 +28,6 @@ rho < 0, the interval lies below 0 and p < 0.05; otherwise "not resolved at this
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 
 from optnet_nets.rank_statistics import bootstrap_spearman, permutation_p, spearman, verdict
 from optnet_nets.study.statistics import NOT_RESOLVED
+from optnet_theory.certify_table import write_json_atomic
 from optnet_theory.errors import OptnetError
 
 __all__ = [
@@ -130,17 +129,6 @@ def _simulation_runs(sim_dir: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def _write_atomic(data: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _certified(
     methods: Mapping[str, dict[str, Any]], mu: float, steps: int, cache: Path | None,
     metric: str = "distance",
@@ -164,7 +152,7 @@ def _certified(
             method = get_method(name, L=1.0, mu=tuned if tuned else mu, N=horizon, **clean)
             stored[key] = certify(_on_class(method, mu), steps, metric=metric).worst_case
             if cache is not None:
-                _write_atomic(stored, cache)
+                write_json_atomic(stored, cache)
         out[name] = float(stored[key])
     return out
 

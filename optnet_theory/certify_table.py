@@ -75,7 +75,8 @@ def _key(row: str, kappa: float, steps: int) -> str:
     return f"{row}|kappa={kappa:g}|N={steps}"
 
 
-def _write_atomic(data: dict[str, Any], path: Path) -> None:
+def write_json_atomic(data: Any, path: Path) -> None:
+    """``data`` as JSON at ``path``: a temporary file renamed into place (never half-written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -132,7 +133,7 @@ def certified_rates(
                 if progress:
                     print(f"  {key}: {cert.worst_case:.6g} ({cert.seconds:.1f} s)", flush=True)
                 if cache:
-                    _write_atomic({"entries": entries}, cache)
+                    write_json_atomic({"entries": entries}, cache)
     return {"kappas": list(kappas), "steps": list(steps), "rows": list(rows), "entries": entries}
 
 
