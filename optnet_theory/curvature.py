@@ -10,6 +10,8 @@ convex when mu > 0 (Sec. 5.1 uses the ratio L/mu).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,7 +28,7 @@ from optnet_theory.antiderivative.piecewise import (
     junctions,
     mp_point,
 )
-from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.antiderivative.timelimit import Pending, call_with_limit, start_with_limit
 from optnet_theory.energy import Energy
 from optnet_theory.errors import OptnetError
 from optnet_theory.numerics import mp_function
@@ -95,6 +97,38 @@ def _limit_sides(value: sp.Expr) -> tuple[bool, bool]:
     return value == -sp.oo, value == sp.oo
 
 
+def _decide_unbounded(phi: sp.Expr) -> tuple[bool, bool]:
+    """The limits of :func:`_unbounded` (run in a child process under its CPU limit)."""
+    low = high = False
+    for interval, expr in intervals(as_piecewise(phi)):
+        slope = sp.diff(expr, X)
+        points = [(interval.inf, "+"), (interval.sup, "-")]
+        inside = singularities(slope, X, sp.Interval.open(interval.inf, interval.sup))
+        if isinstance(inside, sp.FiniteSet):
+            points += [(p, d) for p in inside for d in ("+", "-")]
+        for point, side in points:
+            down, up = _limit_sides(sp.limit(slope, X, point, side))
+            low, high = low or down, high or up
+    return low, high
+
+
+_STARTED: dict[sp.Expr, Pending[tuple[bool, bool]]] = {}
+
+
+@contextmanager
+def deciding_unbounded(phi: sp.Expr) -> Iterator[None]:
+    """Decide :func:`_unbounded` for ``phi`` in a child process while the body runs (``optnet
+    derive`` derives Psi meanwhile, on the second core); the answer is the same. A decision the
+    body did not use is stopped when it ends."""
+    _STARTED[phi] = start_with_limit(UNBOUNDED_SECONDS, lambda: _decide_unbounded(phi))
+    try:
+        yield
+    finally:
+        unused = _STARTED.pop(phi, None)
+        if unused is not None:
+            unused.cancel()
+
+
 def _unbounded(phi: sp.Expr) -> tuple[bool, bool]:
     """Whether inf Phi' = -inf and sup Phi' = +inf, decided symbolically (UNBOUNDED_SECONDS).
 
@@ -102,22 +136,11 @@ def _unbounded(phi: sp.Expr) -> tuple[bool, bool]:
     of x**3 or max(x, 0)**2) and at Phi''s singular points inside a piece (the cusp of
     sqrt(abs(x)) at 0). (False, False) when SymPy cannot decide in time; the grid then decides.
     """
-
-    def attempt() -> tuple[bool, bool]:
-        low = high = False
-        for interval, expr in intervals(as_piecewise(phi)):
-            slope = sp.diff(expr, X)
-            points = [(interval.inf, "+"), (interval.sup, "-")]
-            inside = singularities(slope, X, sp.Interval.open(interval.inf, interval.sup))
-            if isinstance(inside, sp.FiniteSet):
-                points += [(p, d) for p in inside for d in ("+", "-")]
-            for point, side in points:
-                down, up = _limit_sides(sp.limit(slope, X, point, side))
-                low, high = low or down, high or up
-        return low, high
-
+    pending = _STARTED.pop(phi, None)
+    if pending is None:
+        pending = start_with_limit(UNBOUNDED_SECONDS, lambda: _decide_unbounded(phi))
     try:
-        out = call_with_limit(UNBOUNDED_SECONDS, attempt)
+        out = pending.result()
     except (NotImplementedError, ValueError, TypeError, AttributeError):
         return False, False
     return out if out is not None else (False, False)

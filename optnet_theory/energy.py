@@ -29,7 +29,7 @@ from optnet_theory.antiderivative.piecewise import (
     float_breakpoints,
 )
 from optnet_theory.antiderivative.reference import REF_DPS, psi_by_quadrature
-from optnet_theory.antiderivative.timelimit import map_with_limit
+from optnet_theory.antiderivative.timelimit import map_with_limit, start_with_limit
 from optnet_theory.errors import OptnetError
 from optnet_theory.formula import parse_formula
 from optnet_theory.numerics import FloatFn, MpFn, float_function, mp_function
@@ -37,6 +37,8 @@ from optnet_theory.numerics import FloatFn, MpFn, float_function, mp_function
 FLOAT_AUDIT_POINTS = np.concatenate(
     [-np.geomspace(1e3, 1e-3, 25), [0.0], np.geomspace(1e-3, 1e3, 25)]
 )
+#: CPU seconds for the float audit of a closed form (about 0.1 s; inf is reported past it).
+FLOAT_AUDIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -273,8 +275,16 @@ def derive_energy(spec: str | sp.Expr, **params: float) -> Energy:
             "spec must be a registry name, a formula in x or a SymPy expression, "
             f"got {type(spec).__name__}"
         )
-    items = tuple(sorted((name, float(_rational(name, v))) for name, v in params.items()))
-    return _derive(spec, items)
+    return _derive(spec, _items(params))
+
+
+def _items(params: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted((name, float(_rational(name, v))) for name, v in params.items()))
+
+
+def activation_phi(spec: str | sp.Expr, **params: float) -> sp.Expr:
+    """Phi of ``spec`` with ``params`` bound, exactly as :func:`derive_energy` reads it."""
+    return _resolve(spec, dict(_items(params)))[1]
 
 
 @lru_cache(maxsize=128)
@@ -287,11 +297,13 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
     dphi_fn = float_function(dphi, X)
     psi, steps = antiderivative_on_reals(phi, X)
     if psi is not None:
-        result = check_antiderivative(phi, psi, X)
+        psi_mp = mp_function(psi, X)
+        psi_fn = float_function(psi, X, psi_mp)
+        auditing = start_with_limit(FLOAT_AUDIT_SECONDS, lambda: _float_audit(psi_fn, psi_mp))
+        result = check_antiderivative(phi, psi, X)  # while the audit runs on the second core
         steps += list(result.steps)
         if result.verified:
-            psi_mp = mp_function(psi, X)
-            psi_fn = float_function(psi, X, psi_mp)
+            audit = auditing.result()
             return Energy(
                 spec=label,
                 phi=phi,
@@ -302,13 +314,14 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
                 max_check_error=result.max_error,
                 accuracy=None,
                 steps=tuple(steps),
-                float_check_error=_float_audit(psi_fn, psi_mp),
+                float_check_error=math.inf if audit is None else audit,
                 _phi_fn=phi_fn,
                 _psi_fn=psi_fn,
                 _dphi_fn=dphi_fn,
                 _phi_mp=phi_mp,
                 _psi_mp=psi_mp,
             )
+        auditing.cancel()
         steps.append("closed form rejected by the check; falling back to numeric")
     cuts = float_breakpoints(phi)
     approx = ChebyshevAntiderivative(phi_fn, phi_mp, cuts)

@@ -3,7 +3,8 @@
 :func:`float_function` lambdifies after rewriting the patterns that overflow in float64 into
 stable primitives: log of a positive sum of exponentials becomes a log-sum-exp,
 1/(A + B e^u) becomes a logistic ``expit``, and Li2(-c e^u) an inversion-formula evaluation
-of the dilogarithm. Entries that still come out non-finite are recomputed with mpmath (for
+of the dilogarithm (any other polylogarithm, e.g. the Li3 of x^2/(e^x + 3), is evaluated by
+mpmath point by point). Entries that still come out non-finite are recomputed with mpmath (for
 |x| <= 1e4, under a CPU limit), so the callables return finite float64 values (or +-inf when
 the value itself exceeds float64).
 """
@@ -49,6 +50,18 @@ def _li2negexp(u: np.ndarray) -> np.ndarray:
     return np.where(u <= 0, small, big)
 
 
+def _polylog(order: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Li_s(z) elementwise by mpmath at 20 digits, real part (Li3 and higher, or Li2 at an
+    argument other than -c e^u: rare in closed forms, so exact rather than fast)."""
+
+    def one(s: float, v: float) -> float:
+        with mpmath.workdps(20):
+            return float(mpmath.re(mpmath.polylog(int(s), v)))
+
+    out = np.frompyfunc(one, 2, 1)(np.asarray(order, dtype=float), np.asarray(z, dtype=float))
+    return np.asarray(out, dtype=float)
+
+
 def _mp_logsumexp(*args: mpmath.mpf) -> mpmath.mpf:
     top = max(args)
     if len(args) == 2:
@@ -74,6 +87,7 @@ _NUMPY_NAMESPACE = {
     "optnet_logsumexp": _logsumexp,
     "optnet_expit": _expit,
     "optnet_li2negexp": _li2negexp,
+    "polylog": _polylog,
 }
 
 
@@ -96,6 +110,7 @@ _NUMPY_FUNCTIONS = (
     _LSE,
     _EXPIT,
     _LI2NEGEXP,
+    sp.polylog,
 )
 
 

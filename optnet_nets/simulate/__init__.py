@@ -12,7 +12,8 @@ For each depth all structures and all seeds train together in one
 Gradients are computed by the generated adjoint programs of
 :mod:`optnet_nets.unrolled_backward` (``engine="autograd"`` for the reference), subnormal floats
 are flushed to zero while training (deep GD's vanishing gradients made steps 2x slower, the
-weights do not change), and ``workers`` trains several depths at once in separate processes.
+weights do not change), and ``workers`` trains several (depth, seed) units at once in separate
+processes.
 Nothing is lost when a run dies: a rerun with the same ``--out`` resumes.
 
 One module per job:

@@ -2,8 +2,8 @@
 
 ``config.json`` holds the :class:`~optnet_nets.simulate.config.SimulateConfig`; each finished
 (depth, seed) is ``partial/depth{D}_seed{S}.json``, written at once (temporary file, rename); a
-unit in progress is ``checkpoint_depth{D}.pt``, saved atomically. A damaged file is one
-:class:`OptnetError` line naming it and the way out.
+unit in progress is ``checkpoint_depth{D}_seed{S}.pt`` (its depths and seeds), saved atomically.
+A damaged file is one :class:`OptnetError` line naming it and the way out.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "check_saved_config",
     "checkpoint_path",
     "depth_tag",
+    "in_progress_units",
     "read_checkpoint",
     "read_config",
     "read_json",
@@ -51,9 +52,22 @@ def depth_tag(depths: list[int]) -> str:
     return "-".join(str(k) for k in sorted(depths))
 
 
-def checkpoint_path(out: Path, depths: list[int]) -> Path:
-    """Where the unit training ``depths`` is checkpointed while in progress."""
-    return out / f"checkpoint_depth{depth_tag(depths)}.pt"
+def checkpoint_path(out: Path, depths: list[int], seeds: list[int]) -> Path:
+    """Where the unit training ``depths`` x ``seeds`` is checkpointed while in progress."""
+    return out / f"checkpoint_depth{depth_tag(depths)}_seed{depth_tag(seeds)}.pt"
+
+
+def in_progress_units(out: Path) -> list[tuple[list[int], list[int]]]:
+    """The (depths, seeds) of every unit with a checkpoint in ``out``, read from the names
+    :func:`checkpoint_path` gives them (a resume keeps a unit's shape, whatever ``--workers``)."""
+    units = []
+    for path in sorted(out.glob("checkpoint_depth*_seed*.pt")):
+        depths, _, seeds = path.stem.removeprefix("checkpoint_depth").partition("_seed")
+        try:
+            units.append(([int(k) for k in depths.split("-")], [int(s) for s in seeds.split("-")]))
+        except ValueError:
+            continue  # not a name checkpoint_path writes
+    return units
 
 
 def read_json(path: Path, recover: str) -> Any:

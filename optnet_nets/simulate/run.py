@@ -1,9 +1,9 @@
 """Running Table 2 (Sec. 5.3) into a folder: units of work, worker processes, resumption, and the
 machine's GEMM rate that the run's speed is measured against.
 
-A unit is one ensemble per depth (or, with ``batch_depths``, every unfinished depth at once)
-over the seeds that depth still lacks; a rerun with the same ``--out`` trains only what is
-missing (:mod:`optnet_nets.simulate.files`).
+A unit is one ensemble per depth over the seeds that depth still lacks (per depth and seed with
+several workers; with ``batch_depths``, every unfinished depth at once); a rerun with the same
+``--out`` trains only what is missing (:mod:`optnet_nets.simulate.files`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 from optnet_nets.simulate.config import ENGINES, SimulateConfig
 from optnet_nets.simulate.files import (
     check_saved_config,
+    in_progress_units,
     read_config,
     read_json,
     read_record,
@@ -60,14 +61,24 @@ def measure_gemm_peak(
     return 2.0 * n**3 / best
 
 
-def _units(cfg: SimulateConfig, out: Path, batch_depths: bool) -> Units:
-    """What is left to train in ``out``: one unit per depth, or (batch_depths) one in all."""
+def _units(cfg: SimulateConfig, out: Path, batch_depths: bool, workers: int) -> Units:
+    """What is left to train in ``out``: first every unit with a checkpoint (it keeps its
+    shape), then one unit per depth, one per (depth, seed) when ``workers`` > 1 (so that the
+    deepest depth's seeds run side by side), or (batch_depths) one in all."""
     todo = {(k, sd) for k in cfg.depths for sd in cfg.seeds if not record_path(out, k, sd).exists()}
+    units: Units = []
+    for depths, seeds in in_progress_units(out):
+        pairs = {(k, sd) for k in depths for sd in seeds}
+        if pairs <= todo:
+            units.append((depths, seeds))
+            todo -= pairs
     if batch_depths:
-        units = [([k for k in cfg.depths if any((k, sd) in todo for sd in cfg.seeds)],
-                  [sd for sd in cfg.seeds if any((k, sd) in todo for k in cfg.depths)])]
+        units.append(([k for k in cfg.depths if any((k, sd) in todo for sd in cfg.seeds)],
+                      [sd for sd in cfg.seeds if any((k, sd) in todo for k in cfg.depths)]))
+    elif workers > 1:
+        units += [([k], [sd]) for k, sd in sorted(todo)]
     else:
-        units = [([k], [sd for sd in cfg.seeds if (k, sd) in todo]) for k in cfg.depths]
+        units += [([k], [sd for sd in cfg.seeds if (k, sd) in todo]) for k in cfg.depths]
     return [(k, sd) for k, sd in units if k and sd]
 
 
@@ -93,7 +104,7 @@ def run_simulation(
     :mod:`optnet_nets.unrolled_backward` (equal to autograd's up to rounding; ``compile_model``
     compiles them into one function); it falls back to autograd where those do not apply
     (``batch_depths``).
-    ``workers`` > 1 trains that many units (depths) at once in separate processes, each with
+    ``workers`` > 1 trains that many units (depth, seed) at once in separate processes, each with
     ``torch.get_num_threads() // workers`` threads, longest first: at d = 100 the products are
     too small for several threads to share one, so two single-threaded processes keep two cores
     busy where one two-threaded process cannot. Results are the same as with one worker.
@@ -115,7 +126,7 @@ def run_simulation(
     # the peak of one training process: with workers, each has 1/workers of the threads
     threads = max(1, torch.get_num_threads() // workers)
     peak = measure_gemm_peak(device=device, threads=threads)
-    units = _units(cfg, out, batch_depths)
+    units = _units(cfg, out, batch_depths, workers)
     opts = TrainOptions(
         out, device, progress, checkpoint_seconds, compile_model, engine, flush_denormal
     )

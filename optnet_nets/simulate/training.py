@@ -148,7 +148,7 @@ def build(cfg: SimulateConfig, depths: list[int], seeds: list[int], opts: TrainO
             for s, m in model.methods.items()
         },
         mu_source=mu_source,
-        checkpoint=checkpoint_path(opts.out, depths),
+        checkpoint=checkpoint_path(opts.out, depths, seeds),
     )
 
 

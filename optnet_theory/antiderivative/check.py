@@ -23,7 +23,7 @@ from optnet_theory.antiderivative.piecewise import (
     junctions,
     mp_point,
 )
-from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.antiderivative.timelimit import Pending, start_with_limit
 from optnet_theory.numerics import mp_function
 
 CHECK_POINTS = 61
@@ -58,15 +58,16 @@ def check_points(x_breaks: list[float]) -> list[mpmath.mpf]:
     return pts
 
 
-def symbolic_zero(diff: sp.Expr, seconds: float | None = None) -> bool:
-    """Whether ``diff`` simplifies to 0 (every branch), within ``seconds`` (SYMBOLIC_SECONDS)."""
+def _start_symbolic_zero(diff: sp.Expr) -> Pending[bool]:
+    """Whether ``diff`` simplifies to 0 (every branch) within SYMBOLIC_SECONDS, started in a
+    child process; the caller goes on meanwhile."""
 
     def attempt() -> bool:
         expr = sp.piecewise_fold(sp.expand_func(diff))
         parts = [e for e, _ in expr.args] if isinstance(expr, sp.Piecewise) else [expr]
         return all(sp.simplify(sp.expand_func(p)) == 0 for p in parts)
 
-    return bool(call_with_limit(SYMBOLIC_SECONDS if seconds is None else seconds, attempt))
+    return start_with_limit(SYMBOLIC_SECONDS, attempt)
 
 
 def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResult:
@@ -74,12 +75,7 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
     problems: list[str] = []
     steps: list[str] = []
     diff = sp.diff(psi, x) - as_piecewise(phi)
-    symbolic = symbolic_zero(diff)
-    steps.append(
-        "check: Psi' - Phi simplifies to 0"
-        if symbolic
-        else "check: Psi' - Phi not simplified to 0 symbolically; numeric check decides"
-    )
+    simplifying = _start_symbolic_zero(diff)  # on the second core while the points are checked
     pieces = intervals(as_piecewise(psi))
     cut_floats = [float(b) for b in breakpoints(pieces)]
     dpsi = mp_function(sp.diff(psi, x), x)
@@ -107,6 +103,12 @@ def check_antiderivative(phi: sp.Expr, psi: sp.Expr, x: sp.Symbol) -> CheckResul
         at0 = psi_mp(mpmath.mpf(0))
         if abs(at0) > TOLERANCE:
             problems.append(f"Psi(0) = {float(mpmath.re(at0)):.3g}, not 0")
+    symbolic = bool(simplifying.result())
+    steps.append(
+        "check: Psi' - Phi simplifies to 0"
+        if symbolic
+        else "check: Psi' - Phi not simplified to 0 symbolically; numeric check decides"
+    )
     max_error = float(worst)
     if max_error > TOLERANCE:
         problems.append(f"|Psi' - Phi| reaches {max_error:.2e} (tolerance {TOLERANCE:g})")

@@ -13,7 +13,7 @@ import sympy as sp
 
 from optnet_theory.antiderivative.realness import interior_point, make_real
 from optnet_theory.antiderivative.rules import integrate_smooth
-from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.antiderivative.timelimit import Pending, start_with_limit
 from optnet_theory.errors import OptnetError
 
 TIDY_SECONDS = 0.2
@@ -92,15 +92,21 @@ def _same_values(a: sp.Expr, b: sp.Expr, x: sp.Symbol, interval: sp.Interval) ->
     return True
 
 
-def tidy(expr: sp.Expr, x: sp.Symbol, interval: sp.Interval) -> tuple[sp.Expr, list[str]]:
-    """SymPy's simplify (0.2 s of CPU), kept only if shorter and equal on ``interval``.
+def _start_tidy(expr: sp.Expr) -> Pending[sp.Expr] | None:
+    """Start SymPy's simplify of a piece of Psi (0.2 s of CPU) in a child, so that the pieces
+    are tidied side by side; :func:`_tidied` keeps it only if shorter and equal.
 
     Tried only on expressions with exponentials (e.g. x + log(1 + e^-x) -> log(e^x + 1)):
     on polynomials and logs of polynomials it costs time and rarely shortens anything.
     """
-    if not expr.has(sp.exp):
-        return expr, []
-    simpler = call_with_limit(TIDY_SECONDS, lambda: sp.simplify(expr))
+    return start_with_limit(TIDY_SECONDS, lambda: sp.simplify(expr)) if expr.has(sp.exp) else None
+
+
+def _tidied(
+    expr: sp.Expr, x: sp.Symbol, interval: sp.Interval, pending: Pending[sp.Expr] | None
+) -> tuple[sp.Expr, list[str]]:
+    """``expr`` or its simplified form from ``pending``, if shorter and equal on ``interval``."""
+    simpler = None if pending is None else pending.result()
     if simpler is None or sp.count_ops(simpler) >= sp.count_ops(expr):
         return expr, []
     try:
@@ -135,8 +141,10 @@ def antiderivative_on_reals(phi: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr | None,
     for k in range(home - 1, -1, -1):
         b = pieces[k][0].sup
         psi[k] = antis[k] - _at(antis[k], x, b, "-") + _at(psi[k + 1], x, b, "+")
+    expanded = [sp.expand_mul(p) for p in psi]
+    started = [_start_tidy(p) for p in expanded]
     for k, (interval, _) in enumerate(pieces):
-        psi[k], note = tidy(sp.expand_mul(psi[k]), x, interval)
+        psi[k], note = _tidied(expanded[k], x, interval, started[k])
         steps += note
     if len(pieces) == 1:
         steps.append("normalise: Psi(0) = 0")

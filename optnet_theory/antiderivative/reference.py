@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import mpmath
 from mpmath.calculus.quadrature import GaussLegendre
 
+from optnet_theory.antiderivative.timelimit import start_with_limit
 from optnet_theory.numerics import MpFn
 
 #: Working precision of the reference (digits).
@@ -26,6 +27,8 @@ MAX_PIECES = 300
 #: The two Gauss-Legendre rules of every piece (mpmath degrees: 3 * 2^(d-1) nodes); their
 #: difference is the piece's error estimate, and a piece whose estimate is too large is halved.
 RULES = (4, 5)
+#: CPU seconds for the negative side's child (its piece budget normally ends it long before).
+SIDE_SECONDS = 600.0
 _NODES: dict[tuple[int, int], list[tuple[mpmath.mpf, mpmath.mpf]]] = {}
 
 
@@ -104,26 +107,45 @@ def reference_values(
 
     ``cuts`` are nodes every piece ends at (breakpoints of Phi, or a finer partition where Phi
     is known to vary fast). A point beyond one that could not be resolved maps to None (so do
-    all further out on that side: the chain is broken there).
+    all further out on that side: the chain is broken there). With points on both sides, the
+    negative side is integrated in a child process meanwhile (the same arithmetic, on the
+    second core); a child that dies or runs past SIDE_SECONDS leaves its side unresolved.
     """
     tol = mpmath.mpf(10) ** (3 - mpmath.mp.dps)
     cuts = sorted(cuts)
-    out: dict[mpmath.mpf, mpmath.mpf | None] = {}
-    for sign in (1, -1):
-        side = sorted({mpmath.mpf(t) for t in points if sign * t > 0}, key=lambda t: sign * t)
-        total, last = mpmath.mpf(0), mpmath.mpf(0)
-        budget = [max_pieces]
-        broken = False
-        for t in side:
-            if not broken:
-                try:
-                    lo, hi = min(last, t), max(last, t)
-                    total += sign * integrate(phi_mp, lo, hi, cuts, tol, budget)
-                    last = t
-                except Unresolved:
-                    broken = True
-            out[t] = None if broken else total
+    points = [mpmath.mpf(t) for t in points]
+    negative = [t for t in points if t < 0]
+    other = (start_with_limit(SIDE_SECONDS, lambda: _side(phi_mp, negative, cuts, tol, max_pieces,
+                                                          -1))
+             if negative and any(t > 0 for t in points) else None)  # fmt: skip
+    out = _side(phi_mp, points, cuts, tol, max_pieces, 1)
+    if other is None:
+        out.update(_side(phi_mp, negative, cuts, tol, max_pieces, -1))
+    else:
+        out.update(other.result() or dict.fromkeys(negative))
     out[mpmath.mpf(0)] = mpmath.mpf(0)
+    return out
+
+
+def _side(
+    phi_mp: MpFn, points: list[mpmath.mpf], cuts: list[float], tol: mpmath.mpf,
+    max_pieces: int, sign: int,
+) -> dict[mpmath.mpf, mpmath.mpf | None]:
+    """:func:`reference_values` on the side of 0 given by ``sign``."""
+    out: dict[mpmath.mpf, mpmath.mpf | None] = {}
+    side = sorted({t for t in points if sign * t > 0}, key=lambda t: sign * t)
+    total, last = mpmath.mpf(0), mpmath.mpf(0)
+    budget = [max_pieces]
+    broken = False
+    for t in side:
+        if not broken:
+            try:
+                lo, hi = min(last, t), max(last, t)
+                total += sign * integrate(phi_mp, lo, hi, cuts, tol, budget)
+                last = t
+            except Unresolved:
+                broken = True
+        out[t] = None if broken else total
     return out
 
 

@@ -8,15 +8,23 @@ The chain, tried in order by :func:`integrate_smooth`:
    x log A - Li2(-(B/A) e^(c x + d)) / c, real on all of R (SymPy alone leaves it unevaluated).
    ``log-expand``   -- log of a positive sum of exponentials (cosh, tanh + 1, ...) split as
    u + log(A + B e^(c x)), which the log-exp rule then integrates.
-4. ``sympy``        -- :func:`sympy.integrate`, under a time limit, accepted only if it leaves
+   ``polylog-exp``  -- Li_s(-B e^(c x + d)) to Li_(s+1)(-B e^(c x + d)) / c.
+4. ``polynomial``   -- a polynomial in x, term by term.
+   ``sympy``        -- :func:`sympy.integrate`, under a time limit, accepted only if it leaves
    no unevaluated ``Integral``.
 5. ``by-parts``     -- x^n g(x) = x^n G - n * integral(x^(n-1) G) when g has an antiderivative
    G by this chain (this is how x*sigmoid(x) reaches the dilogarithm).
 6. ``rewrite-exp``  -- hyperbolic functions rewritten as exponentials, then the chain again.
+
+Before the rules, an integrand x^n R(e^(c x)) is screened by its poles
+(:func:`exp_rational_poles`): real poles skip ``sympy`` (it leaves these unevaluated), a
+non-real pole (Mish) declines at once, so the numeric fallback starts without waiting out the
+budget. x^n log(A + B e^(c x)) and x^n Li_s(-B e^(c x)) skip ``sympy`` too.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -90,6 +98,19 @@ def _log_exp(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
     return result, [f"log-exp: integral of {expr} is {result} (dilogarithm, real on R)"]
 
 
+def _polylog_exp(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    """Li_s(-B e^(c x + d)) with B > 0 integrates to Li_(s+1)(-B e^(c x + d)) / c (real on R:
+    the argument is negative). The step after log-exp: x log(1 + e^x) by parts needs it."""
+    if not isinstance(expr, sp.polylog) or expr.args[0].has(x):
+        return None
+    matched = _exp_linear(-expr.args[1], x)
+    if matched is None:
+        return None
+    c = matched[1]
+    result = sp.polylog(expr.args[0] + 1, expr.args[1]) / c
+    return result, [f"polylog-exp: integral of {expr} is {result}"]
+
+
 def _exp_sum_log(arg: sp.Expr, x: sp.Symbol) -> sp.Expr | None:
     """log of a positive sum of c_i e^(u_i) (u_i linear in x) as u_k + log(sum c_i e^(u_i-u_k)).
 
@@ -150,6 +171,14 @@ def _log_expand(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
 _SYMPY_CACHE: dict[tuple[sp.Expr, sp.Symbol], sp.Expr | None] = {}
 
 
+def _polynomial(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
+    """A polynomial in x, term by term (SymPy's integrate takes 30 ms even for x)."""
+    if not expr.is_polynomial(x):
+        return None
+    result = sp.Poly(expr, x).integrate().as_expr()
+    return result, [f"polynomial: integral of {expr} is {result}"]
+
+
 def _sympy(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
     """sympy.integrate under a CPU limit; answers (and complete failures) are remembered."""
     key = (expr, x)
@@ -184,6 +213,38 @@ def _polynomial_factor(expr: sp.Expr, x: sp.Symbol) -> tuple[int, sp.Expr] | Non
     return power, coeff * sp.Mul(*others)
 
 
+def exp_rational_poles(expr: sp.Expr, x: sp.Symbol) -> str | None:
+    """For expr = x^n R(e^(c x)), n >= 1 and R rational with a pole other than 0: "real" when
+    every pole of R in s = e^(k x) (k the largest common step of the exponents) is real,
+    "complex" when one is not; None for any other integrand.
+
+    Partial fractions give x^n / (s - r) terms, whose antiderivatives are polylogarithms of
+    s / r: real ones (Li2(-e^x) of swish) come from the by-parts and log rules, and SymPy's
+    integrate only returns them unevaluated, so it is skipped; complex ones (Mish's
+    e^(2x) + 2 e^x + 2 has poles -1 +- i) need dilogarithms at complex arguments, which no
+    rule produces, so the chain declines at once instead of spending its budget.
+    """
+    split = _polynomial_factor(expr, x)
+    if split is None or not split[1].has(sp.exp, sp.tanh, sp.sinh, sp.cosh):
+        return None
+    g = split[1].rewrite(sp.exp)
+    rates = [sp.expand(e.args[0]) / x for e in g.atoms(sp.exp)]
+    if not all(r.is_Rational and r != 0 for r in rates):
+        return None
+    q = math.lcm(*(int(sp.Rational(r).q) for r in rates))  # s = e^(x/q) makes powers whole
+    t = sp.Dummy("t", positive=True)
+    in_t = g.subs({e: t ** int(r * q) for e, r in zip(g.atoms(sp.exp), rates, strict=True)})
+    num, den = sp.fraction(sp.cancel(sp.together(in_t)))
+    if num.has(x) or den.has(x) or not (num.is_polynomial(t) and den.is_polynomial(t)):
+        return None
+    p_den = sp.Poly(den, t).terms_gcd()[1]  # poles at t = 0 are not poles of R(e^(c x))
+    if p_den.degree() < 1:
+        return None
+    k = math.gcd(*(m[0] for m in (*sp.Poly(num, t).monoms(), *p_den.monoms())))
+    in_s = sp.Poly(p_den.as_expr().subs(t, t ** sp.Rational(1, k)), t)
+    return "real" if len(sp.real_roots(in_s)) == in_s.degree() else "complex"
+
+
 def _by_parts(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
     split = _polynomial_factor(expr, x)
     if split is None or depth >= MAX_DEPTH:
@@ -215,6 +276,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("linearity", _linearity),
     ("log-exp", _log_exp),
     ("log-expand", _log_expand),
+    ("polylog-exp", _polylog_exp),
+    ("polynomial", _polynomial),
     ("sympy", _sympy),
     ("by-parts", _by_parts),
     ("rewrite-exp", _rewrite_exp),
@@ -240,9 +303,30 @@ def integrate_smooth(
     return _chain(expr, x, depth)
 
 
+def _screen(expr: sp.Expr, x: sp.Symbol) -> str | None:
+    """"decline" for x^n R(e^(c x)) with a non-real pole; "by-parts" (SymPy skipped) for one
+    with real poles, or x^n times a log-exp or polylog-exp integrand; else None."""
+    poles = exp_rational_poles(expr, x)
+    if poles is not None:
+        return "decline" if poles == "complex" else "by-parts"
+    split = _polynomial_factor(expr, x)
+    if split is not None:
+        g = split[1].as_independent(x, as_Add=False)[1]
+        if _log_exp(g, x, 0) is not None or _polylog_exp(g, x, 0) is not None:
+            return "by-parts"
+    return None
+
+
 def _chain(expr: sp.Expr, x: sp.Symbol, depth: int) -> tuple[sp.Expr | None, list[str]]:
     declined: list[str] = []
+    screen = _screen(expr, x)
+    if screen == "decline":
+        return None, [f"exp-rational: {expr} is x^n R(e^(c x)) with non-real poles; its "
+                      "antiderivative needs dilogarithms at complex arguments (no rule gives "
+                      "them)"]
     for name, rule in RULES:
+        if name == "sympy" and screen == "by-parts":
+            continue  # SymPy leaves these unevaluated; by-parts reaches the polylogarithms
         if cpu_time() > _DEADLINE.get():
             declined.append(f"time budget of {BUDGET_SECONDS:g} s spent before rule {name}")
             break

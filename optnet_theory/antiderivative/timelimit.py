@@ -20,7 +20,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -106,14 +106,20 @@ def _collect(pid: int, read_fd: int, wall: float) -> bytes | None:
     return b"".join(chunks)
 
 
-def _in_child(body: Callable[[], object], wall: float) -> object | None:
-    """``body()`` computed in a forked child (None if it died or ran past ``wall`` seconds)."""
+def _start_child(body: Callable[[], object]) -> tuple[int, int]:
+    """Fork a child computing ``body()``; (its pid, the read end of its result pipe)."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
         _child(body, write_fd)
     os.close(write_fd)
+    return pid, read_fd
+
+
+def _in_child(body: Callable[[], object], wall: float) -> object | None:
+    """``body()`` computed in a forked child (None if it died or ran past ``wall`` seconds)."""
+    pid, read_fd = _start_child(body)
     data = _collect(pid, read_fd, wall)
     return pickle.loads(data) if data else None  # our own child's output, not foreign data
 
@@ -125,15 +131,54 @@ def _unpack(outcome: object) -> object | None:
     return payload if status == "ok" else None
 
 
+class Pending(Generic[T]):
+    """A limited call already running in a forked child while the caller goes on (the machine's
+    second core does it); :meth:`result` waits for it. See :func:`start_with_limit`."""
+
+    def __init__(self, seconds: float, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._outcome: tuple[str, object] | None = None
+        self._child: tuple[int, int] | None = None
+        if hasattr(os, "fork"):
+            self._child = _start_child(lambda: _limited(seconds, fn))
+            self._wall = time.monotonic() + _backstop(seconds)
+
+    def result(self) -> T | None:
+        """``fn()``, or None when it exceeded its CPU limit; its exception is re-raised here."""
+        if self._outcome is None:
+            if self._child is None:
+                self._outcome = _unlimited(self._fn)
+            else:
+                pid, read_fd = self._child
+                data = _collect(pid, read_fd, max(self._wall - time.monotonic(), 0.0))
+                outcome = pickle.loads(data) if data else None  # our own child's output
+                self._outcome = outcome if isinstance(outcome, tuple) else ("timeout", None)
+        return _unpack(self._outcome)  # type: ignore[return-value]
+
+
+    def cancel(self) -> None:
+        """Stop the child if it is still running (its result is no longer wanted)."""
+        if self._outcome is None and self._child is not None:
+            pid, read_fd = self._child
+            os.close(read_fd)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self._outcome = ("timeout", None)
+
+
+def start_with_limit(seconds: float, fn: Callable[[], T]) -> Pending[T]:
+    """Start ``fn()`` under a CPU limit of ``seconds`` in a forked child and return at once;
+    ``.result()`` is what :func:`call_with_limit` would have returned. The child's CPU time
+    counts in :func:`cpu_time` only once its result is collected."""
+    return Pending(seconds, fn)
+
+
 def call_with_limit(seconds: float, fn: Callable[[], T]) -> T | None:
     """``fn()``, or None when it exceeds ``seconds`` of CPU time (run in a forked child).
 
     ``fn``'s result must be picklable; an exception it raises is re-raised here.
     """
-    if not hasattr(os, "fork"):
-        return fn()
-    outcome = _in_child(lambda: _limited(seconds, fn), _backstop(seconds))
-    return _unpack(outcome)  # type: ignore[return-value]
+    return start_with_limit(seconds, fn).result()
 
 
 def map_with_limit(

@@ -58,11 +58,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import sympy as sp
 
-    from optnet_theory.curvature import curvature
-    from optnet_theory.energy import derive_energy
+    from optnet_theory.curvature import curvature, deciding_unbounded
+    from optnet_theory.energy import activation_phi, derive_energy
 
-    energy = derive_energy(args.spec, **parse_params(args.param))
-    curv = curvature(energy, np.eye(1), symbolic=args.exact_slopes)
+    params = parse_params(args.param)
+    with deciding_unbounded(activation_phi(args.spec, **params)):
+        energy = derive_energy(args.spec, **params)
+        curv = curvature(energy, np.eye(1), symbolic=args.exact_slopes)
     record = energy.to_json()
     if args.plot:
         from optnet_theory.energy_plot import DEFAULT_RANGE, plot_energy

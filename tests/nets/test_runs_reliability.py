@@ -284,7 +284,7 @@ def test_a_damaged_depth_checkpoint_is_named_with_the_way_out(tmp_path, capsys, 
     out = tmp_path / "sim"
     run_simulation(cfg, out, progress=False)
     (out / "partial" / "depth2_seed0.json").unlink()
-    path = out / "checkpoint_depth2.pt"
+    path = out / "checkpoint_depth2_seed0.pt"
     good = tmp_path / "good.pt"
     ckpt.save_atomic({"seeds": [0], "model": {}, "optimizer": {}, "shufflers": [], "curve": [],
                       "epoch": 1, "seconds": 0.0}, good)
@@ -305,7 +305,7 @@ def test_checkpoints_of_a_depth_in_progress_are_written_atomically(tmp_path, mon
     monkeypatch.setattr(simulate.files, "save_atomic", lambda state, path: calls.append(path))
     run_simulation(SimulateConfig(**{**TINY_SIM, "epochs": 3}), tmp_path, progress=False,
                    checkpoint_seconds=0.0)
-    assert calls == [tmp_path / "checkpoint_depth2.pt"] * 2  # after epochs 1 and 2
+    assert calls == [tmp_path / "checkpoint_depth2_seed0.pt"] * 2  # after epochs 1 and 2
 
 
 # ---------------------------------------------------------------- resource caps

@@ -100,10 +100,10 @@ def test_mid_depth_checkpoint_resumes_to_same_result(tmp_path, monkeypatch):
         m.setattr(simulate.files, "save_atomic", save_then_die)
         with pytest.raises(KeyboardInterrupt):
             run_simulation(cfg, ck_dir, progress=False, checkpoint_seconds=0.0)
-    assert (ck_dir / "checkpoint_depth2.pt").exists()
+    assert (ck_dir / "checkpoint_depth2_seed0-1.pt").exists()
     assert not (ck_dir / "partial").exists()
     resumed = run_simulation(cfg, ck_dir, progress=False)
-    assert not (ck_dir / "checkpoint_depth2.pt").exists()
+    assert not (ck_dir / "checkpoint_depth2_seed0-1.pt").exists()
     assert resumed.runs[0]["epochs_in_this_process"] == 1  # resumed, not retrained
     assert len(resumed.runs[0]["curve"]["gd"]) == 3
     for s in cfg.structures:
@@ -179,7 +179,7 @@ def test_batching_depths_gives_the_per_depth_results(tmp_path):
 
 
 def test_workers_give_the_single_process_results(tmp_path):
-    """--workers 2 trains the depths in two processes: same records as one process."""
+    """--workers 2 trains each (depth, seed) in its own process: same records as one process."""
     cfg = SimulateConfig(**TINY)
     one = run_simulation(cfg, tmp_path / "one", progress=False)
     two = run_simulation(cfg, tmp_path / "two", progress=False, workers=2)
@@ -187,6 +187,7 @@ def test_workers_give_the_single_process_results(tmp_path):
         for s in cfg.structures:
             assert two.mse(s, depth) == pytest.approx(one.mse(s, depth), rel=1e-6)
     assert {r["threads"] for r in two.runs} == {1}
+    assert {tuple(r["ensemble_seeds"]) for r in two.runs} == {(0,), (1,)}  # one unit per seed
     with pytest.raises(OptnetError, match="workers"):
         run_simulation(cfg, tmp_path / "bad", progress=False, workers=0)
 
@@ -281,3 +282,19 @@ def test_compiled_explicit_engine_trains_as_the_explicit_one(tmp_path):
     assert b.runs[0]["engine"] == "explicit"
     for s in cfg.structures:
         assert b.mse(s, 3) == pytest.approx(a.mse(s, 3), rel=1e-5)
+
+
+def test_a_unit_in_progress_keeps_its_shape_whatever_the_workers(tmp_path):
+    """A checkpoint of the (depth 3, seed 1) unit that --workers 2 started is resumed as that
+    unit by a one-worker rerun (not dropped for a (depth 3, seeds 0-1) unit); the rest is per
+    depth. Negative control: a finished pair is not trained again."""
+    from optnet_nets.simulate.run import _units
+
+    cfg = SimulateConfig(**TINY)
+    out = tmp_path / "sim"
+    (out / "partial").mkdir(parents=True)
+    (out / "checkpoint_depth3_seed1.pt").write_bytes(b"")
+    assert _units(cfg, out, False, 1) == [([3], [1]), ([2], [0, 1]), ([3], [0])]
+    assert _units(cfg, out, False, 2) == [([3], [1]), ([2], [0]), ([2], [1]), ([3], [0])]
+    (out / "partial" / "depth2_seed0.json").write_text("{}")
+    assert _units(cfg, out, False, 1) == [([3], [1]), ([2], [1]), ([3], [0])]

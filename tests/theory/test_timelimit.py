@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import time
 
 import pytest
 
-from optnet_theory.antiderivative.timelimit import call_with_limit, cpu_time, map_with_limit
+from optnet_theory.antiderivative.timelimit import (
+    call_with_limit,
+    cpu_time,
+    map_with_limit,
+    start_with_limit,
+)
 
 
 def _busy(seconds: float) -> str:
@@ -115,3 +121,35 @@ def test_cpu_time_counts_the_children() -> None:
     before = cpu_time()
     call_with_limit(5.0, lambda: _busy(0.3))
     assert cpu_time() - before >= 0.25
+
+
+def test_a_started_call_runs_while_the_caller_goes_on(tmp_path) -> None:
+    """start_with_limit returns at once and the call runs meanwhile (it writes a file the
+    caller waits for before asking for the result); .result() is call_with_limit's answer
+    (the value, None on timeout, the call's exception)."""
+    mark = tmp_path / "started"
+
+    def body() -> int:
+        mark.write_text("running")
+        return 42
+
+    pending = start_with_limit(5.0, body)
+    for _ in range(2000):
+        if mark.exists():
+            break
+        time.sleep(0.005)
+    assert mark.exists()  # ran before .result() was called
+    assert pending.result() == 42
+    assert start_with_limit(0.1, lambda: _busy(30.0)).result() is None
+    failing = start_with_limit(1.0, lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+
+
+def test_a_cancelled_call_leaves_no_child() -> None:
+    pending = start_with_limit(30.0, lambda: _busy(30.0))
+    pid = pending._child[0]  # type: ignore[index]
+    pending.cancel()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: neither running nor a zombie
+    assert pending.result() is None
