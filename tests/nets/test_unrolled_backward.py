@@ -10,56 +10,34 @@ import torch
 from optnet_nets.unrolled import UnrolledEnsemble
 from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
 from optnet_nets.unrolled_plan import Product, build_plan
-from optnet_theory.methods import list_methods
-
-D, B = 7, 5
-METHODS = list_methods()  # every registered method: the paper's and ogm, ogmg, tmm, item
-MU = 0.1  # for tmm and item (L = 1)
-
-
-def _autograd(model: UnrolledEnsemble, x: torch.Tensor, f: torch.Tensor):
-    model.weight.grad = None
-    losses = (model(x) - f).square().mean(dim=(1, 2))
-    losses.sum().backward()
-    grad = model.weight.grad.clone()
-    model.weight.grad = None
-    return losses.detach(), grad
-
-
-def _case(structures, depth, activation="sigmoid", seed=0, **kw):
-    torch.manual_seed(seed)
-    model = UnrolledEnsemble(structures, depth, D, seeds=list(range(len(structures))),
-                             activation=activation, init="normal", dtype=torch.float64,
-                             mu=MU, **kw)
-    x = torch.randn(len(structures), B, D, dtype=torch.float64)
-    f = torch.randn(len(structures), B, D, dtype=torch.float64)
-    return model, x, f
-
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs().max() / b.abs().max()).item()
+from tests.nets.unrolled_cases import (
+    METHODS,
+    B,
+    D,
+    assert_equals_autograd,
+    autograd_reference,
+    case,
+    rel,
+)
 
 
 @pytest.mark.parametrize("structure", METHODS)
 @pytest.mark.parametrize("depth", [1, 2, 3, 7])
 def test_gradient_equals_autograd_for_each_method(structure, depth):
-    model, x, f = _case([structure, structure], depth)
-    want_loss, want_grad = _autograd(model, x, f)
-    got_loss = ExplicitGradient(model, B)(x, f)
-    assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    model, x, f = case([structure, structure], depth)
+    assert_equals_autograd(model, x, f, ExplicitGradient(model, B))
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_mixed_ensemble_and_repeated_calls(activation):
     """Every method in one ensemble; a second call overwrites, never accumulates."""
-    model, x, f = _case(["admm", "gd", "hb", "hb", *METHODS[3:], "agd"], 6, activation)
-    want_loss, want_grad = _autograd(model, x, f)
+    model, x, f = case(["admm", "gd", "hb", "hb", *METHODS[3:], "agd"], 6, activation)
+    want_loss, want_grad = autograd_reference(model, x, f)
     explicit = ExplicitGradient(model, B)
     explicit(x, f)
     got_loss = explicit(x, f)
     assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    assert rel(model.weight.grad, want_grad) < 1e-12
 
 
 @pytest.mark.parametrize("structure", METHODS)
@@ -67,15 +45,15 @@ def test_negative_control_a_perturbed_coefficient_is_caught(structure):
     """The comparison is sharp: the explicit pass built from the method's coefficients with one
     sub-step's B off by 1e-3 (every slot) fails against autograd on the true network."""
     depth = 5
-    model, x, f = _case([structure], depth)
-    _, want_grad = _autograd(model, x, f)
+    model, x, f = case([structure], depth)
+    _, want_grad = autograd_reference(model, x, f)
     method = model.methods[structure]
     steps = method.coefficients(depth)
     j = 2 * method.spec.substeps  # a sub-step of layer 2
     steps[j] = dataclasses.replace(steps[j], B=tuple(b + 1e-3 for b in steps[j].B))
     model._plans[0] = build_plan(steps, method.spec.substeps, method.spec.initial)
     ExplicitGradient(model, B)(x, f)
-    assert _rel(model.weight.grad, want_grad) > 1e-6
+    assert rel(model.weight.grad, want_grad) > 1e-6
 
 
 def test_layers_whose_sub_steps_depend_on_each_other():
@@ -85,28 +63,25 @@ def test_layers_whose_sub_steps_depend_on_each_other():
     from optnet_theory.methods import get_method
 
     depth = 4
-    model, x, f = _case(["gd"], depth)
+    model, x, f = case(["gd"], depth)
     steps = get_method("gd").coefficients(2 * depth)  # 2 sub-steps per layer
     model._plans[0] = build_plan(steps, 2, (1.0,))
     products = [st for st in model._plans[0].statements if isinstance(st, Product)]
     assert len(products) == 2 * depth and all(len(st.ys) == 1 for st in products)
-    want_loss, want_grad = _autograd(model, x, f)
-    got_loss = ExplicitGradient(model, B)(x, f)
-    assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    want_grad = assert_equals_autograd(model, x, f, ExplicitGradient(model, B))
     model._plans[0] = build_plan(steps[:depth + 1], 1, (1.0,))  # negative control: one per layer
     ExplicitGradient(model, B)(x, f)
-    assert _rel(model.weight.grad, want_grad) > 1e-6
+    assert rel(model.weight.grad, want_grad) > 1e-6
 
 
 def test_negative_control_a_changed_method_parameter_is_caught():
     """hb with beta 0.3 + 1e-3 (a method parameter) gives another gradient."""
-    model, x, f = _case(["hb"], 5)
-    _, want_grad = _autograd(model, x, f)
-    other, _, _ = _case(["hb"], 5, methods={"hb": {"beta": 0.3 + 1e-3}})
+    model, x, f = case(["hb"], 5)
+    _, want_grad = autograd_reference(model, x, f)
+    other, _, _ = case(["hb"], 5, methods={"hb": {"beta": 0.3 + 1e-3}})
     other.set_matrices(model.matrices().detach())
     ExplicitGradient(other, B)(x, f)
-    assert _rel(other.weight.grad, want_grad) > 1e-6
+    assert rel(other.weight.grad, want_grad) > 1e-6
 
 
 @pytest.mark.parametrize(
@@ -124,7 +99,7 @@ def test_unsupported_models_are_named(kwargs, reason):
 
 
 def test_replaced_weight_and_wrong_shapes_are_refused():
-    model, x, f = _case(["gd"], 2)
+    model, x, f = case(["gd"], 2)
     explicit = ExplicitGradient(model, B)
     with pytest.raises(ValueError, match=r"shape \(1, 5, 7\)"):
         explicit(x[:, :3], f[:, :3])

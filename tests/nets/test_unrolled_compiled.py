@@ -11,73 +11,49 @@ import torch
 from optnet_nets.unrolled import UnrolledEnsemble
 from optnet_nets.unrolled_compiled import CompiledGradient
 from optnet_nets.unrolled_plan import build_plan
-from optnet_theory.methods import list_methods
-
-D, B = 7, 5
-METHODS = list_methods()
-MU = 0.1  # for tmm and item (L = 1)
-
-
-def _case(structures, depth, activation="sigmoid"):
-    torch.manual_seed(0)
-    model = UnrolledEnsemble(structures, depth, D, seeds=list(range(len(structures))),
-                             activation=activation, init="normal", dtype=torch.float64, mu=MU)
-    x = torch.randn(len(structures), B, D, dtype=torch.float64)
-    f = torch.randn(len(structures), B, D, dtype=torch.float64)
-    return model, x, f
-
-
-def _autograd(model, x, f):
-    model.weight.grad = None
-    losses = (model(x) - f).square().mean(dim=(1, 2))
-    losses.sum().backward()
-    grad = model.weight.grad.clone()
-    model.weight.grad = None
-    return losses.detach(), grad
-
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs().max() / b.abs().max()).item()
+from tests.nets.unrolled_cases import (
+    METHODS,
+    B,
+    D,
+    assert_equals_autograd,
+    autograd_reference,
+    case,
+    rel,
+)
 
 
 @pytest.mark.parametrize("structure", METHODS)
 @pytest.mark.parametrize("depth", [1, 3])
 def test_function_equals_autograd_for_each_method(structure, depth):
-    model, x, f = _case([structure, structure], depth)
-    want_loss, want_grad = _autograd(model, x, f)
-    got_loss = CompiledGradient(model, B, compile=False)(x, f)
-    assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    model, x, f = case([structure, structure], depth)
+    assert_equals_autograd(model, x, f, CompiledGradient(model, B, compile=False))
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_mixed_ensemble(activation):
-    model, x, f = _case(["admm", "gd", "hb", *METHODS[3:]], 4, activation)
-    want_loss, want_grad = _autograd(model, x, f)
-    got_loss = CompiledGradient(model, B, compile=False)(x, f)
-    assert torch.allclose(got_loss, want_loss, rtol=1e-13, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    model, x, f = case(["admm", "gd", "hb", *METHODS[3:]], 4, activation)
+    assert_equals_autograd(model, x, f, CompiledGradient(model, B, compile=False))
 
 
 @pytest.mark.parametrize("structure", ["admm", "agd2"])
 def test_negative_control_a_perturbed_coefficient_is_caught(structure):
     """The function built from coefficients with one sub-step's B off by 1e-3 fails."""
     depth = 4
-    model, x, f = _case([structure], depth)
-    _, want_grad = _autograd(model, x, f)
+    model, x, f = case([structure], depth)
+    _, want_grad = autograd_reference(model, x, f)
     method = model.methods[structure]
     steps = method.coefficients(depth)
     j = 2 * method.spec.substeps
     steps[j] = dataclasses.replace(steps[j], B=tuple(b + 1e-3 for b in steps[j].B))
     model._plans[0] = build_plan(steps, method.spec.substeps, method.spec.initial)
     CompiledGradient(model, B, compile=False)(x, f)
-    assert _rel(model.weight.grad, want_grad) > 1e-6
+    assert rel(model.weight.grad, want_grad) > 1e-6
 
 
 def test_unsupported_models_and_wrong_shapes_are_refused():
     with pytest.raises(ValueError, match="tied"):
         CompiledGradient(UnrolledEnsemble(["gd"], 2, D, tied=True), B, compile=False)
-    model, x, f = _case(["gd"], 2)
+    model, x, f = case(["gd"], 2)
     with pytest.raises(ValueError, match=r"shape \(1, 5, 7\)"):
         CompiledGradient(model, B, compile=False)(x[:, :3], f[:, :3])
 
@@ -86,8 +62,8 @@ def test_unsupported_models_and_wrong_shapes_are_refused():
 def test_compiled_equals_autograd():
     """torch.compile (inductor's C++ wrapper; a C++ compiler is needed) of the same function:
     the fused loops round differently, to float64's 1e-12."""
-    model, x, f = _case(["admm", "gd", "agd2"], 2)
-    want_loss, want_grad = _autograd(model, x, f)
+    model, x, f = case(["admm", "gd", "agd2"], 2)
+    want_loss, want_grad = autograd_reference(model, x, f)
     got_loss = CompiledGradient(model, B)(x, f)
     assert torch.allclose(got_loss, want_loss, rtol=1e-12, atol=0)
-    assert _rel(model.weight.grad, want_grad) < 1e-12
+    assert rel(model.weight.grad, want_grad) < 1e-12
