@@ -57,8 +57,7 @@ class _Submitted:
     def failure(self) -> str | None:
         if self.job.exception() is None:
             return None
-        return (f"{self.label} ({self.job.state}): {last_line(self.task.log)} (submitit's log: "
-                f"{self.job.paths.stderr})")  # fmt: skip
+        return f"{self.label}: {last_line(self.task.log)} (submitit's log: {self.job.paths.stderr})"
 
     def cancel(self) -> None:
         self.job.cancel(check=False)

@@ -213,6 +213,17 @@ def test_a_job_of_a_driver_killed_outright_is_waited_for_not_duplicated(tmp_path
     assert result["finished"] == 2 and _processes_of(out) == [] and not record.exists()
 
 
+def test_a_failed_job_is_one_line_naming_the_run_and_its_reason(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["study", "--models", "resnet20", "--baseline", "resnet20", "--dataset",
+                 "fashion-mnist", "--data-dir", str(tmp_path / "nowhere"), "--seeds", "1",
+                 "--epochs", "1", "--out", str(out), "--executor", "submitit-local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"optnet study: error: run {out}/resnet20/fashion-mnist/seed0 failed: "
+                          "submitit-local job ")  # fmt: skip
+    assert "does not exist" in err and not (out / ".jobs.json").exists()
+
+
 # ---------------------------------------------------------------- SLURM, through a fake sbatch
 FAKE_SLURM = {
     "sbatch": """#!/bin/bash
