@@ -7,7 +7,7 @@ x_{k+1} = T(x_k) + β₁x_k + β₂x_{k−1} (16), with the learned β's startin
 with β₂ = 0 and β₁ = 1 it is a ResNet (Table 3). Here HB-Net-20 and ResNet-20 are built with an
 activation of our own, ``x*erf(x)`` (its torch function generated from the derived Φ), and
 trained side by side with the paper's recipe (Sec. 7.1, SGD with Nesterov momentum, step decay)
-on a small synthetic image set that needs no download: 512 noisy 8 × 8 training images of 4 classes.
+on a small synthetic image set that needs no download: 384 noisy 8 × 8 training images of 4 classes.
 """
 
 # %%
@@ -34,13 +34,13 @@ for name in ("hbnet20", "resnet20"):
 # -----
 # A run lives in its ``out`` folder (config, per-epoch metrics, checkpoint, summary) and
 # resumes from there; here the folders are temporary.
-data = {"num_train": 512, "num_test": 256, "image_size": 8, "num_classes": 4}
+data = {"num_train": 384, "num_test": 256, "image_size": 8, "num_classes": 4}
 runs = Path(tempfile.mkdtemp())
 summaries = {}
 for name in ("hbnet20", "resnet20"):
     config = TrainConfig.from_preset(
-        "cifar", model=name, dataset="synthetic", out=str(runs / name), epochs=4,
-        batch_size=64, device="cpu", progress=False, dataset_options=data,
+        "cifar", model=name, dataset="synthetic", out=str(runs / name), epochs=3,
+        batch_size=32, device="cpu", progress=False, dataset_options=data,
         model_options={"activation": activation},
     )  # fmt: skip
     summaries[name] = train(config)
