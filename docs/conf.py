@@ -59,6 +59,10 @@ sphinx_gallery_conf = {
     "min_reported_time": 0,
 }
 os.environ.setdefault("MPLBACKEND", "agg")
+# One thread per process unless the builder says otherwise: the examples' networks are small,
+# and on a machine whose cores are busy, threads that wait on each other make them many times
+# slower (the study's runs, in child processes, take one thread each anyway).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 html_theme = "furo"
 html_title = f"optnet {release}"
