@@ -22,9 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, NoReturn, TypeVar
 
-#: The argument type of a function run under the limit.
 A = TypeVar("A")
-#: The result type of a function run under the limit.
 T = TypeVar("T")
 
 #: CPU seconds after which an alarm swallowed inside the child fires again.
