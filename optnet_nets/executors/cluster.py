@@ -9,6 +9,9 @@ driver killed outright is followed by one that waits for its jobs instead of dup
 
 from __future__ import annotations
 
+import contextlib
+import io
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +93,13 @@ class SubmititExecutor:
 
     def submit(self, task: Task) -> Job:
         task.log.parent.mkdir(parents=True, exist_ok=True)
-        job = self.executor.submit(run_optnet, list(task.argv), str(task.log), self.threads)
+        try:  # submitit prints sbatch's complaint too: it is in the one-line error instead
+            with contextlib.redirect_stderr(io.StringIO()):
+                job = self.executor.submit(run_optnet, list(task.argv), str(task.log),
+                                           self.threads)  # fmt: skip
+        except (OSError, subprocess.SubprocessError, RuntimeError) as exc:  # sbatch refused it
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise OptnetError(f"--executor {self.name}: cannot submit {task.key}: {why}") from None
         remember(self.folder, task.key, self.name, job.job_id)
         return _Submitted(self.name, job, task)
 

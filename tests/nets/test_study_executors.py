@@ -276,6 +276,22 @@ def test_slurm_jobs_carry_the_options_and_train_the_runs(tmp_path, monkeypatch):
     assert _processes_of(out) == []
 
 
+def test_a_refused_submission_is_one_line_with_sbatchs_reason(tmp_path, monkeypatch, capsys):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, text in {**FAKE_SLURM, "sbatch": "#!/bin/bash\necho 'sbatch: error: invalid "
+                       "partition specified: gpu' >&2\nexit 1\n"}.items():  # fmt: skip
+        (fake / name).write_text(text)
+        (fake / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    assert main(["study", *FLAGS, "--out", str(tmp_path / "s"), "--executor", "slurm",
+                 "--slurm-partition", "gpu", "--slurm-time", "5"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("optnet study: error: --executor slurm: cannot submit "
+                       "resnet20/synthetic/seed0: sbatch: error: invalid partition specified: gpu")
+    assert not [line for line in err if line.startswith("sbatch")]  # said once, in that line
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize(("extra", "message"), [
     (["--executor", "slurm"], "--executor slurm needs --slurm-time MIN"),
