@@ -7,9 +7,13 @@ Example (the reduced Tables 4-5 protocol is ``benchmarks/study_tables45.sh``)::
 
 Every other option is one of ``optnet train`` (the same flags, added from its module) and is
 passed to every run. Each run lives in ``OUT/<model>/<dataset>/seed<k>/``. The study is
-resumable: run the same command again after an interruption. ``--print-commands`` prints the
-runs' command lines for a cluster scheduler instead; ``--summarize-only`` then summarises runs
-finished elsewhere. Output: ``OUT/study.md``, ``OUT/study.json``, ``OUT/study.png``.
+resumable: run the same command again after an interruption. ``--executor`` says where the runs
+execute: child processes here (``local``, ``--workers`` at a time), jobs of submitit's local
+executor (``submitit-local``) or SLURM jobs (``slurm``, with ``--slurm-partition``,
+``--slurm-time``, ``--slurm-gpus-per-task``; :mod:`optnet_nets.executors`).
+``--print-commands`` prints the runs' command lines for any other scheduler instead;
+``--summarize-only`` then summarises runs finished elsewhere. Output: ``OUT/study.md``,
+``OUT/study.json``, ``OUT/study.png``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_nets.commands import train as train_command
+from optnet_nets.executors import add_executor_arguments, executor_options
 from optnet_nets.study.grid import (
     CONFIG_NAME,
     Cell,
@@ -66,12 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="comma-separated dataset names")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per model (default 5)")
     parser.add_argument("--out", required=True, type=Path, help="study folder")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="runs at a time, each with cores/N threads (default 1)")
-    parser.add_argument("--launcher", help="run each 'optnet train' as LAUNCHER -m "
-                                           "optnet_nets.cli train ..., e.g. 'torchrun "
-                                           "--nproc_per_node=4' (default: this Python; "
-                                           "'optnet' for --print-commands)")
+    add_executor_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--print-commands", action="store_true",
                       help="print one 'optnet train' command per run (e.g. for a SLURM array) "
@@ -172,13 +172,14 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
 
 
 def run(args: argparse.Namespace) -> int:
+    from optnet_nets.executors.local import program
     from optnet_nets.study import output, runner
     from optnet_nets.study.summary import summarize_study
 
+    options = executor_options(args)
     plan = build_plan(args)
     if args.print_commands:
-        launcher = shlex.split(args.launcher) if args.launcher else None
-        prefix = runner.program(launcher) if launcher else ["optnet"]
+        prefix = program(list(options.launcher)) if options.launcher else ["optnet"]
         commands = [[*prefix, "train", *train_argv(args.out, c, plan.train_flags)]
                     for c in plan.cells()]
         if args.json:
@@ -189,10 +190,10 @@ def run(args: argparse.Namespace) -> int:
     done: dict[str, Any] = {}
     if not args.summarize_only:
         threads = None
-        if args.workers > 1 and args.threads is None:
-            threads = max(1, runner.cpu_cores() // args.workers)
-        done = runner.run_study(plan, args.out, workers=args.workers, threads=threads,
-                                launcher=shlex.split(args.launcher) if args.launcher else None)
+        workers = options.in_flight(len(plan.cells()))
+        if options.name != "slurm" and workers > 1 and args.threads is None:
+            threads = max(1, runner.cpu_cores() // workers)
+        done = runner.run_study(plan, args.out, executor=options, threads=threads)
     summary = summarize_study(plan, args.out)
     files = output.write_outputs(summary, args.out)
     if args.json:
