@@ -165,6 +165,11 @@ class Method:
         algebraic). ``N`` overrides the horizon (default :meth:`horizon`).
         """
         iterations = check_int(iterations, "iterations", 0)
+        if self.spec.horizon is not None and iterations > self.spec.horizon:
+            raise OptnetError(
+                f"method {self.name!r} is defined for {self.spec.horizon} iterations (its dense "
+                f"form has {self.spec.horizon} rows); asked for {iterations}"
+            )
         ar = arith(arithmetic, dps)
         J = self.spec.substeps * iterations
         p = self._params(ar, N if N is not None else self.horizon(iterations), J)

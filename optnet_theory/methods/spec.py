@@ -90,7 +90,9 @@ class MethodSpec:
     its guarantee bounds (a key of :data:`METRICS`), ``guarantee`` that guarantee in words.
     ``params`` are the method's own parameters with defaults (floats; a default may be a
     callable of (L, mu) for step sizes like 1/L). ``analytic(method, N)`` is the published
-    worst case of ``metric`` after N iterations, where one exists.
+    worst case of ``metric`` after N iterations, where one exists. ``horizon``: a method given
+    for a fixed number of iterations only (its dense form, :mod:`.history`); a longer run is
+    refused.
     """
 
     name: str
@@ -111,6 +113,8 @@ class MethodSpec:
     analytic: Analytic | None = None
     rate: str | None = None
     check: Callable[[float, float, dict[str, Any]], None] | None = None
+    horizon: int | None = None  # defined for this many iterations only (a method file, a blend)
+    default_mu: float = 0.0  # mu/L when none is given (a method made for a strongly convex class)
 
     def __post_init__(self) -> None:
         if self.function_class not in FUNCTION_CLASSES:
@@ -148,6 +152,7 @@ class MethodSpec:
             "guarantee": self.guarantee,
             "rate": self.rate,
             "needs_horizon": self.needs_horizon,
+            "horizon": self.horizon,
             "params": {
                 k: (getattr(v, "__doc__", None) or repr(v)) if callable(v) else v
                 for k, v in self.params.items()
@@ -155,9 +160,11 @@ class MethodSpec:
         }
 
     def bind(
-        self, *, L: float = 1.0, mu: float = 0.0, N: int | None = None, **params: Any
+        self, *, L: float = 1.0, mu: float | None = None, N: int | None = None, **params: Any
     ) -> Method:
-        """This method for the class constants (L, mu), horizon N and parameters ``params``."""
+        """This method for the class constants (L, mu), horizon N and parameters ``params``;
+        mu defaults to ``default_mu`` L."""
         from optnet_theory.methods.core import Method
 
+        mu = self.default_mu * L if mu is None else mu
         return Method(self, L=L, mu=mu, N=N, params=params)
