@@ -29,9 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--structures",
         nargs="+",
-        choices=structure_names(),
-        help=f"any registered method (`optnet methods`); default: Table 2's "
-        f"{' '.join(STRUCTURES)}, in its column order",
+        help=f"methods: {', '.join(structure_names())}, a method file (PATH.json) or a family "
+        f"string blend:A:B:T; default: Table 2's {' '.join(STRUCTURES)}, in its column order",
     )
     parser.add_argument("--samples", type=int, help=f"training pairs (default {d.samples})")
     parser.add_argument("--dim", type=int, help=f"width d (default {d.dim})")
