@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("optnet_nets.commands.export", "write a trained run as a .pt2 program or ONNX"),
     "study": ("optnet_nets.commands.study", "models x datasets x seeds, with paired intervals"),
     "simulate": ("optnet_nets.commands.simulate", "reproduce Table 2 (Sec. 5.3)"),
+    "hypothesis": ("optnet_nets.commands.hypothesis",
+                   "plan, run and summarize the dose-response experiment (Sec. 5)"),
     "report": ("optnet_nets.commands.report", "write one document with every computed result"),
     "demo": ("optnet_nets.commands.demo", "derive, verify and train a small HB-Net vs ResNet"),
 }

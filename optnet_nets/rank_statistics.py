@@ -6,7 +6,7 @@ seeds, the two tie rules, and the verdict rule that combines them:
 
 * two certified rates whose intervals overlap are tied (:func:`interval_ranks`);
 * two quality means closer than the standard error of their difference are tied
-  (:func:`tied_ranks`);
+  (:func:`tied_ranks`; :func:`paired_tied_ranks` when seeds are paired);
 * with n methods no permutation test can reach p below 2/n! (:func:`min_attainable_p`); when
   that is >= 0.05 (n <= 4) the verdict is "undecidable by design", whatever the data.
 
@@ -34,6 +34,7 @@ __all__ = [
     "interval_ranks",
     "kendall",
     "min_attainable_p",
+    "paired_tied_ranks",
     "permutation_p",
     "spearman",
     "tied_ranks",
@@ -92,6 +93,22 @@ def tied_ranks(means: Sequence[float] | np.ndarray,
     order = np.argsort(m, kind="mergesort")
     linked = [abs(m[b] - m[a]) < math.hypot(e[a], e[b]) for a, b in itertools.pairwise(order)]
     return _average_ranks(m, _chain_groups(order, linked))
+
+
+def paired_tied_ranks(table: np.ndarray) -> np.ndarray:
+    """Ranks of the methods' seed means (rows of ``table``: methods x seeds, the same seed in
+    one column for every method), neighbours closer than the standard error of their paired
+    difference, std_s(q_a - q_b)/sqrt(S), tied (chains of them form one group). With one seed
+    nothing is tied."""
+    t = np.asarray(table, dtype=float)
+    means = t.mean(axis=1)
+    order = np.argsort(means, kind="mergesort")
+    S = t.shape[1]
+    linked = []
+    for a, b in itertools.pairwise(order):
+        se = float(np.std(t[b] - t[a], ddof=1)) / math.sqrt(S) if S > 1 else 0.0
+        linked.append(abs(means[b] - means[a]) < se)
+    return _average_ranks(means, _chain_groups(order, linked))
 
 
 def interval_ranks(intervals: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -189,7 +206,7 @@ def bootstrap_spearman(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """rho of the per-method seed means (ranked with the standard-error tie rule) against
+    """rho of the per-method seed means (ranked with the paired tie rule) against
     ``certified`` (or its precomputed ``certified_ranks``), and a 95 % percentile interval.
 
     Seeds are resampled with replacement, the same indices for every method (runs of one seed
@@ -205,9 +222,7 @@ def bootstrap_spearman(
             else _ranks([certified[m] for m in names]))
 
     def rho_of(block: np.ndarray) -> float:
-        se = block.std(axis=1, ddof=1) / math.sqrt(block.shape[1]) if block.shape[1] > 1 \
-            else np.zeros(len(block))
-        return _pearson(cert, tied_ranks(block.mean(axis=1), se))
+        return _pearson(cert, paired_tied_ranks(block))
 
     rho = rho_of(table)
     rng = np.random.default_rng(seed)

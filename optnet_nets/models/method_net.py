@@ -192,7 +192,8 @@ class MethodNet(nn.Module):
         return f"method={self.method!r}, momentum={self.momentum!r}"
 
 
-def bind_method(name: str, layers: int, mu: float | None, params: dict[str, Any]) -> Method:
+def bind_method(name: str | None, layers: int, mu: float | None, params: dict[str, Any]
+                ) -> Method:
     """``name`` (the method grammar) with L = 1 (footnote 3) for a run of ``layers`` layers:
     horizon N = layers where the method needs one (a method file's own horizon must be
     ``layers``); mu = the method file's mu, else 1/DEFAULT_KAPPA for a strongly convex method,

@@ -21,7 +21,7 @@ file or is computed from the method descriptions:
 
 For each quality measure: Spearman's rank correlation with the certified speed (the
 hypothesis predicts rho > 0: a faster method, a smaller error), quality means closer than the
-standard error of their difference being ties, a 95 % bootstrap interval over seeds (the same
+standard error of their paired difference being ties, a 95 % bootstrap interval over seeds (the same
 resampled seeds for every method, so the comparison stays paired), and an exact permutation
 p-value over the methods (with 7-9 methods a rho of 0.5 can arise by chance; the seed
 bootstrap does not see that, and with 3 seeds it has only 10 distinct resamples). The verdict
@@ -45,9 +45,9 @@ from optnet_nets.rank_statistics import (
     NOT_RESOLVED,
     bootstrap_spearman,
     interval_ranks,
+    paired_tied_ranks,
     permutation_p,
     spearman,
-    tied_ranks,
     verdict,
 )
 from optnet_theory.errors import OptnetError
@@ -280,9 +280,7 @@ def _correlation(measure: str, cert: Mapping[str, tuple[float, float]],
                            f"{note}; a rank needs >= 3 methods")
     cert_ranks = interval_ranks([cert[m] for m in names])
     table = np.array([per_seed[m] for m in names], dtype=float)
-    se = (table.std(axis=1, ddof=1) / np.sqrt(table.shape[1]) if table.shape[1] > 1
-          else np.zeros(len(names)))
-    quality = tied_ranks(table.mean(axis=1), se)
+    quality = paired_tied_ranks(table)
     rho, lo, hi = bootstrap_spearman({m: 0.0 for m in names}, per_seed,
                                      certified_ranks=cert_ranks)
     p = permutation_p(cert_ranks, quality, ranked=True)
