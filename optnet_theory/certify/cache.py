@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_theory.certify.certificate import (
+    MAX_GAP,
     Certificate,
     Evidence,
     certify,
@@ -62,18 +63,21 @@ def cache_key(method: Method, steps: int, metric: str, initial: str) -> str:
 
 
 def cached_certify(method: Method, steps: int, *, metric: str | None = None,
-                   initial: str | None = None, root: Path | None = None) -> Certificate:
-    """:func:`~optnet_theory.certify.certificate.certify`, through the cache at ``root``."""
+                   initial: str | None = None, root: Path | None = None,
+                   max_gap: float = MAX_GAP) -> Certificate:
+    """:func:`~optnet_theory.certify.certificate.certify`, through the cache at ``root``.
+    A cached entry wider than ``max_gap`` is not used."""
     metric, initial = resolve_condition(method, metric, initial)
     key = cache_key(method, steps, metric, initial)
     path = (root or cache_dir()) / f"{key}.json"
     if path.is_file():
         found = _read(path, key, method, steps, metric, initial)
-        if found is not None:
+        if found is not None and found.relative_gap <= max_gap:
             return found
-        print(f"optnet: cached certificate {path} failed its checks; recomputing it",
-              file=sys.stderr)
-    cert = certify(method, steps, metric=metric, initial=initial)
+        if found is None:
+            print(f"optnet: cached certificate {path} failed its checks; recomputing it",
+                  file=sys.stderr)
+    cert = certify(method, steps, metric=metric, initial=initial, max_gap=max_gap)
     assert cert.evidence is not None
     from optnet_theory.certify_table import write_json_atomic
 
