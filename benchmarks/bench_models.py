@@ -16,23 +16,41 @@ Pairs and the issue's targets:
 
 Run:  python benchmarks/bench_models.py            (full: batch 64, 5 rounds, 2 threads)
       python benchmarks/bench_models.py --json     (JSON on stdout)
+
+``--versus-rev REV`` times the same models in today's code and in the code of commit REV, side
+by side (issue 23: a rework must not slow a model down). The packages of REV are unpacked with
+``git archive`` into a temporary folder; two worker processes, one importing each tree, build
+the model at the same seed and then take training steps on command, one worker at a time,
+alternating old new, new old, ... (``--rounds``, ``--steps`` steps per turn). Reported per
+model: the median of the per-round ratios new / old (wall and process CPU time) against the
+bound 1.03, and whether both trees reached the same loss bits after all their steps.
+
+      python benchmarks/bench_models.py --versus-rev cd23989 --rounds 7 --steps 2
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from optnet_nets import create_model
-from optnet_nets.memory import SavedTensorBytes
+ROOT = Path(__file__).resolve().parents[1]
+#: the models of issue 23's step-time check and its bound on the median ratio new / old.
+VERSUS_MODELS = ("hbnet56", "resnet56", "agdnet40", "densenet40", "admmnet56")
+VERSUS_BOUND = 1.03
 
 
 @dataclass(frozen=True)
@@ -82,9 +100,14 @@ class Row:
 class _Step:
     """One SGD training step of one model on fixed random data."""
 
-    def __init__(self, variant: Variant, batch: int, size: int, seed: int) -> None:
+    def __init__(
+        self, variant: Variant, batch: int, size: int, seed: int,
+        create: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        if create is None:
+            from optnet_nets import create_model as create
         torch.manual_seed(seed)
-        self.model = create_model(variant.name, num_classes=10, in_channels=3, **variant.options)
+        self.model = create(variant.name, num_classes=10, in_channels=3, **variant.options)
         self.model.train()
         self.opt = torch.optim.SGD(
             self.model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
@@ -93,16 +116,22 @@ class _Step:
         self.x = torch.randn(batch, 3, size, size, generator=gen)
         self.y = torch.randint(0, 10, (batch,), generator=gen)
         self.loss_fn = nn.CrossEntropyLoss()
+        self.loss = float("nan")
 
     def __call__(self) -> tuple[float, float]:
         """(wall seconds, process CPU seconds) of one step."""
         wall, cpu = time.perf_counter(), time.process_time()
         self.opt.zero_grad(set_to_none=True)
-        self.loss_fn(self.model(self.x), self.y).backward()
+        loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()
         self.opt.step()
-        return time.perf_counter() - wall, time.process_time() - cpu
+        out = time.perf_counter() - wall, time.process_time() - cpu
+        self.loss = loss.item()
+        return out
 
     def saved_bytes(self) -> int:
+        from optnet_nets.memory import SavedTensorBytes
+
         with SavedTensorBytes() as counter:
             loss = self.loss_fn(self.model(self.x), self.y)
         loss.backward()
@@ -162,6 +191,114 @@ def _table(rows: list[Row], command: str, threads: int) -> str:
     return "\n".join(lines)
 
 
+def _worker(tree: str, threads: int) -> int:
+    """Serve ``build NAME BATCH SIZE`` and ``steps N`` on stdin with ``optnet_nets`` from
+    ``tree``: one JSON line per command (the steps' wall and CPU seconds, the loss bits)."""
+    sys.path[:0] = [tree]
+    import optnet_nets
+    from optnet_nets import create_model
+
+    assert optnet_nets.__file__ is not None and optnet_nets.__file__.startswith(tree)
+    torch.set_num_threads(threads)
+    step: _Step | None = None
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command == "build":
+            step = _Step(Variant(args[0]), int(args[1]), int(args[2]), 0, create_model)
+            step()  # warm-up
+            reply: dict[str, Any] = {"built": args[0]}
+        else:
+            assert step is not None
+            times = [step() for _ in range(int(args[0]))]
+            reply = {"wall": sum(t[0] for t in times), "cpu": sum(t[1] for t in times),
+                     "loss": step.loss.hex()}
+        print(json.dumps(reply), flush=True)
+    return 0
+
+
+class _Worker:
+    """A worker process importing one tree (:func:`_worker`)."""
+
+    def __init__(self, tree: Path, threads: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(tree), "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tree,
+        )
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"worker for {command!r} died (exit {self.proc.wait()})")
+        return dict(json.loads(answer))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _unpack(rev: str, into: Path) -> Path:
+    """The packages of commit ``rev`` (``git archive``) under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "optnet_nets", "optnet_theory"],
+        capture_output=True, check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def versus(rev: str, models: list[str], batch: int, size: int, rounds: int, steps: int,
+           threads: int) -> list[dict[str, Any]]:
+    """Each model's training step in today's code against commit ``rev`` (module docstring)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        old_tree = _unpack(rev, Path(tmp))
+        for name in models:
+            old, new = _Worker(old_tree, threads), _Worker(ROOT, threads)
+            try:
+                for w in (old, new):
+                    w.ask(f"build {name} {batch} {size}")
+                t_old: list[dict[str, Any]] = []
+                t_new: list[dict[str, Any]] = []
+                for r in range(rounds):  # old new, then new old: a trend cancels in pairs
+                    first, second = (old, new) if r % 2 == 0 else (new, old)
+                    a, b = first.ask(f"steps {steps}"), second.ask(f"steps {steps}")
+                    t_old.append(a if first is old else b)
+                    t_new.append(b if first is old else a)
+            finally:
+                old.close()
+                new.close()
+            ratios = [n["wall"] / o["wall"] for n, o in zip(t_new, t_old, strict=True)]
+            cpu = [n["cpu"] / o["cpu"] for n, o in zip(t_new, t_old, strict=True)]
+            ratio = statistics.median(ratios)
+            rows.append({
+                "model": name,
+                "old_s": statistics.median(o["wall"] for o in t_old) / steps,
+                "new_s": statistics.median(n["wall"] for n in t_new) / steps,
+                "ratio": ratio, "ratios": ratios, "cpu_ratio": statistics.median(cpu),
+                "meets_bound": ratio <= VERSUS_BOUND,
+                "same_loss_bits": t_old[-1]["loss"] == t_new[-1]["loss"],
+            })
+    return rows
+
+
+def _versus_table(rows: list[dict[str, Any]], command: str, threads: int) -> str:
+    lines = [f"command: {command}", f"torch {torch.__version__}, {threads} threads",
+             f"{'model':<11} {'old s':>7} {'new s':>7} {'ratio':>7} {'bound':>6}{'':<5} "
+             f"{'cpu ratio':>9}  same loss bits  per-round ratios"]
+    for r in rows:
+        verdict = " ok" if r["meets_bound"] else " MISS"
+        each = " ".join(f"{v:.3f}" for v in r["ratios"])
+        lines.append(f"{r['model']:<11} {r['old_s']:7.3f} {r['new_s']:7.3f} {r['ratio']:7.3f} "
+                     f"{VERSUS_BOUND:6.2f}{verdict:<5} {r['cpu_ratio']:9.3f}  "
+                     f"{r['same_loss_bits']!s:<14}  {each}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -170,10 +307,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--pairs", nargs="+", choices=sorted(PAIRS), default=list(PAIRS))
     parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    parser.add_argument("--versus-rev", metavar="REV",
+                        help="time today's code against commit REV, side by side")
+    parser.add_argument("--models", default=",".join(VERSUS_MODELS),
+                        help="with --versus-rev: comma-separated model names")
+    parser.add_argument("--steps", type=int, default=2, help="with --versus-rev: steps per turn")
+    parser.add_argument("--worker", metavar="TREE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return _worker(args.worker, args.threads)
     torch.set_num_threads(args.threads)
     given = sys.argv[1:] if argv is None else argv
     command = " ".join(["python benchmarks/bench_models.py", *given])
+    if args.versus_rev:
+        found = versus(args.versus_rev, args.models.split(","), args.batch, args.size,
+                       args.rounds, args.steps, args.threads)
+        if args.json:
+            print(json.dumps({"command": command, "threads": args.threads, "rows": found},
+                             indent=2))
+        else:
+            print(_versus_table(found, command, args.threads))
+        return 0
     rows = [measure(p, PAIRS[p], args.batch, args.size, args.rounds) for p in args.pairs]
     if args.json:
         payload = {"command": command, "threads": args.threads, "rows": [asdict(r) for r in rows]}

@@ -2,10 +2,11 @@
 
 A run of ``optnet train`` keeps ``OUT/checkpoint.pt`` (loaded here with ``weights_only=True``)
 with the model's ``state_dict`` and the run's config. For a network of the heavy-ball family,
-(16) or (17) (:mod:`optnet_nets.models.resnet`), each stage holds its coefficient table; a
-``Learnable`` entry's trained value is the stage's ``coefficients`` tensor at the entry's slot.
-Each stage is rebuilt from the config (``create_model``, no weights are loaded) and its
-coefficients read layer by layer into (beta1_k, beta2_k), stages in order:
+(16) or (17) (:mod:`optnet_nets.models.resnet`), the model is rebuilt from the config
+(``create_model``), the checkpoint's learned coefficients are loaded into it (a learnable
+layer's beta1, beta2 are elements 2k, 2k + 1 of its stage's ``coefficients``; the trunk's
+weights are not needed), and its layers are read into
+(beta1_k, beta2_k), stages in order (:func:`optnet_nets.net_coefficients.heavy_ball_betas`):
 :class:`optnet_theory.learned.LearnedSchedule`. The theory side (which method it is, its
 certificate, the nearest registered method) is :mod:`optnet_theory.learned`.
 """
@@ -15,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from optnet_nets.blocks import Slot
+from torch import nn
+
 from optnet_nets.models import create_model
-from optnet_nets.models.resnet import momentum_stages
+from optnet_nets.net_coefficients import heavy_ball_betas
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
 from optnet_theory.errors import OptnetError
 from optnet_theory.learned import LearnedSchedule
@@ -45,29 +47,22 @@ def read_run(run_dir: str | Path) -> RunCoefficients:
         raise OptnetError(f"{path} has no model config and weights; is it from 'optnet train'?")
     name, options = str(config["model"]), dict(config.get("model_options") or {})
     model = create_model(name, **options)
-    stages = momentum_stages(model)
-    if stages is None:
+    schedule = heavy_ball_betas(model)
+    if schedule is None:
         raise OptnetError(
             f"--from-run reads networks of the heavy-ball family (16)/(17) (hbnet*, resnet*); "
             f"the run trained {name!r}"
         )
-    beta1: list[float] = []
-    beta2: list[float] = []
-    restarts: set[int] = set()
-    for i, stage in enumerate(stages):
-        trained = weights.get(f"stages.{i}.coefficients")
-        if stage.slots and (trained is None or trained.numel() != len(stage.slots)):
-            raise OptnetError(
-                f"{path}: stage {i} should hold {len(stage.slots)} learned coefficients; the "
-                f"checkpoint does not match the model {name!r} with options {options}"
-            )
-
-        def value(c: Any, trained: Any = trained) -> float:
-            return float(trained[int(c)]) if isinstance(c, Slot) else float(c)
-
-        if model.momentum == "restart":
-            restarts.add(len(beta1))
-        beta1 += [value(b1) for b1, _ in stage.betas]
-        beta2 += [value(b2) for _, b2 in stage.betas]
-    schedule = LearnedSchedule(stages[0].rule, tuple(beta1), tuple(beta2), frozenset(restarts))
+    stages: nn.ModuleList = model.stages  # type: ignore[assignment]
+    for i, stage in enumerate(stages):  # the learned coefficients only: the trunk's
+        for key, value in stage.named_parameters(recurse=False):  # shapes follow the data
+            trained = weights.get(f"stages.{i}.{key}")
+            if trained is None or trained.shape != value.shape:
+                raise OptnetError(
+                    f"{path}: stage {i} should hold {value.numel()} learned coefficients; the "
+                    f"checkpoint does not match the model {name!r} with options {options}"
+                )
+            value.data.copy_(trained)
+    schedule = heavy_ball_betas(model)
+    assert schedule is not None
     return RunCoefficients(name, options, schedule)

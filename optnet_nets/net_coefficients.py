@@ -24,15 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from optnet_nets.models.method_net import MethodNet, MethodStage
-from optnet_nets.models.method_rule import RelaxedLayer, restore
-from optnet_nets.models.resnet import momentum_stages
-from optnet_nets.models.two_state import TwoStateNet
+from optnet_nets.models.method_rule import Entry, Update, relaxed_layer, restore
+from optnet_nets.models.stage import MethodNet, MethodStage
 from optnet_theory.errors import OptnetError
 from optnet_theory.learned import LearnedSchedule, learned_method
 from optnet_theory.methods import Method, MethodSpec, Params, Step
 
-__all__ = ["NetCoefficients", "heavy_ball_schedule", "net_coefficients"]
+__all__ = ["NetCoefficients", "heavy_ball_betas", "heavy_ball_schedule", "net_coefficients"]
 
 
 @dataclass(frozen=True)
@@ -104,64 +102,86 @@ def _fold_restart(step: Step, initial: Sequence[float], readout: Sequence[float]
 
 
 def _method_net(model: MethodNet) -> NetCoefficients:
+    assert model.method is not None
+    spec = model.method.spec
+    m = spec.state_size
     restart = model.momentum == "restart"
+    initial = model.initial + (0.0,) * (m - len(model.initial))  # the dense form: x, then u's
     steps: list[Step] = []
+    size = len(model.initial)
     for s, stage in enumerate(model.stages):
         assert isinstance(stage, MethodStage)
-        D = _floats(model.readouts[s if restart else 0] if model.readout is None
-                    else model.readout[s if restart else 0])
-        for k in range(len(stage.blocks)):
-            a, b, c = stage.coefficients(k)
-            layer = RelaxedLayer(_floats(a), tuple(_floats(row) for row in b), _floats(c))
-            st = restore(layer, D)
+        r = s if restart else 0
+        D = _floats(model.readouts[r] if model.readout is None else model.readout[r])
+        D += (0.0,) * (m - len(D))
+        if restart and s > 0:
+            size = len(model.initial)
+        def number(entry: Entry, stage: MethodStage = stage) -> float:
+            return float(stage.value(entry))
+
+        for k, layer in enumerate(stage.layers):
+            st = restore(relaxed_layer(layer, number, m, size), D)
+            size = len(layer.slots)
             if restart and s > 0 and k == 0:
-                previous = steps[-1].D
-                st = _fold_restart(st, model.initial, previous)
+                st = _fold_restart(st, initial, steps[-1].D)
             steps.append(st)
-    spec = model.method.spec
-    kind = "fixed" if model.readout is None else "learnable"
+    kind = "fixed" if model.readout is None and not _learns(model) else "learnable"
     return NetCoefficients(
         f"method-net of {spec.name}, {kind} coefficients, momentum={model.momentum}",
-        model.initial, spec.slots, tuple(steps),
+        initial, spec.slots, tuple(steps),
     )
+
+
+def _learns(model: MethodNet) -> bool:
+    """Whether a network's stages learn coefficients."""
+    return any(True for stage in model.stages for _ in stage.parameters(recurse=False))
 
 
 def _floats(values: Any) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+def heavy_ball_betas(model: nn.Module) -> LearnedSchedule | None:
+    """(beta1_k, beta2_k) of every layer of a network of (16)/(17) (ResNet included), trained
+    values of learnable ones included, and the layers where a stage restarts the momentum;
+    None for any other network."""
+    if not isinstance(model, MethodNet) or model.equation not in ("16", "17"):
+        return None
+    beta1: list[float] = []
+    beta2: list[float] = []
+    restarts: set[int] = set()
+    for stage in model.stages:
+        assert isinstance(stage, MethodStage)
+        if model.momentum == "restart":
+            restarts.add(len(beta1))
+        for layer in stage.layers:
+            update = layer.slots[0]
+            assert isinstance(update, Update)  # heavy_ball_layer: (x_{k+1}, x_k)
+            beta1.append(float(stage.value(update.skip[0])))
+            beta2.append(float(stage.value(update.skip[1])))
+    return LearnedSchedule(model.equation, tuple(beta1), tuple(beta2), frozenset(restarts))
+
+
 def heavy_ball_schedule(model: nn.Module) -> LearnedSchedule:
     """The (beta1_k, beta2_k) of every layer of an HB-Net of (16) or (17), trained values of
     learnable ones included, and the layers where a stage restarts the momentum."""
-    stages = momentum_stages(model)
-    if stages is None or not isinstance(model, TwoStateNet):
+    schedule = heavy_ball_betas(model)
+    if schedule is None:
         raise OptnetError(f"{type(model).__name__} is not a network of (16)/(17)")
-    beta1: list[float] = []
-    beta2: list[float] = []
-    rules: set[str] = set()
-    restarts: set[int] = set()
-    for stage in stages:
-        if stage.activation is not None:
-            raise OptnetError(
-                "the network applies Phi after each sum (ResNet's activate_sum=True): its "
-                "recurrence is not a linear method"
-            )
-        rules.add(stage.rule)
-        if model.momentum == "restart":
-            restarts.add(len(beta1))
-        beta1 += [float(stage.value(b1)) for b1, _ in stage.betas]
-        beta2 += [float(stage.value(b2)) for _, b2 in stage.betas]
-    if len(rules) != 1:
-        raise OptnetError(f"the stages mix the structures {sorted(rules)}")
-    return LearnedSchedule(rules.pop(), tuple(beta1), tuple(beta2), frozenset(restarts))
+    if any(stage.activation is not None for stage in model.stages):  # type: ignore[union-attr]
+        raise OptnetError(
+            "the network applies Phi after each sum (ResNet's activate_sum=True): its "
+            "recurrence is not a linear method"
+        )
+    return schedule
 
 
 @torch.no_grad()
 def net_coefficients(model: nn.Module) -> NetCoefficients:
     """(A_k, B_k, C_k, D) of every layer of a built method-net or HB-Net (module docstring)."""
-    if isinstance(model, MethodNet):
+    if isinstance(model, MethodNet) and model.method is not None:
         return _method_net(model)
-    if momentum_stages(model) is not None:
+    if heavy_ball_betas(model) is not None:
         schedule = heavy_ball_schedule(model)
         method = learned_method(schedule)
         steps = method.coefficients(schedule.depth)[: schedule.depth]

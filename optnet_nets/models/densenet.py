@@ -1,12 +1,17 @@
 """DenseNet and AGD-Net: dense blocks of (18), in the practical form (21), Sec. 6.2.
 
-A dense block runs (18) with T = :class:`~optnet_nets.models.layers.DenseLayer`:
+A dense block keeps every state it has made (history) and layer k appends
 
     z_{k+1} = sum_j alpha_{k+1}^j T(z_j) + beta (z_k - sum_j h_{k+1}^j z_j)        (21)
 
-and outputs the concatenation [z_0, ..., z_K] as DenseNet does. DenseNet (19) is alpha = 1,
-beta = 0 (Table 3); AGD-Net is alpha learnable (initialised at 1), beta =
-``paper_values.AGDNET_BETA`` and h from (5) (``optnet_theory.nesterov_h``).
+(:func:`dense_layer`, run by :class:`~optnet_nets.models.stage.MethodStage`); the block outputs
+the concatenation [z_0, ..., z_K] as DenseNet does. T = :class:`~optnet_nets.models.layers.
+DenseLayer` computes the alpha-sum over all the z_j from their concatenation (one BN-Phi-conv
+per input, as one convolution); the h-term is a weighted sum of the block's states, one batched
+product. DenseNet (19), z_{k+1} = T([z_0, ..., z_k]), is alpha = 1, beta = 0 (Table 3);
+AGD-Net is alpha learnable (initialised at 1; layer k's alpha^j is element k(k+1)/2 + j of the
+block's ``coefficients``), beta = ``paper_values.AGDNET_BETA`` and h from (5)
+(``optnet_theory.nesterov_h``).
 
 The beta-term needs equal channel counts: it runs over the z_j with the growth rate's channel
 count, i.e. z_1..z_k, and z_0 too only when its channel count equals the growth rate. Its
@@ -33,76 +38,22 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import MOMENTUM_CHOICES, CoefficientModule, Learnable, live
+from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
-from optnet_nets.tables import Spec, agd_beta, dense_table
+from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
+from optnet_nets.models.registry import ACTIVATION, Option, register_model
+from optnet_nets.models.stage import MethodStage
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import AGDNET_BETA
 
-__all__ = ["DenseBlock", "DenseNet", "cifar_densenet", "imagenet_densenet"]
+__all__ = ["DenseNet", "cifar_densenet", "dense_block", "dense_layer", "imagenet_densenet"]
 
 
-class DenseBlock(CoefficientModule):
-    """A dense block of (18)/(21); ``forward(z_0)`` returns the concatenation of z_0..z_K.
-
-    Its coefficients are the entries of :func:`~optnet_nets.tables.dense_table`: alpha_{k+1}^j
-    (learnable in AGD-Net) and the fixed b_{k+1,j} = beta ([j = k] - h_{k+1,j}) of (21).
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        n_layers: int,
-        growth_rate: int,
-        bottleneck: int | None,
-        alpha: Spec,
-        beta: float,
-        memory_efficient: bool,
-        phi: ActivationFactory,
-        dropout: float = 0.0,
-        offset: int = 0,
-    ) -> None:
-        layers = [
-            DenseLayer(
-                [in_channels] + [growth_rate] * k, growth_rate, bottleneck, memory_efficient,
-                phi, dropout,
-            )
-            for k in range(n_layers)
-        ]
-        if beta == 0.0:
-            table = dense_table(n_layers, alpha, 0.0, lambda k: ())
-        else:
-            first = 0 if in_channels == growth_rate else 1
-            table = dense_table(
-                n_layers, alpha, agd_beta(beta, _h_rows(n_layers, offset)),
-                lambda k: range(first, k + 1),
-            )
-        super().__init__(
-            table,
-            1,
-            equation="(21) z[k+1] = sum_j alpha_j T(z[j]) + beta (z[k] - sum_j h[k+1][j] z[j])",
-        )
-        self.blocks = nn.ModuleList(layers)
-        #: per layer k: alpha_{k+1}^0..alpha_{k+1}^k, and the nonzero (j, b_{k+1,j}) of the
-        #: beta-term (compiled table entries)
-        self.alpha = [[self.compiled(t.weight) for t in row.terms] for row in table]
-        self.beta_term = [[(j, self.compiled(b)) for j, b in row.skips if live(b)] for row in table]
-        self.beta = beta
-        self.offset = offset
-        self.out_channels = in_channels + n_layers * growth_rate
-
-    def forward(self, z0: Tensor) -> Tensor:
-        z = [z0]
-        for k, T in enumerate(self.blocks):
-            alpha = [self.value(a) for a in self.alpha[k]]
-            b = [(j, self.value(c)) for j, c in self.beta_term[k]]
-            # z_{k+1} = sum_j alpha_j T(z_j) + sum_j b_j z_j: the alpha_j scale one convolution,
-            # and T reads the beta-term from its own concatenation of z_0..z_k
-            z.append(T(z, alpha, b))
-        return torch.cat(z, 1)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f"\nbeta={self.beta:g}, h offset={self.offset}"
+def dense_layer(k: int, alpha: Sequence[Entry], b: Sequence[float]) -> Layer:
+    """Layer k of (18)/(21) on (z_0, ..., z_k): every z_j kept, and z_{k+1} =
+    sum_j alpha_j T_k(z_j) + sum_j b_j z_j appended (T_k: the block's dense layer k)."""
+    return Layer((Path(k, tuple(alpha), concat=True),), (*range(k + 1), Update((1.0,), tuple(b))))
 
 
 def _h_rows(n_layers: int, offset: int) -> list[list[float]]:
@@ -117,14 +68,52 @@ def _h_rows(n_layers: int, offset: int) -> list[list[float]]:
     ]
 
 
+def dense_block(
+    in_channels: int,
+    n_layers: int,
+    growth_rate: int,
+    bottleneck: int | None,
+    alpha: float,
+    learnable_alpha: bool,
+    beta: float,
+    memory_efficient: bool,
+    phi: ActivationFactory,
+    dropout: float = 0.0,
+    offset: int = 0,
+) -> MethodStage:
+    """A dense block of (21): the weights b_{k+1,j} = beta ([j = k] - h_{k+1,j}) of its
+    h-term, over the z_j of the growth rate's width (module docstring)."""
+    layers = [
+        DenseLayer(
+            [in_channels] + [growth_rate] * k, growth_rate, bottleneck, memory_efficient,
+            phi, dropout,
+        )
+        for k in range(n_layers)
+    ]
+    first = 0 if in_channels == growth_rate else 1
+    h = _h_rows(n_layers, offset) if beta != 0.0 else []
+    rule, start = [], []
+    for k in range(n_layers):
+        weights: list[Entry] = [float(alpha)] * (k + 1)
+        if learnable_alpha:
+            weights = [Learned("coefficients", (k * (k + 1) // 2 + j,)) for j in range(k + 1)]
+            start += [float(alpha)] * (k + 1)
+        b = [beta * ((1.0 if j == k else 0.0) - h[k + 1][j]) if j >= first else 0.0
+             for j in range(k + 1)] if h else []
+        rule.append(dense_layer(k, weights, b))
+    return MethodStage(layers, rule, parameters={"coefficients": start} if start else None,
+                       concat=True, equation="21" if h else "19")
+
+
 class DenseNet(nn.Module):
     """stem -> dense blocks with transitions -> BN-ReLU -> global pooling -> classifier."""
 
     def __init__(
         self,
         stem: nn.Module,
-        blocks: Sequence[DenseBlock],
+        blocks: Sequence[MethodStage],
         transitions: Sequence[nn.Module],
+        width: int,
         classes: int,
         phi: ActivationFactory,
     ) -> None:
@@ -132,7 +121,6 @@ class DenseNet(nn.Module):
         self.stem = stem
         self.blocks = nn.ModuleList(blocks)
         self.transitions = nn.ModuleList(transitions)
-        width = blocks[-1].out_channels
         self.norm = nn.BatchNorm2d(width)
         self.relu = phi(inplace=True)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -141,14 +129,10 @@ class DenseNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
         for i, block in enumerate(self.blocks):
-            x = block(x)
+            (x,) = block([x])  # [z_0, ..., z_K] of (19)/(21)
             if i < len(self.transitions):
                 x = self.transitions[i](x)
         return self.fc(torch.flatten(self.pool(self.relu(self.norm(x))), 1))
-
-
-def _alpha(alpha: float, learnable: bool) -> Spec:
-    return (lambda k1, j: Learnable(alpha)) if learnable else float(alpha)
 
 
 def _build(
@@ -174,17 +158,16 @@ def _build(
     blocks, transitions = [], []
     for i, n in enumerate(layers):
         offset = sum(layers[:i]) if momentum == "carry" else 0
-        block = DenseBlock(
-            width, n, growth_rate, bottleneck, _alpha(alpha, learnable_alpha), beta,
-            memory_efficient, phi, dropout, offset,
-        )
-        blocks.append(block)
-        width = block.out_channels
+        blocks.append(dense_block(
+            width, n, growth_rate, bottleneck, alpha, learnable_alpha, beta, memory_efficient,
+            phi, dropout, offset,
+        ))
+        width += n * growth_rate
         if i < len(layers) - 1:
             out = int(width * compression)
             transitions.append(Transition(width, out, phi, dropout))
             width = out
-    model = DenseNet(stem, blocks, transitions, classes, phi)
+    model = DenseNet(stem, blocks, transitions, width, classes, phi)
     init_weights(model)
     return model
 
@@ -237,3 +220,63 @@ def imagenet_densenet(
         stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
         alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum,
     )
+
+
+_DENSE_EQ = "(19) = (18) with alpha=1, beta=0: z_{k+1} = T([z_0, ..., z_k])"
+_AGD_EQ = "(21): z_{k+1} = sum_j alpha_j T(z_j) + beta (z_k - sum_j h_{k+1,j} z_j), h from (5)"
+_DENSE_OPTIONS = {
+    "activation": ACTIVATION,
+    "memory_efficient": Option(
+        False, "checkpoint each dense layer's BN-Phi-conv (recomputed in backward)"),
+    "dropout": Option(0.0, "dropout rate after each convolution but the first (Huang et al.)"),
+}
+_AGD_OPTIONS = {
+    **_DENSE_OPTIONS,
+    "alpha": Option(1.0, "initial alpha_{k+1}^j of (21)"),
+    "learnable_alpha": Option(True, "learn the alpha_{k+1}^j of (21)"),
+    "beta": Option(AGDNET_BETA, "beta of (21), the weight of the h-term"),
+    "momentum": Option(
+        "restart", "h of (5) per dense block (restart) or continued across blocks (carry)",
+        MOMENTUM_CHOICES,
+    ),
+}
+_CIFAR_DEPTHS = (40, 52, 100)
+_IMAGENET = {"121": [6, 12, 24, 16]}
+
+
+@register_model("densenet{}", _CIFAR_DEPTHS, equation=_DENSE_EQ, trunk="densenet",
+                options=_DENSE_OPTIONS)
+def densenet(depth: int, *, num_classes: int, in_channels: int, **options: object) -> DenseNet:
+    """DenseNet (19) (Huang et al., k = 12)."""
+    return cifar_densenet(depth, num_classes, in_channels, **options)  # type: ignore[arg-type]
+
+
+@register_model("agdnet{}", _CIFAR_DEPTHS, equation=_AGD_EQ, baseline="densenet{}",
+                trunk="densenet", options=_AGD_OPTIONS)
+def agdnet(depth: int, *, num_classes: int, in_channels: int, **options: object) -> DenseNet:
+    """AGD-Net (21), Sec. 6.2, on DenseNet's layout."""
+    return cifar_densenet(depth, num_classes, in_channels, **options)  # type: ignore[arg-type]
+
+
+@register_model("densenet_bc{}", {"100": 100}, trunk="densenet", options=_DENSE_OPTIONS,
+                equation=_DENSE_EQ + ", DenseNet-BC (bottleneck, compression 0.5)")
+def densenet_bc(depth: int, *, num_classes: int, in_channels: int, **options: object
+                ) -> DenseNet:
+    """DenseNet-BC (19) with bottleneck layers and compression 0.5."""
+    return cifar_densenet(depth, num_classes, in_channels, bc=True, **options)  # type: ignore[arg-type]
+
+
+@register_model("densenet{}", _IMAGENET, equation=_DENSE_EQ + ", DenseNet-BC",
+                dataset="imagenet", trunk="densenet", options=_DENSE_OPTIONS)
+def densenet_imagenet(layers: list[int], *, num_classes: int, in_channels: int,
+                      **options: object) -> DenseNet:
+    """DenseNet-121 (19), Huang et al.'s ImageNet DenseNet-BC."""
+    return imagenet_densenet(layers, num_classes, in_channels, **options)  # type: ignore[arg-type]
+
+
+@register_model("agdnet{}", _IMAGENET, equation=_AGD_EQ + ", DenseNet-BC", baseline="densenet{}",
+                dataset="imagenet", trunk="densenet", options=_AGD_OPTIONS)
+def agdnet_imagenet(layers: list[int], *, num_classes: int, in_channels: int,
+                    **options: object) -> DenseNet:
+    """AGD-Net-121 (21), Table 5, on DenseNet-121's layout."""
+    return imagenet_densenet(layers, num_classes, in_channels, **options)  # type: ignore[arg-type]

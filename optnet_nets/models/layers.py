@@ -2,8 +2,8 @@
 
 * :class:`ResidualBranch`: T of Sec. 6.1 (and of ResNet), conv-BN-Phi-conv-BN.
 * :class:`DenseLayer`: T of (19)/(21), BN-Phi-conv over the inputs (with an optional
-  DenseNet-BC bottleneck); it takes all inputs at once and folds the weights alpha_j of (21)
-  into ONE convolution, since BN and Phi act per channel:
+  DenseNet-BC bottleneck); ``T(z, alpha)`` is the sum_j alpha_j T(z_j) of (21), one T_j per
+  input, computed as ONE convolution, since BN and Phi act per channel:
   sum_j alpha_j conv_j(Phi(BN_j(z_j))) = conv(concat_j alpha_j Phi(BN_j(z_j))), and the
   alpha_j scale that convolution's kernel (input channels of z_j), not the activations.
 * :class:`OptionAShortcut` (He et al.'s option A: subsample, zero-pad channels) and
@@ -121,16 +121,12 @@ class DenseLayer(nn.Module):
     channels of the (first) convolution's kernel, so the alpha-sum costs no pass over the
     activations; with all weights 1 this is exactly DenseNet's layer on the concatenation.
 
-    ``skips`` (pairs of input position and coefficient b) adds sum b z_j, the beta-term of
-    (21), read from the same concatenation: one batched product instead of one addition per
-    z_j (the positions must be consecutive inputs with equal channel counts).
-
     ``memory_efficient`` recomputes the concatenation, BN, Phi and first convolution in
     backward (``torch.utils.checkpoint``) instead of storing them; BN's running statistics are
     still updated once per forward.
 
-    ``dropout`` p > 0 drops after each convolution (after the folded alpha-sum, before the
-    beta-term is added), as DenseNet's recipe for un-augmented data does.
+    ``dropout`` p > 0 drops after each convolution (after the folded alpha-sum; AGD-Net's stage
+    adds its beta-term after that), as DenseNet's recipe for un-augmented data does.
     """
 
     input_index: Tensor  # input position of each concatenated channel (a buffer)
@@ -179,30 +175,8 @@ class DenseLayer(nn.Module):
             return None
         return self._vector(weights, like)[self.input_index].view(1, -1, 1, 1)
 
-    def _skip_layout(self, positions: Sequence[int]) -> tuple[int, int, int]:
-        """(first channel, last channel + 1, count) of consecutive equal-width inputs."""
-        first, count = positions[0], len(positions)
-        widths = {self.input_channels[p] for p in positions}
-        if list(positions) != list(range(first, first + count)) or len(widths) != 1:
-            raise ValueError("DenseLayer skips must be consecutive inputs of equal width")
-        return self.offsets[first], self.offsets[first + count], count
-
-    def _features(
-        self,
-        scale: Tensor | None,
-        skip_coefficients: Tensor | None,
-        skip_layout: tuple[int, int, int] | None,
-        update: bool,
-        *inputs: Tensor,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _features(self, scale: Tensor | None, update: bool, *inputs: Tensor) -> Tensor:
         x = torch.cat(inputs, 1)
-        skip = None
-        if skip_layout is not None and skip_coefficients is not None:
-            lo, hi, count = skip_layout
-            n = x.shape[0]
-            part = x[:, lo:hi].reshape(n, count, -1)  # a view: no copy
-            skip = torch.matmul(skip_coefficients.view(1, count), part)
-            skip = skip.view(n, (hi - lo) // count, *x.shape[2:])
         if update or not self.norm1.training:
             y = self.norm1(x)
         else:  # recomputation: the same batch statistics; updates go to throw-away copies
@@ -220,22 +194,16 @@ class DenseLayer(nn.Module):
         y = self.relu1(y)
         conv = self.conv1
         weight = conv.weight if scale is None else conv.weight * scale
-        return F.conv2d(y, weight, None, conv.stride, conv.padding), skip
+        return F.conv2d(y, weight, None, conv.stride, conv.padding)
 
-    def forward(
-        self,
-        inputs: Sequence[Tensor],
-        weights: Sequence[float | Tensor],
-        skips: Sequence[tuple[int, float | Tensor]] = (),
-    ) -> Tensor:
+    def forward(self, inputs: Sequence[Tensor], weights: Sequence[float | Tensor]) -> Tensor:
+        """sum_j weights_j T_j(inputs_j): T_j the BN-Phi-conv of input j (module docstring)."""
         if len(inputs) != len(self.input_channels) or len(weights) != len(inputs):
             raise ValueError(
                 f"DenseLayer expects {len(self.input_channels)} inputs and weights, "
                 f"got {len(inputs)} and {len(weights)}"
             )
         scale = self._scale(weights, inputs[0])
-        layout = self._skip_layout([p for p, _ in skips]) if skips else None
-        coefficients = self._vector([b for _, b in skips], inputs[0]) if skips else None
         if (
             self.memory_efficient
             and torch.is_grad_enabled()
@@ -243,24 +211,20 @@ class DenseLayer(nn.Module):
         ):
             calls = [0]
 
-            def recomputable(
-                scale_: Tensor | None, coefficients_: Tensor | None, *xs: Tensor
-            ) -> tuple[Tensor, Tensor | None]:
+            def recomputable(scale_: Tensor | None, *xs: Tensor) -> Tensor:
                 calls[0] += 1
-                return self._features(scale_, coefficients_, layout, calls[0] == 1, *xs)
+                return self._features(scale_, calls[0] == 1, *xs)
 
-            out, skip = checkpoint(
-                recomputable, scale, coefficients, *inputs, use_reentrant=False
-            )
+            out = checkpoint(recomputable, scale, *inputs, use_reentrant=False)
         else:
-            out, skip = self._features(scale, coefficients, layout, True, *inputs)
+            out = self._features(scale, True, *inputs)
         if self.drop1 is not None:
             out = self.drop1(out)
         if self.bottleneck is not None:
             out = self.conv2(self.relu2(self.norm2(out)))
             if self.drop2 is not None:
                 out = self.drop2(out)
-        return out if skip is None else out + skip
+        return out
 
     def extra_repr(self) -> str:
         return f"inputs={len(self.input_channels)}, memory_efficient={self.memory_efficient}"

@@ -5,14 +5,17 @@ Layer k of the network is the method's sub-step k with the gradient step replace
 
     y_k = C_k xi_k,    xi_{k+1} = A_k xi_k + B_k (y_k - T_k(y_k)),    output x = D xi,
 
-xi holding m feature maps (the method's state slots), all begun at the stem's output times the
-method's ``initial`` multipliers (x_{-1} = x_0 for hb, as HB-Net). The trunk is the CIFAR
-ResNet's, built by :func:`optnet_nets.models.resnet.cifar_resnet` and taken over module by
-module: the stem, every T_k = conv-BN-Phi-conv-BN
-(:class:`~optnet_nets.models.layers.ResidualBranch`), the stride-2 first layer and option-A
-shortcut of each stage, the pooled classifier and their initialisation. Only the recurrence is
-new, so for hb with step 1 and beta = 1 the network is ``hbnet`` bit for bit (tested), and every
-method-net has ResNet's parameters plus its learnable coefficients.
+run in its collected form by :class:`~optnet_nets.models.stage.MethodStage`, xi holding m feature
+maps (the method's state slots), all begun at the stem's output times the method's ``initial``
+multipliers (x_{-1} = x_0 for hb, as HB-Net). A method given by its dense form (18) (a method
+file, a ``blend:A:B:T`` family, a designed method: state (x_k, u_0, ..., u_{N-1})) runs in that
+form with history: layer k computes x_{k+1} = x_k - sum_{j<=k} h_{k,j} u_j with
+u_k = x_k - T_k(x_k) appended to the state, the stored u_j never recombined
+(:func:`~optnet_nets.models.method_rule.history_layer`). The trunk is the CIFAR ResNet's
+(:func:`~optnet_nets.models.trunk.cifar_trunk`: stem, T_k = conv-BN-Phi-conv-BN, a stride-2
+first layer and option-A shortcut per stage, pooled classifier, their initialisation), so for hb
+with step 1 and beta = 1 the network is ``hbnet`` bit for bit (tested), and every method-net has
+ResNet's parameters plus its learnable coefficients.
 
 Stage transitions (Sec. 6, "Block Based Structure"), as HB-Net does for x_{k-1}: the first layer
 of a stage reads y = C xi from the un-mapped slots (its T down-samples), and EVERY slot of xi
@@ -27,7 +30,9 @@ network of its own (HB-Net's ``momentum="restart"``).
 ``coefficients``: ``"fixed"`` uses the method's values with L = 1 (no parameters); ``"learnable"``
 makes every layer's a (m), b (m x m) and C (m) of the rule's collected form, and the read-out D
 (one per stage with ``restart``, else one), ``nn.Parameter`` s initialised at the method's
-values: K (m^2 + 2m) + m scalars with carry, K (m^2 + 2m) + S m with S stages and restart.
+values: K (m^2 + 2m) + m scalars with carry, K (m^2 + 2m) + S m with S stages and restart. In
+the dense form the k + 2 weights of x_{k+1} are learned instead (the stage's ``coefficients``),
+and the read-out is x.
 
 The per-layer coefficients of a built net, as floats:
 :func:`optnet_nets.net_coefficients.net_coefficients`.
@@ -36,20 +41,26 @@ The per-layer coefficients of a built net, as floats:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from optnet_nets.activation import DEFAULT_ACTIVATION
-from optnet_nets.blocks import MOMENTUM_CHOICES, combine, map_states
-from optnet_nets.models.method_rule import DEFAULT_KAPPA, RelaxedLayer, relaxed_schedule
-from optnet_nets.models.resnet import HeavyBallStage, cifar_resnet
+from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
+from optnet_nets.blocks import MOMENTUM_CHOICES
+from optnet_nets.models.layers import init_weights
+from optnet_nets.models.method_rule import (
+    DEFAULT_KAPPA,
+    RelaxedLayer,
+    history_layer,
+    learned_layer,
+    relaxed_schedule,
+    rule_layer,
+)
+from optnet_nets.models.registry import ACTIVATION, Option, register_model
+from optnet_nets.models.stage import MethodNet, MethodStage
+from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_spec
-
-if TYPE_CHECKING:  # pragma: no cover
-    from optnet_nets.models import Option
 
 __all__ = [
     "COEFFICIENT_CHOICES",
@@ -61,6 +72,7 @@ __all__ = [
     "generic_method_options",
     "method_net_equation",
     "method_net_options",
+    "method_stage",
 ]
 
 #: registered families: model name prefix -> method (at the CIFAR depths 20, 32, 44, 56, 110).
@@ -69,127 +81,43 @@ METHOD_NETS: dict[str, str] = {"ogmnet": "ogm", "tmmnet": "tmm", "itemnet": "ite
 COEFFICIENT_CHOICES = ("fixed", "learnable")
 
 
-class MethodStage(nn.Module):
-    """One stage: ``forward(xi)`` runs its layers on the m slots and returns the new slots.
+def method_stage(
+    blocks: Sequence[nn.Module],
+    layers: Sequence[RelaxedLayer],
+    shortcut: nn.Module | None = None,
+    learnable: bool = False,
+    history: int | None = None,
+) -> MethodStage:
+    """The stage running the rule's ``layers`` (one per block) of a method.
 
-    ``layers[k]`` are layer k's coefficients (the start values when ``learnable``).
+    ``learnable``: the (a, b, C) of every layer become the stage's parameters ``transform``,
+    ``skip`` and ``point`` (from these values). ``history`` = k0: the layers are layers
+    k0, k0 + 1, ... of a method in its dense form (18), run with history
+    (:func:`~optnet_nets.models.method_rule.history_layer`).
     """
-
-    def __init__(
-        self,
-        blocks: nn.ModuleList,
-        shortcut: nn.Module | None,
-        layers: Sequence[RelaxedLayer],
-        learnable: bool,
-    ) -> None:
-        super().__init__()
-        if len(blocks) != len(layers):
-            raise OptnetError(f"a stage of {len(blocks)} blocks got {len(layers)} layers")
-        self.blocks = blocks
-        self.shortcut = shortcut
-        self.layers = tuple(layers)
-        self.transform: nn.Parameter | None = None
-        self.skip: nn.Parameter | None = None
-        self.point: nn.Parameter | None = None
-        if learnable:
-            self.transform = nn.Parameter(torch.tensor([lay.transform for lay in layers]))
-            self.skip = nn.Parameter(torch.tensor([lay.skip for lay in layers]))
-            self.point = nn.Parameter(torch.tensor([lay.point for lay in layers]))
-
-    def coefficients(self, k: int) -> tuple[Any, Any, Any]:
-        """(a, b, c) of layer k: floats when fixed, rows of the parameters when learnable."""
-        if self.transform is None or self.skip is None or self.point is None:
-            lay = self.layers[k]
-            return lay.transform, lay.skip, lay.point
-        return self.transform[k], self.skip[k], self.point[k]
-
-    def _map(self, xi: list[Tensor], b: Any) -> list[Tensor]:
-        """The slots the sum reads, through the shortcut in one :func:`map_states` call (as
-        HB-Net's stages map theirs)."""
-        assert self.shortcut is not None
-        m = len(xi)
-        read = [
-            l for l in range(m)
-            if any(isinstance(b[i][l], Tensor) or b[i][l] != 0.0 for i in range(m))
-        ]
-        out = list(xi)
-        for l, image in zip(read, map_states(self.shortcut, [xi[l] for l in read]), strict=True):
-            out[l] = image
-        return out
-
-    def forward(self, xi: list[Tensor]) -> list[Tensor]:
-        m = len(xi)
-        for k, block in enumerate(self.blocks):
-            a, b, c = self.coefficients(k)
-            y = combine([(xi[l], c[l]) for l in range(m)])
-            assert y is not None  # relaxed_schedule refuses a layer with C_k = 0
-            t = block(y)
-            if k == 0 and self.shortcut is not None:
-                xi = self._map(xi, b)
-            new = []
-            for i in range(m):
-                slot = combine([(t, a[i])] + [(xi[l], b[i][l]) for l in range(m)])
-                new.append(torch.zeros_like(t) if slot is None else slot)
-            xi = new
-        return xi
-
-    def extra_repr(self) -> str:
-        kind = "fixed" if self.transform is None else "learnable"
-        return f"layers={len(self.layers)}, coefficients={kind}"
-
-
-class MethodNet(nn.Module):
-    """stem -> xi_0 = initial (x) x_0 -> stages -> x = D xi -> pooling -> classifier."""
-
-    def __init__(
-        self,
-        method: Method,
-        stem: nn.Module,
-        stages: Sequence[MethodStage],
-        fc: nn.Module,
-        readouts: Sequence[tuple[float, ...]],
-        learnable: bool,
-        momentum: str,
-    ) -> None:
-        super().__init__()
-        expected = len(stages) if momentum == "restart" else 1
-        if len(readouts) != expected:
-            raise OptnetError(f"momentum={momentum!r} needs {expected} read-outs")
-        if not all(any(d) for d in readouts):
-            raise OptnetError(f"method {method.name!r} reads out nothing (D = 0)")
-        self.stem = stem
-        self.stages = nn.ModuleList(stages)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = fc
-        self.method = method
-        self.momentum = momentum
-        self.initial = tuple(float(v) for v in method.spec.initial)
-        self.readouts = tuple(readouts)
-        self.readout = nn.Parameter(torch.tensor(readouts)) if learnable else None
-
-    def read(self, xi: list[Tensor], stage: int) -> Tensor:
-        """x = D xi with the read-out of ``stage`` (the only one with carry)."""
-        r = stage if self.momentum == "restart" else 0
-        D = self.readouts[r] if self.readout is None else self.readout[r]
-        x = combine([(xi[l], D[l]) for l in range(len(xi))])
-        assert x is not None  # D = 0 is refused when built
-        return x
-
-    def start(self, x: Tensor) -> list[Tensor]:
-        """xi_0 = initial (x) x: slot l is x itself for 1, zeros for 0, else a multiple."""
-        return [x if v == 1.0 else torch.zeros_like(x) if v == 0.0 else x * v for v in self.initial]
-
-    def forward(self, x: Tensor) -> Tensor:
-        xi = self.start(self.stem(x))
-        for s, stage in enumerate(self.stages):
-            if self.momentum == "restart" and s > 0:
-                xi = self.start(self.read(xi, s - 1))
-            xi = stage(xi)
-        x = self.read(xi, len(self.stages) - 1)
-        return self.fc(torch.flatten(self.pool(x), 1))
-
-    def extra_repr(self) -> str:
-        return f"method={self.method!r}, momentum={self.momentum!r}"
+    if len(blocks) != len(layers):
+        raise OptnetError(f"a stage of {len(blocks)} blocks got {len(layers)} layers")
+    if history is not None:
+        rule, first = [], 0
+        for k, lay in enumerate(layers):
+            rule.append(history_layer(lay, history + k, k, first if learnable else None))
+            first += history + k + 2
+        start = [v for lay, r in zip(layers, rule, strict=True) for v in
+                 (lay.transform[0], *lay.skip[0][: len(r.slots) - 1])] if learnable else []
+        return MethodStage(blocks, rule, shortcut=shortcut, equation="18",
+                           parameters={"coefficients": start} if learnable else None)
+    if not learnable:
+        return MethodStage(blocks, [rule_layer(lay, k) for k, lay in enumerate(layers)],
+                           shortcut=shortcut, equation="rule")
+    m = len(layers[0].point)
+    return MethodStage(
+        blocks, [learned_layer(k, m, k) for k in range(len(layers))], shortcut=shortcut,
+        equation="rule", parameters={
+            "transform": [lay.transform for lay in layers],
+            "skip": [lay.skip for lay in layers],
+            "point": [lay.point for lay in layers],
+        },
+    )
 
 
 def bind_method(name: str | None, layers: int, mu: float | None, params: dict[str, Any]
@@ -237,22 +165,27 @@ def cifar_method_net(
         )
     if momentum not in MOMENTUM_CHOICES:
         raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
-    trunk = cifar_resnet(depth, num_classes, in_channels, activation=activation)
-    hb_stages = [stage for stage in trunk.stages if isinstance(stage, HeavyBallStage)]
-    assert len(hb_stages) == len(trunk.stages)  # cifar_resnet builds only these
-    sizes = [len(stage.blocks) for stage in hb_stages]
-    runs = [sum(sizes)] if momentum == "carry" else sizes  # layers of each run of the method
-    bound = [bind_method(method, n, mu, params) for n in runs]
-    schedules = [relaxed_schedule(b, n) for b, n in zip(bound, runs, strict=True)]
+    if (depth - 2) % 6:
+        raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+    n = (depth - 2) // 6
+    runs = [3 * n] if momentum == "carry" else [n] * 3  # layers of each run of the method
+    bound = [bind_method(method, size, mu, params) for size in runs]
+    schedules = [relaxed_schedule(b, size) for b, size in zip(bound, runs, strict=True)]
     layers = [lay for run, _ in schedules for lay in run]
+    dense = bound[0].spec.network == "(18)"  # a method given by its dense form runs in it
+    trunk = cifar_trunk(n, in_channels, num_classes, make_activation(activation))
     learnable = coefficients == "learnable"
     stages = [
-        MethodStage(stage.blocks, stage.shortcut, layers[sum(sizes[:s]) : sum(sizes[: s + 1])],
-                    learnable)
-        for s, stage in enumerate(hb_stages)
+        method_stage(blocks, layers[s * n : (s + 1) * n], shortcut, learnable,
+                     history=((s * n if momentum == "carry" else 0) if dense else None))
+        for s, (blocks, shortcut) in enumerate(zip(trunk.blocks, trunk.shortcuts, strict=True))
     ]
-    readouts = [readout for _, readout in schedules]
-    return MethodNet(bound[0], trunk.stem, stages, trunk.fc, readouts, learnable, momentum)
+    readouts = [readout[:1] if dense else readout for _, readout in schedules]
+    initial = bound[0].spec.initial[:1] if dense else bound[0].spec.initial
+    model = MethodNet(trunk.stem, stages, trunk.fc, initial, readouts, momentum,
+                      learnable and not dense, bound[0], "rule")
+    init_weights(model)
+    return model
 
 
 def method_net_equation(method: str) -> str:
@@ -262,8 +195,6 @@ def method_net_equation(method: str) -> str:
 
 def generic_method_options() -> dict[str, Option]:
     """The options of the generic family ``methodnet{depth}`` (any method by name)."""
-    from optnet_nets.models import Option  # the registry's class; it imports this module
-
     return {
         "method": Option(None, "the method: a registered name, a method file (PATH.json) or a "
                          "family string blend:A:B:T (required)", kind=str),
@@ -282,8 +213,6 @@ def generic_method_options() -> dict[str, Option]:
 
 def method_net_options(method: str) -> dict[str, Option]:
     """The options of ``method``'s family in the model registry (activation aside)."""
-    from optnet_nets.models import Option  # the registry's class; it imports this module
-
     options = {
         "coefficients": Option(
             "fixed", "the method's coefficients (L = 1) fixed, or learnable from them",
@@ -300,3 +229,29 @@ def method_net_options(method: str) -> dict[str, Option]:
             f"{DEFAULT_KAPPA:g})",
         )
     return options
+
+
+@register_model(
+    "methodnet{}", CIFAR_DEPTHS, equation=method_net_equation("METHOD"), baseline="resnet{}",
+    options={**generic_method_options(), "activation": ACTIVATION},
+    example={"method": "gd"},  # fixed coefficients: every method has ResNet's count
+)
+def methodnet(depth: int, *, num_classes: int, in_channels: int, **options: Any) -> MethodNet:
+    """The method-net of any method (``method=``: a name, a method file or a family string)."""
+    return cifar_method_net(depth, num_classes, in_channels, **options)
+
+
+def _family(method: str) -> None:
+    """Register ``method``'s family (``ogmnet`` for ogm, ...) at the CIFAR depths."""
+
+    @register_model(
+        next(f for f, m in METHOD_NETS.items() if m == method) + "{}", CIFAR_DEPTHS,
+        equation=method_net_equation(method), baseline="resnet{}",
+        options={**method_net_options(method), "activation": ACTIVATION},
+    )
+    def family(depth: int, *, num_classes: int, in_channels: int, **options: Any) -> MethodNet:
+        return cifar_method_net(depth, num_classes, in_channels, method=method, **options)
+
+
+for _method in METHOD_NETS.values():  # Sec. 6's rule on ogm, tmm, item
+    _family(_method)

@@ -17,7 +17,13 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.models import create_model
-from optnet_nets.models.method_net import MethodNet, MethodStage, bind_method, cifar_method_net
+from optnet_nets.models.method_net import (
+    MethodNet,
+    MethodStage,
+    bind_method,
+    cifar_method_net,
+    method_stage,
+)
 from optnet_nets.models.method_rule import format_layers, relaxed_schedule
 from optnet_nets.net_coefficients import net_coefficients
 from optnet_theory.errors import OptnetError
@@ -109,7 +115,7 @@ def _stage(method: Method, layers: int, q: Tensor, nudge: float = 0.0) -> Method
     lay = schedule[2]
     schedule[2] = replace(lay, transform=(lay.transform[0] + nudge, *lay.transform[1:]))
     blocks = nn.ModuleList(GradientStep(q) for _ in range(layers))
-    return MethodStage(blocks, None, schedule, learnable=False)
+    return method_stage(blocks, schedule)
 
 
 @pytest.mark.parametrize("name", ["gd", "hb", "agd", "agd2", "ogm", "tmm", "item"])
@@ -138,14 +144,15 @@ def _gradient_net(name: str, q: Tensor, mu: float, momentum: str, sizes: list[in
     schedules = [relaxed_schedule(b, n) for b, n in zip(bound, runs, strict=True)]
     layers = [lay for run, _ in schedules for lay in run]
     stages = [
-        MethodStage(
-            nn.ModuleList(GradientStep(q) for _ in range(n)), None,
-            layers[sum(sizes[:s]) : sum(sizes[: s + 1])], learnable=False,
+        method_stage(
+            nn.ModuleList(GradientStep(q) for _ in range(n)),
+            layers[sum(sizes[:s]) : sum(sizes[: s + 1])],
         )
         for s, n in enumerate(sizes)
     ]
     readouts = [r for _, r in schedules]
-    return MethodNet(bound[0], nn.Identity(), stages, nn.Identity(), readouts, False, momentum)
+    return MethodNet(nn.Identity(), stages, nn.Identity(), bound[0].spec.initial, readouts,
+                     momentum, method=bound[0])
 
 
 @pytest.mark.parametrize("name", ["ogm", "item", "tmm"])
@@ -260,7 +267,7 @@ def _points(name: str, K: int, Ws: list[Tensor], x0: Tensor, nudge: float = 0.0)
     lay = schedule[3]
     schedule[3] = replace(lay, transform=(lay.transform[0] + nudge, *lay.transform[1:]))
     log: list[Tensor] = []
-    stage = MethodStage(nn.ModuleList(_Tanh(W, log) for W in Ws), None, schedule, False)
+    stage = method_stage(nn.ModuleList(_Tanh(W, log) for W in Ws), schedule)
     stage([x0 * v for v in method.spec.initial])
     return log
 

@@ -141,7 +141,7 @@ def _stagewise_restart(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Each stage run as a network of its own, begun at x_{-1} = x_0."""
     x = model.stem(x)
     for stage in model.stages:
-        _, x = stage(x, x)
+        x, _ = stage([x, x])  # the state (x_k, x_{k-1})
     return model.fc(torch.flatten(model.pool(x), 1))
 
 
@@ -170,7 +170,7 @@ def test_agdnet_carry_continues_the_h_schedule_across_blocks() -> None:
     carry.load_state_dict(restart.state_dict())
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
-        first_restart = restart.blocks[0](restart.stem(x))
-        first_carry = carry.blocks[0](carry.stem(x))
+        (first_restart,) = restart.blocks[0]([restart.stem(x)])
+        (first_carry,) = carry.blocks[0]([carry.stem(x)])
         assert torch.equal(first_restart, first_carry)  # the first block has offset 0
         assert not torch.allclose(restart(x), carry(x), atol=1e-5)

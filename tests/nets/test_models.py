@@ -202,9 +202,10 @@ def test_registry_errors_name_the_choices() -> None:
 
 def test_extra_repr_shows_the_coefficients() -> None:
     text = repr(create_model("hbnet20"))
-    assert "x[2] = 1*T0(1*x[1]) + 1*x[1] + -1*x[0]" in text
+    assert "layer 0: t0 = T0(xi[0]); xi[0]' = t0 + xi[0] - xi[1]; xi[1]' = xi[0]" in text
     text = repr(create_model("agdnet40"))
-    assert "Learnable(1)*T0(1*x[0])" in text and "beta=0.1" in text
+    assert "t0 = coefficients[1] T1(xi[0]) + coefficients[2] T1(xi[1])" in text
+    assert "xi[2]' = t0 - 0.02818 xi[1]" in text  # beta (z_1 - h_{2,1} z_1), beta = 0.1
 
 
 def test_cli_lists_models_as_json(capsys: pytest.CaptureFixture[str]) -> None:
