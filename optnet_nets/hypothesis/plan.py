@@ -96,7 +96,13 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         raise OptnetError(f"the class needs 0 < mu < 1 (L = 1), got mu = {mu}")
     _say(progress, f"certifying the registered methods and the family members at N = "
                    f"{setting.depth}, mu = {mu:.4g} ...")
-    fixed = [certified_speed(m, setting.depth, mu) for m in registered_methods(0.3)]
+    fixed, excluded = [], []
+    for m in registered_methods(0.3):
+        try:
+            fixed.append(certified_speed(m, setting.depth, mu))
+        except OptnetError as exc:  # no checked certificate: it cannot be ranked by speed
+            excluded.append({"name": m.name, "reason": str(exc)})
+            _say(progress, f"  {m.name}: left out, no checked certificate ({exc})")
     candidates = candidate_levels(setting.depth, mu, progress=progress)
     pool = choose_levels(candidates, min(MAX_LEVELS, _max_disjoint(candidates)))
     _say(progress, f"{len(pool)} candidate levels with disjoint intervals; piloting them and "
@@ -140,6 +146,7 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
                           f"class, checked interval (time-varying methods included); smaller "
                           f"is faster"),
         "methods": [m.to_json() for m in methods],
+        "excluded": excluded,
         "endpoint": setting.endpoint,
         "tie_rule": TIE_RULE,
         "pilot": {"seeds": list(PILOT_SEEDS), "methods": [m.name for m in pilot_methods],
