@@ -71,8 +71,8 @@ def _start_points(N: int, cls: str, metric: str, initial: str, mu: float, starts
     points = []
     for name in names:
         try:
-            method = get_method(name, mu=mu, N=N, **({"momentum": "theta"} if name == "agd"
-                                                      else {}))
+            extra: dict[str, Any] = {"momentum": "theta"} if name == "agd" else {}
+            method = get_method(name, mu=mu, N=N, **extra)
             points.append((name, dense_h(method, N)))
         except OptnetError:
             continue
@@ -89,7 +89,7 @@ def nearest_registered(h: list[list[float]], cls: str, mu: float, top: int = 3
     of 1/L), among those defined on the class."""
     N = len(h)
     x = flatten(h)
-    out = []
+    out: list[dict[str, Any]] = []
     for name in list_methods():
         try:
             method = get_method(name, mu=mu if mu > 0 else None, N=N)
@@ -97,7 +97,7 @@ def nearest_registered(h: list[list[float]], cls: str, mu: float, top: int = 3
         except OptnetError:
             continue
         out.append({"method": name, "distance": float(np.linalg.norm(x - flatten(other)))})
-    return sorted(out, key=lambda d: d["distance"])[:top]
+    return sorted(out, key=lambda d: float(d["distance"]))[:top]
 
 
 def design(steps: int, function_class: str, metric: str, *, initial: str | None = None,
@@ -135,7 +135,7 @@ def design(steps: int, function_class: str, metric: str, *, initial: str | None 
         return ev.value, ev.gradient
 
     best: tuple[float, np.ndarray, str] | None = None
-    tried = []
+    tried: list[dict[str, Any]] = []
     for label, h0 in _start_points(N, function_class, metric, initial, mu, starts, rng):
         try:
             value0, _ = fun(flatten(h0))
@@ -174,7 +174,9 @@ def _reference(cls: str, metric: str, initial: str, mu: float, N: int, cert: Any
     name, proven = known
     method = get_method(name, mu=mu if mu > 0 else None, N=N)
     assert method.spec.analytic is not None
-    bound = float(method.spec.analytic(method, N))
+    value = method.spec.analytic(method, N)
+    assert value is not None
+    bound = float(value)
     ratio = cert.worst_case / bound
     what = "the proven optimum" if proven else "the best known method"
     return ({"method": name, "bound": bound, "proven_optimal": proven, "ratio": ratio},
