@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--starts", type=int, default=4,
                         help="local searches (gd, accelerated, the known optimum, random)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    parser.add_argument("--no-known-start", action="store_true",
+                        help="leave the known optimal method out of the starts")
     parser.add_argument("--name", default=None, help="the method's name (default designed-N)")
     parser.add_argument("--out", type=Path, help="write the method file here (.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and not is_method_file(str(args.out)):
         raise OptnetError(f"--out must name a .json method file, got {args.out}")
     result = design(args.steps, args.function_class, args.metric, initial=args.initial,
-                    mu=args.mu, starts=args.starts, seed=args.seed, progress=not args.json)
+                    mu=args.mu, starts=args.starts, seed=args.seed,
+                    known_start=not args.no_known_start, progress=not args.json)
     d = result.to_json()
     record = method_file_record(
         name=name, h=result.h, function_class=result.function_class, metric=result.metric,

@@ -63,10 +63,11 @@ class Design:
 
 
 def _start_points(N: int, cls: str, metric: str, initial: str, mu: float, starts: int,
-                  rng: np.random.Generator) -> list[tuple[str, list[list[float]]]]:
+                  rng: np.random.Generator, known_start: bool
+                  ) -> list[tuple[str, list[list[float]]]]:
     names = ["gd", "agd" if cls == "smooth-convex" else "tmm"]
     known = KNOWN.get((cls, metric, initial))
-    if known is not None:
+    if known is not None and known_start:
         names.append(known[0])
     points = []
     for name in names:
@@ -101,9 +102,11 @@ def nearest_registered(h: list[list[float]], cls: str, mu: float, top: int = 3
 
 
 def design(steps: int, function_class: str, metric: str, *, initial: str | None = None,
-           mu: float = 0.0, starts: int = 4, seed: int = 0, progress: bool = False) -> Design:
+           mu: float = 0.0, starts: int = 4, seed: int = 0, known_start: bool = True,
+           progress: bool = False) -> Design:
     """Optimise h (module docstring); raise :class:`OptnetError` for a degenerate or
-    ill-posed request."""
+    ill-posed request. ``known_start=False`` leaves the known optimal method out of the
+    starts (to see whether the search finds it on its own)."""
     from optnet_theory.certify import certify
 
     N = check_int(steps, "--steps", 1, MAX_STEPS)
@@ -136,7 +139,8 @@ def design(steps: int, function_class: str, metric: str, *, initial: str | None 
 
     best: tuple[float, np.ndarray, str] | None = None
     tried: list[dict[str, Any]] = []
-    for label, h0 in _start_points(N, function_class, metric, initial, mu, starts, rng):
+    for label, h0 in _start_points(N, function_class, metric, initial, mu, starts, rng,
+                                   known_start):
         try:
             value0, _ = fun(flatten(h0))
             res = scipy.optimize.minimize(fun, flatten(h0), jac=True, method="L-BFGS-B",
