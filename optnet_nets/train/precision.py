@@ -66,8 +66,8 @@ def _torch_cpu_capabilities() -> dict[str, Any]:
 def native_bf16_cpu() -> bool:
     """Whether this CPU computes bf16 natively (AMX-BF16 or AVX512-BF16).
 
-    Asks torch's cpuinfo (which also checks that the OS enabled the AMX state) and falls back to
-    the kernel's ``/proc/cpuinfo`` flags where this torch cannot tell.
+    Asks torch (``torch.cpu.get_capabilities``, from its cpuinfo library) and falls back to the
+    kernel's ``/proc/cpuinfo`` flags where this torch cannot tell.
     """
     capabilities = _torch_cpu_capabilities()
     if any(flag in capabilities for flag in NATIVE_BF16_FLAGS):
