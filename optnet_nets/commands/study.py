@@ -42,9 +42,10 @@ from optnet_theory.errors import OptnetError
 PER_RUN_FLAGS = ("--model", "--dataset", "--out", "--seed", "--resume", "--resume-or-start",
                  "--overwrite", "--json", "--no-progress")  # fmt: skip
 #: TrainConfig fields that may differ between a run and the study resuming or summarising it
-#: (where and how fast it runs, not what it computes).
+#: (where and how fast it runs, not what it computes), and those a run records when it starts.
 FREE_FIELDS = ("out", "data_dir", "device", "threads", "progress", "eval_batch_size",
-               "checkpoint_every_steps", "compile")  # fmt: skip
+               "checkpoint_every_steps", "compile", "channels_last", "amp_used",
+               "channels_last_used")  # fmt: skip
 
 
 class _TrainFlags(argparse.ArgumentParser):
@@ -92,6 +93,8 @@ def shared_train_flags(args: argparse.Namespace) -> list[str]:
         option = action.option_strings[0]
         if isinstance(action, argparse._StoreTrueAction):
             flags += [option] if value else []
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            flags += [] if value is None else [option if value else action.option_strings[1]]
         elif isinstance(action, argparse._AppendAction):
             for item in value or ():
                 flags += [option, str(item)]
@@ -130,6 +133,8 @@ def _check_existing(config: Any, path: Path) -> None:
         saved = json.loads(saved_file.read_text())
     except json.JSONDecodeError as exc:
         raise OptnetError(f"{saved_file} is not JSON ({exc.msg})") from exc
+    if "amp" in saved and saved["amp"] is None:
+        saved["amp"] = "none"  # fp32, as configs from before --amp auto store it
     for key, value in config.to_dict().items():
         if key not in FREE_FIELDS and saved.get(key) != value:
             raise OptnetError(
