@@ -34,7 +34,7 @@ from optnet_nets.hypothesis.power import (
     pilot_variance,
     simulate_power,
 )
-from optnet_nets.hypothesis.runner import quality_table, run_grid, tasks_for
+from optnet_nets.hypothesis.runner import DIVERGED_RULE, quality_table, run_grid, tasks_for
 from optnet_nets.hypothesis.settings import Setting, get_setting
 from optnet_nets.rank_statistics import ALPHA, VERDICTS, min_attainable_p
 from optnet_theory.errors import OptnetError
@@ -105,9 +105,11 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
             _say(progress, f"  {m.name}: left out, no checked certificate ({exc})")
     candidates = candidate_levels(setting.depth, mu, progress=progress)
     pool = choose_levels(candidates, min(MAX_LEVELS, _max_disjoint(candidates)))
-    _say(progress, f"{len(pool)} candidate levels with disjoint intervals; piloting them and "
-                   f"the {len(fixed)} registered methods on seeds {list(PILOT_SEEDS)} ...")
-    pilot_methods = pool + fixed
+    piloted = pool if setting.pilot_levels is None else _even(pool, setting.pilot_levels)
+    _say(progress, f"{len(pool)} candidate levels with disjoint intervals; piloting "
+                   f"{len(piloted)} of them and the {len(fixed)} registered methods on seeds "
+                   f"{list(PILOT_SEEDS)} ...")
+    pilot_methods = piloted + fixed
     run_grid(setting, tasks_for(setting, pilot_methods, PILOT_SEEDS, mu, out / "pilot",
                                 workers=2, threads=threads), out / "pilot", executor, threads)
     table, _ = quality_table(setting, pilot_methods, PILOT_SEEDS, out / "pilot")
@@ -149,6 +151,7 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         "excluded": excluded,
         "endpoint": setting.endpoint,
         "tie_rule": TIE_RULE,
+        **({"diverged_rule": DIVERGED_RULE} if setting.kind == "images" else {}),
         "pilot": {"seeds": list(PILOT_SEEDS), "methods": [m.name for m in pilot_methods],
                   "quality": table.tolist(), "sigma_between": sigma_between,
                   "sigma_seed": sigma_seed},

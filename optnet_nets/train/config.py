@@ -82,6 +82,10 @@ def activation_record(model: str, model_options: dict[str, Any]) -> dict[str, An
     return make_activation(spec).record()
 
 
+#: written into the run folder when training stops on non-finite values (the run's outcome).
+DIVERGED_NAME = "diverged.json"
+
+
 @dataclass
 class TrainConfig:
     """One training run. Defaults are the paper's CIFAR recipe (Sec. 7.1).

@@ -30,10 +30,11 @@ from torch import nn
 
 from optnet_nets.models.layers import init_weights
 from optnet_nets.train import checkpoint as ckpt
-from optnet_nets.train.config import TrainConfig
+from optnet_nets.train.config import DIVERGED_NAME, TrainConfig
 from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
 from optnet_nets.train.metrics import MetricsLog
 from optnet_nets.train.precision import resolve_precision
+from optnet_theory.certify_table import write_json_atomic
 from optnet_theory.errors import OptnetError
 
 #: Config fields that must agree between a checkpoint and the run resuming it.
@@ -445,6 +446,11 @@ class Trainer:
                         file=sys.stderr,
                         flush=True,
                     )
+        except TrainingDiverged as exc:
+            if ctx.is_main:  # the run's outcome, so a grid can tell it from a crash
+                write_json_atomic({"epoch": self.epoch + 1, "step": self.global_step,
+                                   "message": str(exc)}, self.out / DIVERGED_NAME)
+            raise
         finally:
             metrics.close()
         summary = self.summary()
