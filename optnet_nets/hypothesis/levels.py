@@ -57,13 +57,14 @@ class Level:
                    str(data.get("origin", "level")))
 
 
-def registered_methods(hb_beta: float) -> list[Level]:
-    """The nine registered methods with the parameters their Table-2 networks use."""
+def registered_methods(hb_beta: float | None) -> list[Level]:
+    """The nine registered methods with the parameters their networks use: Table 2's hb has
+    ``hb_beta``; None: every method at its defaults (the CNNs of ``methodnet``)."""
     from optnet_theory.methods import list_methods
 
     out = []
     for name in list_methods()[:9]:
-        params = {"beta": hb_beta} if name == "hb" else {}
+        params = {"beta": hb_beta} if name == "hb" and hb_beta is not None else {}
         out.append(Level(name, params, origin="registered"))
     return out
 

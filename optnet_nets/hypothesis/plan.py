@@ -38,6 +38,7 @@ from optnet_nets.hypothesis.runner import DIVERGED_RULE, quality_table, run_grid
 from optnet_nets.hypothesis.settings import Setting, get_setting
 from optnet_nets.rank_statistics import ALPHA, VERDICTS, min_attainable_p
 from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import SIMULATION_HB_BETA
 
 __all__ = ["PILOT_SEEDS", "SCHEMA", "VERDICT_RULE", "make_plan", "read_plan"]
 
@@ -97,7 +98,7 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
     _say(progress, f"certifying the registered methods and the family members at N = "
                    f"{setting.depth}, mu = {mu:.4g} ...")
     fixed, excluded = [], []
-    for m in registered_methods(0.3):
+    for m in registered_methods(SIMULATION_HB_BETA if setting.kind == "table2" else None):
         try:
             fixed.append(certified_speed(m, setting.depth, mu))
         except OptnetError as exc:  # no checked certificate: it cannot be ranked by speed
