@@ -117,7 +117,8 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
     sigma_between, sigma_seed = pilot_variance(table)
     _say(progress, f"pilot: sigma between methods {sigma_between:.3g}, seed noise "
                    f"{sigma_seed:.3g}; simulating the power of each design ...")
-    level_counts = sorted({c for c in (8, 12, 16, 20, len(pool)) if 2 <= c <= len(pool)})
+    most = len(pool) if setting.max_levels is None else min(len(pool), setting.max_levels)
+    level_counts = sorted({c for c in (8, 12, 16, 20, len(pool)) if 2 <= c <= most} | {most})
     seed_counts = [s for s in (2, 3, 5, 8) if s <= max_seeds]
     designs = simulate_power([math.log(m.mid) for m in pool],
                              [math.log(m.mid) for m in fixed], sigma_between, sigma_seed,
