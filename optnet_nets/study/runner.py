@@ -6,15 +6,17 @@ started with ``--resume-or-start``, so one interrupted anywhere continues from i
 is held only in memory: killing the study at any moment loses at most the steps since each
 running run's last checkpoint.
 
-A lock file in the study folder is held by the study and inherited by its runs, so a second
-study on the same folder is refused while either the study or a run it started is alive.
+The study holds its folder's lock (:mod:`optnet_nets.folder_lock`), so a second study on the
+same folder is refused, naming the first; each run, an ``optnet train`` process, takes its own
+run folder's lock itself (nothing is inherited, so runs started by a cluster scheduler are
+locked the same way), so a run still alive from a killed study refuses a second writer too.
 Each run's output goes to ``train.log`` in its folder; one line per finished run (errors and an
 ETA) goes to stderr.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,11 +29,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from optnet_nets.folder_lock import folder_lock
 from optnet_nets.study.grid import Cell, StudyPlan, finished_summary, run_dir, train_argv
 from optnet_nets.study.summary import run_record
 from optnet_theory.errors import OptnetError
 
-LOCK_NAME = ".study.lock"
 LOG_NAME = "train.log"
 #: Python's way to run ``optnet`` in a child process (the console script may not be on PATH).
 MODULE_COMMAND = ("-m", "optnet_nets.cli")
@@ -49,22 +51,10 @@ def program(launcher: list[str] | None) -> list[str]:
     return [*(launcher or [sys.executable]), *MODULE_COMMAND]
 
 
-@contextmanager
-def study_lock(out: Path) -> Iterator[int]:
-    """Hold ``OUT/.study.lock``; yields its descriptor, to be inherited by the runs."""
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OptnetError(
-                f"{out} is in use by another 'optnet study' or by runs it started; wait for "
-                "them to end (or stop them) and run the study again"
-            ) from None
-        yield fd
-    finally:
-        os.close(fd)
+def study_lock(out: Path) -> contextlib.AbstractContextManager[Path]:
+    """Hold the study folder's lock (a one-line error naming the holder if it is taken)."""
+    return folder_lock(out, "optnet study",
+                       say=lambda line: print(f"optnet study: {line}", file=sys.stderr))
 
 
 @contextmanager
@@ -150,7 +140,7 @@ def run_study(
     durations: dict[str, list[float]] = {}  # model -> wall seconds of its finished runs
     running: list[_Running] = []
     queue = list(todo)
-    with study_lock(folder) as lock_fd, _sigterm_interrupts():
+    with study_lock(folder), _sigterm_interrupts():
         say(f"study {folder}: {len(cells)} runs, {len(skipped)} already finished, {len(todo)} "
             f"to train, {workers} at a time")  # fmt: skip
         try:
@@ -165,7 +155,7 @@ def run_study(
                     log.write(f"$ {' '.join(command)}\n".encode())
                     log.flush()
                     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                               env=env, pass_fds=(lock_fd,))  # fmt: skip
+                                               env=env)  # fmt: skip
                     running.append(_Running(cell, process, log, time.monotonic()))
                 if failed and not running:
                     break
