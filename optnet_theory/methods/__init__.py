@@ -1,6 +1,7 @@
 """First-order methods as data (see :mod:`optnet_theory.methods.core`) and their registry."""
 
 from optnet_theory.methods.core import Method, Trajectory
+from optnet_theory.methods.cost import forced
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
 from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec, Params, Step
 
@@ -12,6 +13,7 @@ __all__ = [
     "Params",
     "Step",
     "Trajectory",
+    "forced",
     "get_method",
     "get_spec",
     "list_methods",

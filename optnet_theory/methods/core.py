@@ -146,7 +146,6 @@ class Method:
         arithmetic: str = "float",
         dps: int | None = None,
         N: int | None = None,
-        force: bool = False,
     ) -> list[Step]:
         """Steps of sub-steps j = 0 .. s * iterations (the last one for its C and D only).
 
@@ -155,14 +154,17 @@ class Method:
         algebraic). ``N`` overrides the horizon (default :meth:`horizon`). The schedule is
         computed only as far as asked (N = 10^9 costs nothing for 3 iterations); a list whose
         estimated memory or time exceeds the limits of :mod:`~optnet_theory.methods.cost` is
-        refused unless ``force=True``.
+        refused, unless asked inside :func:`~optnet_theory.methods.cost.forced`.
         """
         iterations = check_int(iterations, "iterations", 0)
         ar = arith(arithmetic, dps)
         J = self.spec.substeps * iterations
         horizon = N if N is not None else self.horizon(iterations)
-        self._check_cost(J, horizon, arithmetic, force=force)
-        p = self._params(ar, horizon, J)
+        self._check_cost(J, horizon, arithmetic)
+        return self._step_list(J, self._params(ar, horizon, J))
+
+    def _step_list(self, J: int, p: Params) -> list[Step]:
+        ar = p.ar
         if ar.name == "mp":
             with mpmath.workdps(ar.dps or 30):
                 return list(self._steps(J, p))
@@ -191,13 +193,12 @@ class Method:
         dim: int = 0,
         stored: bool = False,
         listed: bool = True,
-        force: bool = False,
     ) -> None:
         need = run_estimate(self.spec, sub_steps, horizon, dim=dim, arithmetic=arithmetic,
                             stored=stored, listed=listed)  # fmt: skip
         what = f"{self.name} for {sub_steps // self.spec.substeps} iterations" + (
             f" on R^{dim}" if dim else "")
-        check_run(what, need, force)
+        check_run(what, need)
 
     # ------------------------------------------------------------------ generated: iterates
     def trajectory(
@@ -208,16 +209,16 @@ class Method:
         *,
         arithmetic: str = "float",
         dps: int | None = None,
-        force: bool = False,
     ) -> Trajectory:
         """Run the system with ``oracle(j, y_j) -> u_j`` for ``iterations`` iterations.
 
         float64 arrays, or object arrays of mpmath numbers (``arithmetic="mp"``) computed
         inside ``mpmath.workdps(dps)``. A run past the memory or time limits of
-        :mod:`~optnet_theory.methods.cost` is refused unless ``force=True``.
+        :mod:`~optnet_theory.methods.cost` is refused, unless made inside
+        :func:`~optnet_theory.methods.cost.forced`.
         """
         callable_or_error(oracle, "the oracle (j, y) -> gradient")
-        return self._run(oracle, None, x0, iterations, arithmetic, dps, force)
+        return self._run(oracle, None, x0, iterations, arithmetic, dps)
 
     def _run(
         self,
@@ -227,14 +228,13 @@ class Method:
         iterations: int,
         arithmetic: str,
         dps: int | None,
-        force: bool,
     ) -> Trajectory:
         iterations = check_int(iterations, "iterations", 0)
-        arith(arithmetic, dps)  # a bad arithmetic is named before any estimate
+        ar = arith(arithmetic, dps)  # a bad arithmetic is named before any estimate
         dim = int(np.size(x0)) if isinstance(x0, (np.ndarray, list, tuple)) else 1
-        self._check_cost(self.spec.substeps * iterations, self.horizon(iterations), arithmetic,
-                         dim=dim, stored=True, force=force)  # fmt: skip
-        steps = self.coefficients(iterations, arithmetic=arithmetic, dps=dps, force=True)
+        J, horizon = self.spec.substeps * iterations, self.horizon(iterations)
+        self._check_cost(J, horizon, arithmetic, dim=dim, stored=True)
+        steps = self._step_list(J, self._params(ar, horizon, J))
         dtype = object if arithmetic != "float" else np.float64
         if arithmetic == "mp":
             with mpmath.workdps(dps or 30):
@@ -248,20 +248,18 @@ class Method:
         W: np.ndarray,
         x0: Any,
         depth: int,
-        *,
-        force: bool = False,
     ) -> Iterator[np.ndarray]:
         """The tied-weight network's outputs x_0, x_1, ... one layer at a time (float64), for
         callers that stop early (layers to epsilon). The coefficients are computed as the
         layers go, so memory does not grow with ``depth``; a ``depth`` whose time exceeds the
-        limits is refused unless ``force=True``."""
+        limits is refused unless asked inside :func:`~optnet_theory.methods.cost.forced`."""
         depth = check_int(depth, "depth", 0)
         callable_or_error(phi, "phi")
         J = self.spec.substeps * depth
         horizon = self.horizon(depth)
         W = np.asarray(W)
         self._check_cost(J, horizon, "float", dim=int(W.shape[0]) if W.ndim else 1,
-                         listed=False, force=force)  # fmt: skip
+                         listed=False)  # fmt: skip
         s = self.spec.substeps
         p = self._params(arith("float"), horizon, J)
         readout: list[Step] = []
@@ -287,18 +285,18 @@ class Method:
         *,
         arithmetic: str = "float",
         dps: int | None = None,
-        force: bool = False,
     ) -> np.ndarray:
         """The output points x_0 .. x_steps of ``steps`` iterations on ``grad``: (steps+1, n).
 
         float64 by default; ``arithmetic="mp"`` runs in mpmath at ``dps`` digits (pass a
         ``grad`` that works on object arrays of mpmath numbers). A bad ``x0`` (not a finite
         real vector), a ``grad`` that is not callable or returns another shape, and a run past
-        the memory or time limits (unless ``force=True``) are :class:`OptnetError`.
+        the memory or time limits (unless made inside
+        :func:`~optnet_theory.methods.cost.forced`) are :class:`OptnetError`.
         """
         callable_or_error(grad, "grad")
         return self.trajectory(
-            lambda _j, y: grad(y), x0, steps, arithmetic=arithmetic, dps=dps, force=force
+            lambda _j, y: grad(y), x0, steps, arithmetic=arithmetic, dps=dps
         ).outputs
 
     # ------------------------------------------------------------------ generated: networks
@@ -311,7 +309,6 @@ class Method:
         *,
         arithmetic: str = "float",
         dps: int | None = None,
-        force: bool = False,
     ) -> Trajectory:
         """The network this method generates by Lemma 1, ``depth`` layers.
 
@@ -332,4 +329,4 @@ class Method:
         def transform(j: int, y: np.ndarray) -> np.ndarray:
             return phi(mats[j // s] @ y)
 
-        return self._run(None, transform, x0, depth, arithmetic, dps, force)
+        return self._run(None, transform, x0, depth, arithmetic, dps)

@@ -8,8 +8,8 @@ m x m and m x n products plus the Python overhead of one layer, and the schedule
 theta-tilde runs backwards from the horizon N). The estimate is a lower bound (optimistic
 per-operation costs of :mod:`optnet_theory.limits`, the gradient's own cost left out), and
 :func:`check_run` refuses a run past half of this machine's memory or an hour of computation,
-unless ``force=True`` (or inside :func:`forced`, how a command's ``--force`` reaches the runs
-deep inside it).
+unless it is made inside ``with forced():`` (the force override: from Python, or a command's
+``--force`` reaching the runs deep inside it; the methods' signatures stay as they were).
 
 The package itself stays far below the limits: ``optnet certify`` asks for at most 10,000 steps,
 ``optnet rates`` at kappa = 10^4 for up to about 830,000 layers of gd (it stops at about 108,000,
@@ -84,7 +84,8 @@ def forced() -> Iterator[None]:
         _FORCED.reset(token)
 
 
-def check_run(what: str, need: Estimate, force: bool) -> None:
-    """Refuse a run past the limits of :func:`optnet_theory.limits.check_resources`."""
-    check_resources(what, need, force or _FORCED.get(),
-                    override="pass force=True to run it anyway")  # fmt: skip
+def check_run(what: str, need: Estimate) -> None:
+    """Refuse a run past the limits of :func:`optnet_theory.limits.check_resources`, unless
+    inside :func:`forced`."""
+    check_resources(what, need, _FORCED.get(),
+                    override="run it inside 'with optnet_theory.methods.forced():'")  # fmt: skip

@@ -135,16 +135,22 @@ def test_a_huge_horizon_costs_only_the_steps_run() -> None:
 
 def test_a_run_past_the_limits_is_refused_unless_forced(monkeypatch) -> None:
     grad = lambda y: y  # noqa: E731
-    with pytest.raises(OptnetError, match="force=True"):
+    with pytest.raises(OptnetError, match="GiB of memory.*methods.forced"):
         get_method("gd").run(grad, np.ones(2), 10**9)
-    with pytest.raises(OptnetError, match="force=True"):
+    with pytest.raises(OptnetError, match="hours.*methods.forced"):
         get_method("ogmg", N=10**12).run(grad, np.ones(2), 3)  # its theta runs back from N
+    with pytest.raises(OptnetError, match="GiB of memory"):
+        get_method("gd").coefficients(10**9)
     import optnet_theory.limits as limits
+    from optnet_theory.methods import forced
 
     monkeypatch.setattr(limits, "MAX_SECONDS", 1e-12)  # every run is now "too long" ...
     with pytest.raises(OptnetError, match="over the limit"):
         get_method("gd").run(grad, np.ones(2), 5)
-    assert get_method("gd").run(grad, np.ones(2), 5, force=True).shape == (6, 2)  # ... but forced
+    with forced():  # ... but the override lets it run
+        assert get_method("gd").run(grad, np.ones(2), 5).shape == (6, 2)
+    with pytest.raises(OptnetError, match="over the limit"):  # and only inside the block
+        get_method("gd").network_outputs(np.tanh, np.eye(2), np.ones(2), 5).__next__()
 
 
 def test_the_package_own_sizes_stay_under_the_cap() -> None:
