@@ -20,8 +20,10 @@ network is in eval mode (BatchNorm running statistics).
 The file is written to a temporary file beside the target and checked there on a fresh random
 batch (the exported outputs must equal the original's within :data:`TOLERANCE`); only a file
 that passes is moved into place, atomically, and an existing file is replaced only with
-``force`` (:mod:`optnet_theory.atomic`). A failed check leaves nothing behind. The checkpoint is
-read with its ``model`` and ``config`` checked (:func:`optnet_nets.train.checkpoint.load_state`).
+``force`` (:mod:`optnet_theory.atomic`). A failed check leaves nothing behind. Writing into the
+run folder itself (the default) takes the run's lock (:mod:`optnet_nets.folder_lock`). The
+checkpoint is read with its ``model`` and ``config`` checked
+(:func:`optnet_nets.train.checkpoint.load_state`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from optnet_nets.folder_lock import folder_lock
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
 from optnet_nets.writable import writable_file
 from optnet_theory.atomic import staged
@@ -217,15 +220,18 @@ def export_run(
     writable_file(target, "--out")
     if (target.exists() or target.is_symlink()) and not force:
         raise OptnetError(f"{target} exists; pass --force to replace it (or another --out)")
-    model, config = load_trained(run_dir)
-    size = _check_size(size or image_size(config))
-    example = example_input(model, size)
-    checker = "torch.export.load" if fmt == "pt2" else (
-        "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else None)
-    with staged(target, suffix=target.suffix) as stage:
-        _WRITERS[fmt](model, example, stage.path)
-        error = check_export(model, stage.path, size) if checker else None
-        passed = error is None or error <= TOLERANCE[fmt]
-        if passed:
-            stage.commit(replace=force)
+    inside = target.parent.resolve() == Path(run_dir).resolve()  # a file in the run folder:
+    lock = folder_lock(run_dir, "optnet export") if inside else contextlib.nullcontext()
+    with lock:  # one writer per run folder (a training still running there refuses it)
+        model, config = load_trained(run_dir)
+        size = _check_size(size or image_size(config))
+        example = example_input(model, size)
+        checker = "torch.export.load" if fmt == "pt2" else (
+            "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else None)
+        with staged(target, suffix=target.suffix) as stage:
+            _WRITERS[fmt](model, example, stage.path)
+            error = check_export(model, stage.path, size) if checker else None
+            passed = error is None or error <= TOLERANCE[fmt]
+            if passed:
+                stage.commit(replace=force)
     return Exported(target, size, error, checker, passed)

@@ -197,14 +197,15 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(shlex.join(c) for c in commands))
         return 0
     done: dict[str, Any] = {}
-    if not args.summarize_only:
-        threads = None
-        if args.workers > 1 and args.threads is None:
-            threads = max(1, runner.cpu_cores() // args.workers)
-        done = runner.run_study(plan, args.out, workers=args.workers, threads=threads,
-                                launcher=shlex.split(args.launcher) if args.launcher else None)
-    summary = summarize_study(plan, args.out)
-    files = output.write_outputs(summary, args.out)
+    with runner.study_lock(args.out):  # the study's files too are written by one study at a time
+        if not args.summarize_only:
+            threads = None
+            if args.workers > 1 and args.threads is None:
+                threads = max(1, runner.cpu_cores() // args.workers)
+            done = runner.run_study(plan, args.out, workers=args.workers, threads=threads,
+                                    launcher=shlex.split(args.launcher) if args.launcher else None)
+        summary = summarize_study(plan, args.out)
+        files = output.write_outputs(summary, args.out)
     if args.json:
         print(json.dumps({**summary, "files": files, **done}))
     else:

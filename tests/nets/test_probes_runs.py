@@ -213,6 +213,22 @@ def test_a_failed_check_writes_nothing(run_dir, tmp_path, capsys, monkeypatch):
     assert _export(run_dir, "--out", str(target)) == 0 and target.is_file()
 
 
+def test_export_into_a_run_folder_in_use_is_refused(run_dir, tmp_path, capsys):
+    code = ("import sys, time; from optnet_nets.folder_lock import folder_lock\n"
+            "with folder_lock(sys.argv[1], 'optnet train'):\n"
+            "    print('held', flush=True); time.sleep(600)")  # fmt: skip
+    trainer = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert trainer.stdout is not None and trainer.stdout.readline().strip() == "held"
+        _one_line(capsys, _export(run_dir, "--force"), f"pid {trainer.pid}", "export")
+        assert _export(run_dir, "--out", str(tmp_path / "elsewhere.pt2")) == 0  # control
+    finally:
+        trainer.kill()
+        trainer.wait()
+        trainer.stdout.close()
+
+
 @pytest.mark.parametrize("place", ["/proc/optnet-probe/net.pt2", "FILE/net.pt2"])
 def test_export_out_where_nothing_can_be_written_is_one_line(run_dir, tmp_path, capsys, place):
     blocker = tmp_path / "FILE"

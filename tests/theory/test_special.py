@@ -87,8 +87,9 @@ def _worst_float_error(expr: sp.Expr, fn=None) -> float:
 
 @pytest.fixture(scope="module")
 def walked() -> dict[str, set[sp.Expr]]:
-    with pytest.MonkeyPatch.context() as patch:  # SymPy's own time, not this machine's load
+    with pytest.MonkeyPatch.context() as patch:  # SymPy's own time, not this machine's load,
         patch.setattr(rules, "SYMPY_SECONDS", 10.0)
+        patch.setattr(rules, "_SYMPY_CACHE", {})  # nor failures remembered at shorter budgets
         return _walk()
 
 
