@@ -40,6 +40,15 @@ def test_derive_of_a_product_prints_a_verified_closed_form(formula, capsys) -> N
     assert "polylog(3" in record["psi"] and record["float_check_error"] < 1e-14
 
 
+def test_a_periodic_breakpoint_condition_is_one_line(capsys) -> None:
+    """Found by the long fuzz run: max(sin(1e9), sin(x)) has endless breakpoints, and SymPy's
+    as_set raised NotImplementedError through derive."""
+    _one_line_error("derive", main(["derive", "max(sin(1e9), sin(x))"]),
+                    capsys.readouterr().err, "cannot be located exactly")  # fmt: skip
+    assert main(["derive", "max(sin(1), x)", "--json"]) == 0  # control: one breakpoint
+    assert json.loads(capsys.readouterr().out)["verified"] is True
+
+
 # ------------------------------------------------------------------ item 3: verify --matrix
 def _verify(path: Path, capsys) -> tuple[int, str, str]:
     code = main(["verify", "all", "--matrix", str(path), "--depth", "5", "--trials", "1"])
