@@ -239,11 +239,12 @@ def run(args: argparse.Namespace) -> int:
     its checkpoint is read to the end, so a second writer is refused (issue 24)."""
     from optnet_nets.writable import writable_dir
 
-    with _lock(args.out):
+    existing = args.out if args.out and Path(args.out).is_dir() else None
+    with _lock(existing):  # a run already there is read under its lock
         config, resuming = build_config(args)
         _check_names(config.model, config.dataset)
         writable_dir(config.out, "--out")
-        with _lock(config.out):  # the default folder, when --out was not given
+        with _lock(config.out):  # a new folder (or the default one) is created and locked
             summary = _train(args, config, resuming)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0
