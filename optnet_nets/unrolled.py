@@ -71,7 +71,8 @@ STRUCTURES: dict[str, str] = {name: lab.split()[1] for name, lab in PAPER_LABELS
 
 
 def structure_names() -> list[str]:
-    """Every accepted structure: the registered methods (``optnet_theory.list_methods()``)."""
+    """The registered methods (``optnet_theory.list_methods()``); any name of the method
+    grammar (a method file, a family string) is accepted too."""
     return list_methods()
 
 
@@ -220,16 +221,13 @@ class UnrolledEnsemble(nn.Module):
         structures = list(structures)
         if not structures:
             raise OptnetError("an ensemble needs at least one member structure")
-        known = structure_names()
-        bad = [s for s in structures if s not in known]
-        if bad:
-            raise OptnetError(f"unknown structure(s) {bad}; choose from {', '.join(known)}")
+        for s in structures:
+            get_spec(s)  # the one name grammar: an unknown name is a one-line error here
         methods = dict(methods or {})
-        bad = [s for s in methods if s not in known]
+        bad = [s for s in methods if s not in structures]
         if bad:
-            raise OptnetError(
-                f"methods names unknown structure(s) {bad}; choose from {', '.join(known)}"
-            )
+            raise OptnetError(f"methods names structure(s) {bad} that are not members: "
+                              f"{', '.join(dict.fromkeys(structures))}")
         depth = check_int(depth, "depth", 1)
         dim = check_int(dim, "dim", 1)
         if init not in INITS:
@@ -255,12 +253,13 @@ class UnrolledEnsemble(nn.Module):
         self._phi = _phi(activation)
         self.member_depths = member_depths
         #: structure -> the bound method its members unroll (L = 1, footnote 3).
+        self._arguments = {s: {"L": 1.0, "mu": mu, **methods.get(s, {})}
+                           for s in dict.fromkeys([*structures, *methods])}
         bound = {  # every named method is bound, so a wrong parameter is an error here
-            s: get_method(s, **{"L": 1.0, "mu": mu, **methods.get(s, {})})
-            for s in dict.fromkeys([*structures, *methods])
+            s: self._bind(s, depth) for s in dict.fromkeys([*structures, *methods])
         }
         self.methods: dict[str, Method] = {s: bound[s] for s in dict.fromkeys(structures)}
-        horizon = {s for s, m in self.methods.items() if m.spec.needs_horizon}
+        horizon = {s for s in self.methods if get_spec(s).needs_horizon}
         self._groups = _groups(structures, member_depths, horizon)
         self._plans: list[Plan] = []
         for g in self._groups:
@@ -279,9 +278,16 @@ class UnrolledEnsemble(nn.Module):
             weights.append(init_weight(init, shape, dim, gen, torch.float64))
         self.weight = nn.Parameter(torch.stack(weights).to(dtype=dtype, device=device))
 
+    def _bind(self, structure: str, depth: int) -> Method:
+        """``structure``'s method; a horizon method (ogm, a blend) built for ``depth``."""
+        needs = get_spec(structure).needs_horizon
+        return get_method(structure, N=depth if needs else None, **self._arguments[structure])
+
     def plan(self, structure: str, depth: int) -> Plan:
         """The layer program of ``structure``'s method for ``depth`` layers."""
         method = self.methods[structure]
+        if method.spec.needs_horizon or method.spec.horizon is not None:
+            method = self._bind(structure, depth)
         return build_plan(method.coefficients(depth), method.spec.substeps, method.spec.initial)
 
     @property

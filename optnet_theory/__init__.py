@@ -15,6 +15,8 @@ from optnet_theory.lazy import lazy_names
 _LAZY: dict[str, str] = {
     "derive_energy": "optnet_theory.energy",
     "get_method": "optnet_theory.methods",
+    "blend_methods": "optnet_theory.methods",
+    "load_method": "optnet_theory.methods.names",
     "list_methods": "optnet_theory.methods",
     "Energy": "optnet_theory.energy",
     "list_activations": "optnet_theory.activations",
@@ -28,10 +30,12 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "Energy",
     "OptnetError",
+    "blend_methods",
     "derive_energy",
     "get_method",
     "list_activations",
     "list_methods",
+    "load_method",
     "nesterov_h",
     "nesterov_h_matrix",
     "network_forward",
@@ -43,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from optnet_theory.activations import list_activations
     from optnet_theory.coefficients import nesterov_h, nesterov_h_matrix
     from optnet_theory.energy import Energy, derive_energy
-    from optnet_theory.methods import get_method, list_methods
+    from optnet_theory.methods import blend_methods, get_method, list_methods
+    from optnet_theory.methods.names import load_method
     from optnet_theory.networks import network_forward
     from optnet_theory.verify import verify_all, verify_claim
 

@@ -1,78 +1,50 @@
-"""Rates in one table: certified worst cases against kappa, beside the published rates.
+"""Rates in one table: certified rates against kappa, beside the published ones.
 
-For each method with a strongly convex variant and kappa = L/mu in {10, 100, 1000} (L = 1), the
-PEP worst case of ||x_N - x*||^2 from ||x_0 - x*||^2 <= 1 (the quantity ``optnet rates``
-measures on energies (8)) at N = 10, 20, 40; the per-step factor it implies,
-(wc_40 / wc_20)^(1/20); and the published per-step factor of the same quantity. A column for the
-measured layers-to-epsilon of ``optnet rates`` is filled by :func:`format_table`'s
-``measured``. SDPs at N = 40 take tens of seconds each, so results are cached in a JSON file
-(one entry per certificate, written atomically after each).
+For every variant of ``optnet rates`` (:data:`optnet_theory.rates.VARIANTS`, the one list of
+them) and kappa = L/mu in {10, 100, 1000} (L = 1):
+
+* the certified linear rate of :func:`~optnet_theory.certify.rate.certify_rate` (a quadratic
+  Lyapunov function; none for a time-varying method, or where no certificate below 1 exists)
+  with the worst one-dimensional quadratic's rate beneath it;
+* the N-step rates (||x_N - x*||^2)^(1/(2N)) from the certified intervals of the worst case of
+  ||x_N - x*||^2 at N = 10, 20, 40 (through the certificate cache), for every method, time
+  varying or not;
+* the published rate, where one exists (:data:`optnet_theory.paper_values.PUBLISHED_RATES`).
+
+Rates overlap within certification accuracy when their intervals do: :func:`compare_rates`
+says so instead of ranking them.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from optnet_theory.errors import OptnetError
 
 __all__ = [
-    "DEFAULT_TABLE",
     "KAPPAS",
-    "ROWS",
     "TABLE_STEPS",
+    "TIED",
     "certified_rates",
+    "compare_rates",
     "format_table",
+    "write_json_atomic",
 ]
 
-#: the cache file of ``optnet certify --table``.
-DEFAULT_TABLE = Path("benchmarks/certified_rates.json")
 #: condition numbers of the table (L = 1, mu = 1/kappa).
 KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 #: horizons certified.
 TABLE_STEPS: tuple[int, ...] = (10, 20, 40)
-
-
-def _sqrt_rate(kappa: float) -> float:
-    return 1.0 - 1.0 / math.sqrt(kappa)
-
-
-#: row -> (registered method, its parameters at (L, mu), published per-step factor of
-#: ||x_N - x*||^2 as a function of kappa, where that factor comes from).
-ROWS: dict[str, tuple[str, Callable[[float, float], dict[str, Any]], Callable[[float], float], str]]
-ROWS = {
-    "gd": (
-        "gd", lambda L, mu: {}, lambda k: (1.0 - 1.0 / k) ** 2,
-        "(1 - 1/kappa)^2, step 1/L (Nesterov 2004, Thm 2.1.15 argument)",
-    ),
-    "hb-tuned": (
-        "hb", lambda L, mu: {"beta": (1.0 - math.sqrt(mu / L)) ** 2},
-        lambda k: _sqrt_rate(k) ** 2,
-        "(1 - 1/sqrt(kappa))^2 on quadratics (step 1/L, beta = (1 - sqrt(mu/L))^2, as in "
-        "optnet rates; Polyak 1964); no global guarantee (Lessard, Recht & Packard 2016)",
-    ),
-    "agd-fn4": (
-        "agd", lambda L, mu: {"momentum": "constant"}, _sqrt_rate,
-        "1 - 1/sqrt(kappa) on f - f* + mu/2 ||x - x*||^2 (Nesterov 2004, footnote 4's beta)",
-    ),
-    "tmm": (
-        "tmm", lambda L, mu: {}, lambda k: _sqrt_rate(k) ** 2,
-        "rho^2 = (1 - 1/sqrt(kappa))^2 (Van Scoy, Freeman & Lynch 2018)",
-    ),
-    "item": (
-        "item", lambda L, mu: {}, lambda k: _sqrt_rate(k) ** 2,
-        "1/(1 + q A_N), i.e. (1 - 1/sqrt(kappa))^2 per step asymptotically (Taylor & Drori)",
-    ),
-}
-
-
-def _key(row: str, kappa: float, steps: int) -> str:
-    return f"{row}|kappa={kappa:g}|N={steps}"
+#: what a comparison of two overlapping intervals says.
+TIED = "tied within certification accuracy"
+#: the widest relative gap a table entry accepts (shown as an interval; the command's default
+#: for one certificate is 1e-3).
+TABLE_MAX_GAP = 0.05
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
@@ -89,83 +61,106 @@ def write_json_atomic(data: Any, path: Path) -> None:
         raise
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise OptnetError(f"{path} is not a certified-rates cache (bad JSON: {exc})") from None
-    if not isinstance(data, dict):
-        raise OptnetError(f"{path} is not a certified-rates cache (expected a JSON object)")
-    return data
+def compare_rates(a: tuple[float, float], b: tuple[float, float]) -> str:
+    """"faster", "slower" (a against b) or :data:`TIED` for two rate intervals [low, high]."""
+    if a[1] < b[0]:
+        return "faster"
+    if b[1] < a[0]:
+        return "slower"
+    return TIED
 
 
 def certified_rates(
     *,
-    cache: Path | None = DEFAULT_TABLE,
+    cache: Path | None = None,
     kappas: tuple[float, ...] = KAPPAS,
     steps: tuple[int, ...] = TABLE_STEPS,
-    rows: tuple[str, ...] = tuple(ROWS),
+    variants: tuple[str, ...] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Every (row, kappa, N) certificate, from ``cache`` where present, computed otherwise.
+    """Every (variant, kappa) row: certified rate, N-step rate intervals, published rate.
 
-    Returns ``{"kappas", "steps", "rows", "entries": {key: certificate record}}``.
+    Returns ``{"kappas", "steps", "variants", "rows": {key: row}}``; a certificate that cannot
+    be checked is recorded as ``{"error": why}``, never as a number.
     """
-    from optnet_theory.certify import certify
-    from optnet_theory.methods import get_method
+    import sys
 
-    bad = [r for r in rows if r not in ROWS]
+    from optnet_theory.certify.cache import cached_certify
+    from optnet_theory.certify.rate import certify_rate
+    from optnet_theory.paper_values import PUBLISHED_RATES
+    from optnet_theory.rates import VARIANTS, variant_method
+
+    chosen = tuple(VARIANTS) if variants is None else variants
+    bad = [v for v in chosen if v not in VARIANTS]
     if bad:
-        raise OptnetError(f"unknown table row(s) {bad}; choose from {', '.join(ROWS)}")
-    entries: dict[str, Any] = dict(_read(cache).get("entries", {})) if cache else {}
-    for row in rows:
-        name, params, _, _ = ROWS[row]
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+    rows: dict[str, Any] = {}
+    for variant in chosen:
         for kappa in kappas:
-            L, mu = 1.0, 1.0 / kappa
+            method = variant_method(variant, 1.0, 1.0 / kappa)
+            rate = certify_rate(method)
+            row: dict[str, Any] = {
+                "variant": variant, "kappa": kappa, "rate": rate.rate,
+                "rate_lower": rate.rate_lower, "rate_reason": rate.reason, "n_step": {},
+                "published": None,
+            }
+            if variant in PUBLISHED_RATES:
+                formula, text, source = PUBLISHED_RATES[variant]
+                row["published"] = {"rate": formula(kappa), "formula": text, "source": source}
             for n in steps:
-                key = _key(row, kappa, n)
-                if key in entries:
+                try:
+                    cert = cached_certify(method, n, metric="distance", root=cache,
+                                          max_gap=TABLE_MAX_GAP)
+                except OptnetError as exc:
+                    row["n_step"][str(n)] = {"error": str(exc)}
                     continue
-                cert = certify(get_method(name, L=L, mu=mu, **params(L, mu)), n, metric="distance")
-                entries[key] = {"row": row, "kappa": kappa, **cert.to_json()}
+                row["n_step"][str(n)] = {"rate": cert.n_step_rate, "lower": cert.lower,
+                                         "upper": cert.upper, "seconds": cert.seconds}
                 if progress:
-                    print(f"  {key}: {cert.worst_case:.6g} ({cert.seconds:.1f} s)", flush=True)
-                if cache:
-                    write_json_atomic({"entries": entries}, cache)
-    return {"kappas": list(kappas), "steps": list(steps), "rows": list(rows), "entries": entries}
+                    print(f"  {variant}, kappa = {kappa:g}, N = {n}: worst case in "
+                          f"[{cert.lower:.4g}, {cert.upper:.4g}] ({cert.seconds:.1f} s)",
+                          file=sys.stderr, flush=True)
+            rows[f"{variant}|kappa={kappa:g}"] = row
+    return {"kappas": list(kappas), "steps": list(steps), "variants": list(chosen),
+            "rows": rows}
+
+
+def _interval(values: list[float]) -> str:
+    low, high = values
+    return f"{low:.4f}" if abs(high - low) < 5e-5 else f"[{low:.4f}, {high:.4f}]"
 
 
 def format_table(
     table: Mapping[str, Any], measured: Mapping[tuple[str, float], int | None] | None = None
 ) -> str:
-    """The table as Markdown. ``measured[(row, kappa)]``: layers to epsilon from ``optnet rates``
-    (blank where not given)."""
+    """The table as Markdown. ``measured[(variant, kappa)]``: layers to epsilon from
+    ``optnet rates`` (blank where not given)."""
     steps = table["steps"]
-    head = (
-        "| method | kappa | "
-        + " | ".join(f"certified ||x_N - x*||^2, N = {n}" for n in steps)
-        + " | certified factor per step | published factor per step | measured layers to eps |"
-    )
-    lines = [head, "|" + "---|" * (len(steps) + 5)]
-    for row in table["rows"]:
-        published = ROWS[row][2]
-        for kappa in table["kappas"]:
-            found = [table["entries"].get(_key(row, kappa, n), {}) for n in steps]
-            values = [entry.get("worst_case") for entry in found]
-            cells = ["" if v is None else f"{v:.4g}" for v in values]
-            a, b = values[-2], values[-1]
-            factor = (
-                f"{(b / a) ** (1.0 / (steps[-1] - steps[-2])):.4f}"
-                if a is not None and b is not None and a > 0 and b > 0
-                else ""
-            )
-            got = (measured or {}).get((row, kappa))
-            lines.append(
-                f"| {row} | {kappa:g} | " + " | ".join(cells)
-                + f" | {factor} | {published(kappa):.4f} | {'' if got is None else got} |"
-            )
+    head = ("| variant | kappa | certified rate | quadratic's rate | "
+            + " | ".join(f"N-step rate, N = {n}" for n in steps)
+            + " | published rate | measured layers to eps |")
+    lines = [head, "|" + "---|" * (len(steps) + 6)]
+    notes: dict[str, str] = {}
+    for row in table["rows"].values():
+        rate = "–" if row["rate"] is None else f"{row['rate']:.6f}"
+        if row["rate"] is None and row["rate_reason"]:
+            rate += f" ({len(notes) + 1})" if row["rate_reason"] not in notes else (
+                f" ({list(notes).index(row['rate_reason']) + 1})")
+            notes.setdefault(row["rate_reason"], "")
+        quad = "–" if row["rate_lower"] is None else f"{row['rate_lower']:.6f}"
+        cells = []
+        for n in steps:
+            entry = row["n_step"].get(str(n), {})
+            cells.append("not certified" if "error" in entry else
+                         _interval(entry["rate"]) if entry else "")
+        pub = "–" if row["published"] is None else f"{row['published']['rate']:.6f}"
+        got = (measured or {}).get((row["variant"], row["kappa"]))
+        lines.append(f"| {row['variant']} | {row['kappa']:g} | {rate} | {quad} | "
+                     + " | ".join(cells) + f" | {pub} | {'' if got is None else got} |")
     lines.append("")
-    lines.append("published factors: " + "; ".join(f"{r}: {ROWS[r][3]}" for r in table["rows"]))
+    for k, reason in enumerate(notes, start=1):
+        lines.append(f"({k}) {reason}")
+    published = {r["variant"]: r["published"] for r in table["rows"].values() if r["published"]}
+    for variant, pub in published.items():
+        lines.append(f"published rate of {variant}: {pub['formula']} ({pub['source']})")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ h_{1,0} = 1 + beta.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, overload
 
@@ -42,6 +43,7 @@ __all__ = [
     "nesterov_theta",
     "strongly_convex_beta",
     "strongly_convex_h",
+    "tuned_hb_beta",
 ]
 
 #: Above this K the exact (SymPy radical) schedule is refused: the radicals nest K deep.
@@ -203,6 +205,12 @@ def nesterov_h(K: int, exact: bool = False, dps: int | None = None) -> Any:
 def nesterov_h_matrix(K: int) -> np.ndarray:
     """float64 (K+1, K) lower-triangular array with H[k, j] = h_{k,j} of (5) (row 0 zero)."""
     return NesterovH(nesterov_beta(K)).matrix()
+
+
+def tuned_hb_beta(step: float, mu: float) -> float:
+    """The heavy-ball momentum (1 - sqrt(step * mu))^2 tuned to the step (Polyak 1964): with
+    step 1/L it is (1 - sqrt(mu/L))^2, the one formula for every step."""
+    return (1.0 - math.sqrt(step * mu)) ** 2
 
 
 def strongly_convex_beta(

@@ -274,9 +274,9 @@ class LearnedReport:
 
 
 def _certificates(method: Method, depths: tuple[int, ...]) -> list[dict[str, Any]]:
-    from optnet_theory.certify import certify, require_pepit
+    from optnet_theory.certify import certify, require_solver
 
-    require_pepit()  # a missing extra is an error, not a property of the method
+    require_solver()  # a missing extra is an error, not a property of the method
     out = []
     for n in depths:
         try:

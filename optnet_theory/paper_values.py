@@ -1,12 +1,17 @@
-"""TRANSCRIPTIONS of the paper's printed values: the only hand-typed numbers in optnet.
+"""TRANSCRIPTIONS of the paper's printed values and of published rates: the only hand-typed
+numbers in optnet.
 
-Everything here is copied from Li, Yang, Chen, Lin (arXiv:1810.01638) exactly as printed, so
-that computed results can be set beside it. Nothing in this module is a result of optnet, and no
+Everything here is copied from Li, Yang, Chen, Lin (arXiv:1810.01638) exactly as printed, or,
+in :data:`PUBLISHED_RATES`, from the cited sources, so that computed results can be set beside
+it. Nothing in this module is a result of optnet, and no
 code may use these values in place of computing its own. Where the printed value is wrong the
 correction lives in the code that derives it (and in ``docs/paper-map.md``), never here.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 #: Table 2: MSE after 1,000 epochs, by structure and depth (Sec. 5.3), as printed.
 TABLE2_DEPTHS: tuple[int, ...] = (10, 20, 30, 40)
@@ -89,3 +94,23 @@ def table1_transcription() -> dict[str, tuple[object, object]]:
             x**2 * half + x * log(1 / (exp(x) + 1)) - polylog(2, -1 / exp(x)),
         ),
     }
+
+
+#: Published linear rates of ||x_k - x*|| per iteration on the L-smooth mu-strongly convex
+#: class, kappa = L/mu: ``optnet rates`` variant -> (rate as a function of kappa, the formula as
+#: printed, its source). Transcriptions, set beside the certified rates of
+#: ``optnet certify --table``.
+PUBLISHED_RATES: dict[str, tuple[Callable[[float], float], str, str]] = {
+    "gd": (lambda k: 1 - 1 / k, "1 - 1/kappa", "step 1/L; Nesterov 2004, Thm 2.1.15"),
+    "hb-quadratic": (lambda k: (math.sqrt(k) - 1) / (math.sqrt(k) + 1),
+                     "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)",
+                     "on quadratics only (Polyak 1964); no global rate (Lessard, Recht & "
+                     "Packard 2016)"),
+    "agd-fn4": (lambda k: math.sqrt(1 - 1 / math.sqrt(k)), "sqrt(1 - 1/sqrt(kappa))",
+                "f - f* + mu/2 ||z - x*||^2 shrinks by 1 - 1/sqrt(kappa) per step "
+                "(Nesterov 2004, Thm 2.2.3; footnote 4's momentum)"),
+    "tmm": (lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+            "Van Scoy, Freeman & Lynch 2018"),
+    "item": (lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+             "asymptotically; Taylor & Drori 2023"),
+}

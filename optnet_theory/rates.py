@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import root
 
-from optnet_theory.coefficients import strongly_convex_beta
+from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_method
 from optnet_theory.paper_values import SIMULATION_HB_BETA
@@ -61,6 +61,8 @@ VARIANTS: dict[str, tuple[str, str, float | None]] = {
     "gd": ("(7)", "-", 1.0),
     "hb-tuned": ("(11)", "beta = (1 - sqrt(mu))^2", 0.5),
     "hb-polyak": ("(11)", "Polyak beta ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2, unit step", 0.5),
+    "hb-quadratic": ("(11)", "Polyak's quadratic tuning: that beta and step 4/(sqrt L + sqrt mu)^2",
+                     0.5),
     "hb-0.3": ("(11)", "beta = 0.3 (Sec. 5.3)", 1.0),
     "agd-fn4": ("(12)", "footnote 4: beta = (sqrt L - sqrt mu)/(sqrt L + sqrt mu)", 0.5),
     "agd-theta": ("(12)", "theta schedule of (3)", None),
@@ -78,12 +80,16 @@ def variant_method(variant: str, L: float, mu: float) -> Method:
         raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     name, _, choice = variant.partition("-")
     if name == "hb":
+        if choice == "quadratic":
+            step = 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2
+            return get_method("hb", L=L, mu=mu, beta=strongly_convex_beta(L, mu) ** 2,
+                              step=step)
         beta = {
-            "tuned": (1.0 - math.sqrt(mu)) ** 2,
+            "tuned": tuned_hb_beta(1.0 / L, mu),
             "polyak": strongly_convex_beta(L, mu) ** 2,
             "0.3": SIMULATION_HB_BETA,
         }[choice]
-        return get_method("hb", L=L, mu=mu, beta=beta, step=1.0)
+        return get_method("hb", L=L, mu=mu, beta=beta, step=1.0 / L)
     if name in ("agd", "agd2"):
         momentum = "constant" if choice == "fn4" else "theta"
         return get_method(name, L=L, mu=mu, momentum=momentum)

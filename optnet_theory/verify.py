@@ -58,7 +58,7 @@ import mpmath
 import numpy as np
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods import Method, get_method, list_methods
+from optnet_theory.methods import Method, get_method, get_spec, list_methods
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 from optnet_theory.verify_settings import MAX_DRAWN_COND, Setting, make_settings
@@ -112,8 +112,6 @@ TOLERANCE_FACTOR = 16.0
 #: Largest tolerance accepted: past it, a check cannot fail in any useful sense (issue 24).
 MAX_TOLERANCE = 1e-3
 
-#: Claims with momentum, whose rounding-error growth may be linear in the depth.
-_MOMENTUM_CLAIMS = frozenset(set(CLAIMS) - {"lemma1", "admm"})
 
 @dataclass(frozen=True)
 class ClaimResult:
@@ -146,20 +144,34 @@ def resolve_claim(claim: str) -> str:
             return name
     if claim in list_methods():  # registered by the user after import
         return claim
+    if claim.startswith("blend:") or claim.lower().endswith(".json"):
+        get_spec(claim)  # a family string or a method file: the one name grammar
+        return claim
     raise OptnetError(
         f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)} or a method name "
         f"({', '.join(list_methods())})"
     )
 
 
-def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA) -> Method:
-    """The method (L = 1, footnote 3) whose unrolling the claim checks."""
+def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA, depth: int | None = None
+                 ) -> Method:
+    """The method (L = 1, footnote 3) whose unrolling the claim checks; a method that needs a
+    horizon (a family string) is built for ``depth``."""
     name = PAPER_CLAIMS.get(claim, claim)
     if name == "hb":
         return get_method("hb", beta=beta, step=1.0)
-    spec_class = get_method(name, mu=CLAIM_MU, N=1).spec.function_class
-    mu = CLAIM_MU if spec_class == "smooth-strongly-convex" else 0.0
-    return get_method(name, mu=mu)
+    spec = get_spec(name)
+    mu = None if spec.default_mu else (
+        CLAIM_MU if spec.function_class == "smooth-strongly-convex" else 0.0)
+    horizon = depth if spec.needs_horizon and spec.horizon is None else None
+    return get_method(name, mu=mu, N=horizon)
+
+
+def claim_depth(claim: str, depth: int) -> int:
+    """``depth``, or the horizon of a method given for fewer steps (a method file)."""
+    horizon = get_spec(PAPER_CLAIMS.get(claim, claim)).horizon if claim != "nesterov-forms" \
+        else None
+    return depth if horizon is None else min(depth, horizon)
 
 
 def _observed(method: Method, traj: Any) -> list[np.ndarray]:
@@ -187,7 +199,7 @@ def _pair(claim: str, s: Setting, depth: int, beta: Any, network: Callable[..., 
         if network is not None:
             return a, network(g, z0, K)
         return a, list(get_method("agd2").run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
-    method = claim_method(claim, beta)
+    method = claim_method(claim, beta, K)
     traj = method.trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic, dps=s.dps)
     zs = _observed(method, traj)
     a = [s.U_inv @ z for z in zs]
@@ -220,7 +232,7 @@ def claim_error(
     (``(grad, y0, depth)``) -- to check that a wrong implementation is caught.
     """
     claim = resolve_claim(claim)
-    depth = check_int(depth, "depth", 0)
+    depth = claim_depth(claim, check_int(depth, "depth", 0))
     if setting.dps is None:
         a, b = _pair(claim, setting, depth, beta, network)
         return _errors(a, b)
@@ -261,7 +273,7 @@ def _tolerance(claim: str, settings: Sequence[Setting], depth: int) -> float:
     s = settings[0]
     kappa = 1.0 if claim == "nesterov-forms" else max(t.kappa_u for t in settings)
     n = s.x0.shape[0]
-    power = 2 if claim in _MOMENTUM_CLAIMS else 1
+    power = 1 if claim in ("lemma1", "admm") else 2  # decided per call: user methods too
     tol = TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
     if not tol <= MAX_TOLERANCE:
         arithmetic = "float64" if s.dps is None else f"{s.dps} digits"
@@ -308,7 +320,7 @@ def verify_claim(
     :func:`claim_error`).
     """
     claim = resolve_claim(claim)
-    depth = check_int(depth, "depth", 0)
+    depth = claim_depth(claim, check_int(depth, "depth", 0))
     if settings is None:
         settings = make_settings(activation, **draw)
     tol = _tolerance(claim, settings, depth)  # refused before anything is run

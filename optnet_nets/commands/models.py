@@ -48,7 +48,7 @@ def compute_rows() -> list[dict[str, Any]]:
     for name, entry in REGISTRY.items():
         classes = 1000 if entry.dataset == "imagenet" else 10
         with torch.device("meta"):  # shapes only: counting needs no memory and no init
-            model = create_model(name, num_classes=classes)
+            model = create_model(name, num_classes=classes, **entry.example)
         rows.append(
             {
                 "name": name,
@@ -58,6 +58,7 @@ def compute_rows() -> list[dict[str, Any]]:
                 "equation": entry.equation,
                 "baseline": entry.baseline,
                 "options": {k: opt.default for k, opt in entry.options.items()},
+                **({"counted_with": dict(entry.example)} if entry.example else {}),
             }
         )
     return rows

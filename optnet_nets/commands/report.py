@@ -209,7 +209,7 @@ def _hypothesis(doc: Document, sim_dir: Path, rates_dir: Path, runs_dir: Path) -
           f"(layers to epsilon) and the studies under {runs_dir}; certificates COMPUTED by PEP "
           f"(cached in {sim_dir / 'certified.json'}). The hypothesis predicts a positive rank "
           "correlation between a method's certified worst case and its network's error. "
-          "See optnet_nets/hypothesis.py for the verdict rule.")
+          "See optnet_nets/hypothesis/section.py for the verdict rule.")
     doc.p(format_hypothesis(h))
 
 

@@ -27,11 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seeds", type=int, help=f"number of seeds 0..N-1 (default {len(d.seeds)})"
     )
     parser.add_argument(
+        "--first-seed", type=int, default=0,
+        help="with --seeds N: the seeds first..first+N-1 (default 0), e.g. a pilot's",
+    )
+    parser.add_argument(
         "--structures",
         nargs="+",
-        choices=structure_names(),
-        help=f"any registered method (`optnet methods`); default: Table 2's "
-        f"{' '.join(STRUCTURES)}, in its column order",
+        help=f"methods: {', '.join(structure_names())}, a method file (PATH.json) or a family "
+        f"string blend:A:B:T; default: Table 2's {' '.join(STRUCTURES)}, in its column order",
     )
     parser.add_argument("--samples", type=int, help=f"training pairs (default {d.samples})")
     parser.add_argument("--dim", type=int, help=f"width d (default {d.dim})")
@@ -141,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.seeds is not None:
         check_int(args.seeds, "--seeds", 1)
+    first = check_int(args.first_seed, "--first-seed", 0, 10**9)
     if not (math.isfinite(args.checkpoint_seconds) and args.checkpoint_seconds >= 0):
         raise OptnetError(
             f"--checkpoint-seconds must be a finite number >= 0, got {args.checkpoint_seconds}"
@@ -158,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.force:
         check_budget(budget, memory=memory, peak_flops=measure_gemm_peak(device=args.device))
     if args.seeds is not None:
-        cfg = dataclasses.replace(cfg, seeds=tuple(range(args.seeds)))
+        cfg = dataclasses.replace(cfg, seeds=tuple(range(first, first + args.seeds)))
+    elif first:
+        cfg = dataclasses.replace(cfg, seeds=tuple(s + first for s in cfg.seeds))
     if args.threads is None and args.quick:
         args.threads = 1  # tiny matrices: one thread is faster and robust on a shared machine
     if args.threads is not None:

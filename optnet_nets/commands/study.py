@@ -7,9 +7,13 @@ Example (the reduced Tables 4-5 protocol is ``benchmarks/study_tables45.sh``)::
 
 Every other option is one of ``optnet train`` (the same flags, added from its module) and is
 passed to every run. Each run lives in ``OUT/<model>/<dataset>/seed<k>/``. The study is
-resumable: run the same command again after an interruption. ``--print-commands`` prints the
-runs' command lines for a cluster scheduler instead; ``--summarize-only`` then summarises runs
-finished elsewhere. Output: ``OUT/study.md``, ``OUT/study.json``, ``OUT/study.png``.
+resumable: run the same command again after an interruption. ``--executor`` says where the runs
+execute: child processes here (``local``, ``--workers`` at a time), jobs of submitit's local
+executor (``submitit-local``) or SLURM jobs (``slurm``, with ``--slurm-partition``,
+``--slurm-time``, ``--slurm-gpus-per-task``; :mod:`optnet_nets.executors`).
+``--print-commands`` prints the runs' command lines for any other scheduler instead;
+``--summarize-only`` then summarises runs finished elsewhere. Output: ``OUT/study.md``,
+``OUT/study.json``, ``OUT/study.png``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_nets.commands import train as train_command
+from optnet_nets.executors import add_executor_arguments, executor_options
 from optnet_nets.study.grid import (
     CONFIG_NAME,
     Cell,
@@ -40,9 +45,10 @@ PER_RUN_FLAGS = ("--model", "--dataset", "--out", "--seed", "--resume", "--resum
 #: and dataset (--seeds 10^9 would build 10^9 run configurations before any training).
 MAX_SEEDS = 100
 #: TrainConfig fields that may differ between a run and the study resuming or summarising it
-#: (where and how fast it runs, not what it computes).
+#: (where and how fast it runs, not what it computes), and those a run records when it starts.
 FREE_FIELDS = ("out", "data_dir", "device", "threads", "progress", "eval_batch_size",
-               "checkpoint_every_steps", "compile")  # fmt: skip
+               "checkpoint_every_steps", "compile", "channels_last", "amp_used",
+               "channels_last_used")  # fmt: skip
 
 
 class _TrainFlags(argparse.ArgumentParser):
@@ -73,12 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help=f"accept more than {MAX_SEEDS} seeds")
     parser.add_argument("--out", required=True, type=Path, help="study folder")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="runs at a time, each with cores/N threads (default 1)")
-    parser.add_argument("--launcher", help="run each 'optnet train' as LAUNCHER -m "
-                                           "optnet_nets.cli train ..., e.g. 'torchrun "
-                                           "--nproc_per_node=4' (default: this Python; "
-                                           "'optnet' for --print-commands)")
+    add_executor_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--print-commands", action="store_true",
                       help="print one 'optnet train' command per run (e.g. for a SLURM array) "
@@ -99,6 +100,8 @@ def shared_train_flags(args: argparse.Namespace) -> list[str]:
         option = action.option_strings[0]
         if isinstance(action, argparse._StoreTrueAction):
             flags += [option] if value else []
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            flags += [] if value is None else [option if value else action.option_strings[1]]
         elif isinstance(action, argparse._AppendAction):
             for item in value or ():
                 flags += [option, str(item)]
@@ -137,6 +140,8 @@ def _check_existing(config: Any, path: Path) -> None:
         saved = json.loads(saved_file.read_text())
     except json.JSONDecodeError as exc:
         raise OptnetError(f"{saved_file} is not JSON ({exc.msg})") from exc
+    if "amp" in saved and saved["amp"] is None:
+        saved["amp"] = "none"  # fp32, as configs from before --amp auto store it
     for key, value in config.to_dict().items():
         if key not in FREE_FIELDS and saved.get(key) != value:
             raise OptnetError(
@@ -182,13 +187,14 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
 
 
 def run(args: argparse.Namespace) -> int:
+    from optnet_nets.executors.local import program
     from optnet_nets.study import output, runner
     from optnet_nets.study.summary import summarize_study
 
+    options = executor_options(args)
     plan = build_plan(args)
     if args.print_commands:
-        launcher = shlex.split(args.launcher) if args.launcher else None
-        prefix = runner.program(launcher) if launcher else ["optnet"]
+        prefix = program(list(options.launcher)) if options.launcher else ["optnet"]
         commands = [[*prefix, "train", *train_argv(args.out, c, plan.train_flags)]
                     for c in plan.cells()]
         if args.json:
@@ -200,10 +206,10 @@ def run(args: argparse.Namespace) -> int:
     with runner.study_lock(args.out):  # the study's files too are written by one study at a time
         if not args.summarize_only:
             threads = None
-            if args.workers > 1 and args.threads is None:
-                threads = max(1, runner.cpu_cores() // args.workers)
-            done = runner.run_study(plan, args.out, workers=args.workers, threads=threads,
-                                    launcher=shlex.split(args.launcher) if args.launcher else None)
+            workers = options.in_flight(len(plan.cells()))
+            if options.name != "slurm" and workers > 1 and args.threads is None:
+                threads = max(1, runner.cpu_cores() // workers)
+            done = runner.run_study(plan, args.out, executor=options, threads=threads)
         summary = summarize_study(plan, args.out)
         files = output.write_outputs(summary, args.out)
     if args.json:

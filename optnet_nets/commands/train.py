@@ -37,6 +37,7 @@ _SAME_NAME = (
     "device",
     "threads",
     "amp",
+    "channels_last",
     "init",
     "eval_batch_size",
 )
@@ -84,8 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int,
                         help="CPU threads for torch (default: torch's; 1 on a busy machine)")
-    parser.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision autocast")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC memory (CUDA)")
+    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"),
+                        help="mixed precision (default auto: bf16 autocast where the CPU (AMX, "
+                             "AVX512-BF16) or GPU has native bf16, fp32 elsewhere and for "
+                             "reversible HB-Nets; none: fp32)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                        help="NHWC memory layout, CPU or CUDA (default: on for bf16 on the CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--eval-batch-size", type=int)
     parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
@@ -171,7 +176,6 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
         ("no_nesterov", "nesterov", False),
         ("no_augment", "augment", False),
         ("deterministic", "deterministic", True),
-        ("channels_last", "channels_last", True),
         ("compile", "compile", True),
         ("no_progress", "progress", False),
     ):
@@ -217,7 +221,7 @@ def _human(summary: dict[str, Any]) -> str:
         f"{pct(summary['final_test_error'])}), best {pct(summary['best_test_acc'])} at epoch "
         f"{summary['best_epoch']}; {summary['train_time_s']:.1f} s training, "
         f"{summary['images_per_s'] or 0:.0f} img/s on {summary['device']} x"
-        f"{summary['world_size']}; run in {summary['out']}"
+        f"{summary['world_size']}, {summary['precision']}; run in {summary['out']}"
     )
 
 

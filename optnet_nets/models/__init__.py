@@ -29,6 +29,7 @@ from optnet_nets.models.densenet import cifar_densenet, imagenet_densenet
 from optnet_nets.models.method_net import (
     METHOD_NETS,
     cifar_method_net,
+    generic_method_options,
     method_net_equation,
     method_net_options,
 )
@@ -94,6 +95,7 @@ class ModelEntry:
     baseline: str
     dataset: str  # "cifar" or "imagenet": the input size and head it is defined for
     options: dict[str, Option] = field(default_factory=dict)
+    example: Mapping[str, Any] = field(default_factory=dict)  # options for counting parameters
 
 
 _MEMORY = Option(False, "checkpoint each dense layer's BN-Phi-conv (recomputed in backward)")
@@ -169,6 +171,13 @@ for _d in (20, 32, 44, 56, 110):
             f"admmnet{_d}", partial(cifar_admmnet, _d),
             "(20) with learnable alpha_{k+1,t}, beta_{k+1,t} (initialised at DMRNet's)",
             f"dmrnet{_d}", "cifar", _PLAIN_OPTIONS,
+        )
+    )
+    _register(
+        ModelEntry(
+            f"methodnet{_d}", partial(cifar_method_net, _d), method_net_equation("METHOD"),
+            f"resnet{_d}", "cifar", {**generic_method_options(), "activation": _ACTIVATION},
+            example={"method": "gd"},  # fixed coefficients: every method has ResNet's count
         )
     )
     for _family, _method in METHOD_NETS.items():  # Sec. 6's rule on ogm, tmm, item

@@ -58,6 +58,7 @@ __all__ = [
     "MethodStage",
     "bind_method",
     "cifar_method_net",
+    "generic_method_options",
     "method_net_equation",
     "method_net_options",
 ]
@@ -191,12 +192,26 @@ class MethodNet(nn.Module):
         return f"method={self.method!r}, momentum={self.momentum!r}"
 
 
-def bind_method(name: str, layers: int, mu: float | None, params: dict[str, Any]) -> Method:
-    """``name`` with L = 1 (footnote 3) for a run of ``layers`` layers: horizon N = layers where
-    the method needs one; mu = 1/DEFAULT_KAPPA for a strongly convex method unless given."""
+def bind_method(name: str | None, layers: int, mu: float | None, params: dict[str, Any]
+                ) -> Method:
+    """``name`` (the method grammar) with L = 1 (footnote 3) for a run of ``layers`` layers:
+    horizon N = layers where the method needs one (a method file's own horizon must be
+    ``layers``); mu = the method file's mu, else 1/DEFAULT_KAPPA for a strongly convex method,
+    unless given."""
+    if name is None:
+        raise OptnetError("methodnet needs method=NAME (a registered method, a method file or "
+                          "a family string blend:A:B:T)")
     spec = get_spec(name)
+    if spec.horizon is not None and spec.horizon != layers * spec.substeps:
+        raise OptnetError(
+            f"method {name!r} is defined for N = {spec.horizon} steps; its network needs "
+            f"{layers} layers in each run of the method here (momentum carry: all layers; "
+            f"restart: each stage's), so build a network of that size or design for N = "
+            f"{layers}"
+        )
     if mu is None:
-        mu = 1.0 / DEFAULT_KAPPA if spec.function_class == "smooth-strongly-convex" else 0.0
+        mu = (spec.default_mu if spec.default_mu else 1.0 / DEFAULT_KAPPA) if (
+            spec.function_class == "smooth-strongly-convex") else 0.0
     horizon = layers if spec.needs_horizon else None
     return spec.bind(L=1.0, mu=mu, N=horizon, **params)
 
@@ -205,7 +220,7 @@ def cifar_method_net(
     depth: int,
     num_classes: int,
     in_channels: int,
-    method: str,
+    method: str | None,
     mu: float | None = None,
     coefficients: str = "fixed",
     momentum: str = "carry",
@@ -243,6 +258,26 @@ def cifar_method_net(
 def method_net_equation(method: str) -> str:
     """The registry's one-line equation of a method-net family."""
     return f"Sec. 6 rule on {method}: xi' = A xi + B (y - T(y)), y = C xi (docs/method-nets.md)"
+
+
+def generic_method_options() -> dict[str, Option]:
+    """The options of the generic family ``methodnet{depth}`` (any method by name)."""
+    from optnet_nets.models import Option  # the registry's class; it imports this module
+
+    return {
+        "method": Option(None, "the method: a registered name, a method file (PATH.json) or a "
+                         "family string blend:A:B:T (required)", kind=str),
+        "mu": Option(None, f"mu with L = 1 for a strongly convex method (default 1/"
+                     f"{DEFAULT_KAPPA:g}, or the mu a method file was made for)", kind=float),
+        "coefficients": Option(
+            "fixed", "the method's coefficients (L = 1) fixed, or learnable from them",
+            COEFFICIENT_CHOICES,
+        ),
+        "momentum": Option(
+            "carry", "one run of the method over all layers (carry) or one per stage (restart)",
+            MOMENTUM_CHOICES,
+        ),
+    }
 
 
 def method_net_options(method: str) -> dict[str, Option]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from optnet_nets.unrolled import INITS, STRUCTURES, init_weight, structure_names
+from optnet_nets.unrolled import INITS, STRUCTURES, init_weight
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import (
     SIMULATION_DIM,
@@ -73,13 +73,12 @@ class SimulateConfig:
             check_int(seed, "each seed", 0)
         if len(set(self.depths)) != len(self.depths) or len(set(self.seeds)) != len(self.seeds):
             raise OptnetError("depths and seeds must not repeat")
-        known = structure_names()
-        bad = [s for s in self.structures if s not in known]
-        if bad or len(set(self.structures)) != len(self.structures):
-            raise OptnetError(
-                f"structures must be distinct names from {', '.join(known)}, got "
-                f"{list(self.structures)}"
-            )
+        from optnet_theory.methods import get_spec
+
+        if len(set(self.structures)) != len(self.structures):
+            raise OptnetError(f"structures must be distinct, got {list(self.structures)}")
+        for s in self.structures:
+            get_spec(s)  # the one name grammar: an unknown name is a one-line error
         if self.mu is not None and not (math.isfinite(self.mu) and 0 <= self.mu < 1):
             raise OptnetError(
                 f"mu must be a number in [0, 1) (Sec. 5's instances have L = 1), got {self.mu!r}"

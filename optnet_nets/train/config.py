@@ -44,7 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 DENSENET_DROPOUT = 0.2
 DROPOUT_DATASETS = ("cifar10", "cifar100")
 
-AMP_CHOICES = ("bf16", "fp16")
+#: ``amp`` values: what each means is :mod:`optnet_nets.train.precision`
+AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 INIT_CHOICES = ("paper", "model")
 
@@ -89,7 +90,9 @@ class TrainConfig:
     "batchsize is 256 among 4 GPUs". ``lr_milestones`` are fractions of ``epochs`` when
     ``milestone_unit == "fraction"`` and epoch numbers when it is ``"epoch"``; the lr is
     multiplied by ``lr_decay`` at each one. Milestones are applied per step, so a drop at 50% of
-    3 epochs happens in the middle of epoch 2.
+    3 epochs happens in the middle of epoch 2. Beyond the paper, ``amp="auto"`` trains in bf16
+    autocast where bf16 is native (:mod:`optnet_nets.train.precision`); ``amp="none"`` is the
+    paper's fp32 arithmetic everywhere.
     """
 
     model: str = "resnet20"
@@ -115,16 +118,19 @@ class TrainConfig:
     deterministic: bool = False
     device: str = "auto"
     threads: int | None = None
-    amp: str | None = None
-    channels_last: bool = False
+    amp: str | None = "auto"  # None: fp32, as configs from before "auto" store it
+    channels_last: bool | None = None  # None: follow the precision (on for bf16 on the CPU)
     compile: bool = False
     eval_batch_size: int = 500
     checkpoint_every_steps: int = 500
     progress: bool = True
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    # --- recorded, not set: Phi and its energy (see activation_record) ---
+    # --- recorded, not set: Phi and its energy (see activation_record); what amp and
+    # channels_last resolved to (optnet_nets.train.precision), set when the run starts ---
     activation_energy: dict[str, Any] | None = None
+    amp_used: str | None = None
+    channels_last_used: bool | None = None
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> TrainConfig:
@@ -188,6 +194,10 @@ class TrainConfig:
             )
         if self.amp is not None and self.amp not in AMP_CHOICES:
             raise OptnetError(f"amp must be one of {', '.join(AMP_CHOICES)}, got {self.amp!r}")
+        if not (self.channels_last is None or isinstance(self.channels_last, bool)):
+            raise OptnetError(
+                f"channels_last must be true, false or null (auto), got {self.channels_last!r}"
+            )
         if self.device not in DEVICE_CHOICES:
             raise OptnetError(
                 f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}"

@@ -32,7 +32,8 @@ def _choices() -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet verify``."""
-    parser.add_argument("claim", choices=_choices(), help="which claim to check ('all': every one)")
+    parser.add_argument("claim", help=f"which claim to check: {', '.join(_choices())}, a method "
+                        "file (PATH.json) or a family string blend:A:B:T ('all': every one)")
     parser.add_argument(
         "--activation", default="sigmoid", help="registry name or formula in x (default sigmoid)"
     )

@@ -2,6 +2,8 @@
 
 from optnet_theory.methods.core import Method, Trajectory
 from optnet_theory.methods.cost import forced
+from optnet_theory.methods.families import blend_methods
+from optnet_theory.methods.files import load_method_file
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
 from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec, Params, Step
 
@@ -14,6 +16,8 @@ __all__ = [
     "Step",
     "Trajectory",
     "forced",
+    "blend_methods",
+    "load_method_file",
     "get_method",
     "get_spec",
     "list_methods",

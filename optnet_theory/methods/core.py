@@ -157,6 +157,11 @@ class Method:
         refused, unless asked inside :func:`~optnet_theory.methods.cost.forced`.
         """
         iterations = check_int(iterations, "iterations", 0)
+        if self.spec.horizon is not None and iterations > self.spec.horizon:
+            raise OptnetError(
+                f"method {self.name!r} is defined for {self.spec.horizon} iterations (its dense "
+                f"form has {self.spec.horizon} rows); asked for {iterations}"
+            )
         ar = arith(arithmetic, dps)
         J = self.spec.substeps * iterations
         horizon = N if N is not None else self.horizon(iterations)

@@ -52,19 +52,22 @@ def list_methods() -> list[str]:
 
 
 def get_spec(name: str) -> MethodSpec:
-    """The registered description called ``name``."""
-    if name not in _REGISTRY:
-        raise OptnetError(f"unknown method {name!r}; choose from {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
+    """The description ``name`` stands for: a registered name, a method file or a family
+    string (:mod:`optnet_theory.methods.names`)."""
+    from optnet_theory.methods.names import resolve_spec
+
+    return resolve_spec(name)
 
 
 def get_method(
-    name: str, *, L: float = 1.0, mu: float = 0.0, N: int | None = None, **params: Any
+    name: str, *, L: float = 1.0, mu: float | None = None, N: int | None = None, **params: Any
 ) -> Method:
     """The method ``name`` for L-smooth (mu-strongly) convex f, horizon N, and its parameters.
 
-    ``N`` is the horizon of methods whose schedule depends on it (ogm, ogmg); ``params`` are the
-    method's own (e.g. ``beta=0.3, step=1.0`` for hb, ``momentum="constant"`` for agd's
-    footnote 4). tmm and item need 0 < mu < L.
+    ``name``: a registered name, a path to a method file or a family string such as
+    ``blend:gd:ogm:0.5`` (:mod:`optnet_theory.methods.names`). ``N`` is the horizon of methods
+    whose schedule depends on it (ogm, ogmg, blends); ``params`` are the method's own (e.g.
+    ``beta=0.3, step=1.0`` for hb, ``momentum="constant"`` for agd's footnote 4). tmm and item
+    need 0 < mu < L; mu defaults to 0, or to the mu a method file was made for.
     """
     return get_spec(name).bind(L=L, mu=mu, N=N, **params)

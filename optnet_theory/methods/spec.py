@@ -129,7 +129,9 @@ class MethodSpec:
     worst case of ``metric`` after N iterations, where one exists (its value is checked, see
     :class:`CheckedAnalytic`). ``work(J, N)`` is how many scalar recursion steps the schedule
     computes to give sub-steps 0..J at horizon N (default J: schedules are computed as far as
-    a run goes; OGM-G's runs backwards from N), for the cost estimate of a run.
+    a run goes; OGM-G's runs backwards from N), for the cost estimate of a run. ``horizon``: a
+    method given for a fixed number of iterations only (its dense form, :mod:`.history`); a
+    longer run is refused.
     """
 
     name: str
@@ -151,6 +153,8 @@ class MethodSpec:
     rate: str | None = None
     check: Callable[[float, float, dict[str, Any]], None] | None = None
     work: Work | None = None
+    horizon: int | None = None  # defined for this many iterations only (a method file, a blend)
+    default_mu: float = 0.0  # mu/L when none is given (a method made for a strongly convex class)
 
     def __post_init__(self) -> None:
         if not callable(self.schedule):
@@ -207,6 +211,7 @@ class MethodSpec:
             "guarantee": self.guarantee,
             "rate": self.rate,
             "needs_horizon": self.needs_horizon,
+            "horizon": self.horizon,
             "params": {
                 k: (getattr(v, "__doc__", None) or repr(v)) if callable(v) else v
                 for k, v in self.params.items()
@@ -214,9 +219,11 @@ class MethodSpec:
         }
 
     def bind(
-        self, *, L: float = 1.0, mu: float = 0.0, N: int | None = None, **params: Any
+        self, *, L: float = 1.0, mu: float | None = None, N: int | None = None, **params: Any
     ) -> Method:
-        """This method for the class constants (L, mu), horizon N and parameters ``params``."""
+        """This method for the class constants (L, mu), horizon N and parameters ``params``;
+        mu defaults to ``default_mu`` L."""
         from optnet_theory.methods.core import Method
 
+        mu = self.default_mu * L if mu is None else mu
         return Method(self, L=L, mu=mu, N=N, params=params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -10,7 +11,17 @@ import pytest
 from scipy import stats
 
 from optnet_nets.hypothesis import format_hypothesis, measure_hypothesis
-from optnet_nets.rank_statistics import bootstrap_spearman, permutation_p, spearman, verdict
+from optnet_nets.rank_statistics import (
+    UNDECIDABLE,
+    bootstrap_spearman,
+    interval_ranks,
+    kendall,
+    min_attainable_p,
+    permutation_p,
+    spearman,
+    tied_ranks,
+    verdict,
+)
 from optnet_theory.errors import OptnetError
 
 
@@ -38,17 +49,49 @@ def test_verdicts_follow_the_numbers():
         per_seed = _per_seed(cert, sign, noise=0.01)
         rho, lo, hi = bootstrap_spearman(cert, per_seed)
         p = permutation_p(list(cert.values()), [np.mean(v) for v in per_seed.values()])
-        assert verdict(rho, lo, hi, p) == expected
+        assert verdict(rho, lo, hi, p, len(cert)) == expected
     # negative control: pure noise is not called either way
     per_seed = _per_seed(cert, 0, noise=1.0, seed=3)
     rho, lo, hi = bootstrap_spearman(cert, per_seed)
     p = permutation_p(list(cert.values()), [np.mean(v) for v in per_seed.values()])
-    assert verdict(rho, lo, hi, p).startswith("not resolved")
-    # a strong rank among 3 methods is never significant: 3! = 6 pairings
-    assert verdict(1.0, 0.9, 1.0, permutation_p([1, 2, 3], [1, 2, 3])).startswith("not resolved")
+    assert verdict(rho, lo, hi, p, len(cert)).startswith("not resolved")
+    # a perfect rank among 3 or 4 methods can never be significant: undecidable by design
+    for n in (3, 4):
+        p = permutation_p(range(n), range(n))
+        assert p == pytest.approx(min_attainable_p(n)) == pytest.approx(2 / math.factorial(n))
+        assert verdict(1.0, 0.9, 1.0, p, n).startswith(UNDECIDABLE)
+    assert min_attainable_p(5) < 0.05
 
 
-def test_measure_hypothesis_reads_run_files(tmp_path):
+def test_exact_permutation_p_equals_a_brute_force_count():
+    """Small cases counted by hand over every pairing, both statistics; a shuffled pairing
+    (negative control) gives a larger p."""
+    rng = np.random.default_rng(1)
+    for n in (4, 5, 6):
+        a = rng.standard_normal(n)
+        b = a + 0.3 * rng.standard_normal(n)
+        for stat, fn in (("spearman", spearman), ("kendall", kendall)):
+            obs = fn(a, b)
+            count = sum(abs(fn(a, [b[i] for i in perm])) >= abs(obs) - 1e-12
+                        for perm in itertools.permutations(range(n)))
+            assert permutation_p(a, b, statistic=stat) == pytest.approx(
+                count / math.factorial(n))
+    assert kendall([1, 2, 3], [1, 3, 2]) == pytest.approx(stats.kendalltau([1, 2, 3],
+                                                                        [1, 3, 2]).statistic)
+    assert permutation_p(range(6), range(6)) < permutation_p(range(6), [0, 5, 1, 4, 2, 3])
+
+
+def test_tie_rules():
+    """Means closer than the standard error of their difference tie; certified intervals that
+    overlap tie. Negative controls: separated values keep distinct ranks."""
+    assert list(tied_ranks([1.0, 1.0001, 2.0], [0.001, 0.001, 0.001])) == [0.5, 0.5, 2.0]
+    assert list(tied_ranks([1.0, 1.1, 2.0], [0.001, 0.001, 0.001])) == [0.0, 1.0, 2.0]
+    assert list(interval_ranks([(0.5, 0.6), (0.55, 0.7), (0.8, 0.9)])) == [0.5, 0.5, 2.0]
+    assert list(interval_ranks([(0.5, 0.6), (0.65, 0.7), (0.8, 0.9)])) == [0.0, 1.0, 2.0]
+
+
+def test_measure_hypothesis_reads_run_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     methods = {"gd": {"L": 1.0, "step": 1.0}, "hb": {"L": 1.0, "beta": 0.3, "step": 1.0},
                "agd": {"L": 1.0, "momentum": "theta"}, "tmm": {"L": 1.0, "mu": 0.5}}
     (tmp_path / "partial").mkdir()
@@ -63,11 +106,12 @@ def test_measure_hypothesis_reads_run_files(tmp_path):
     assert set(strong) == set(methods)
     assert set(h.certified["smooth convex, f(x_N) - f*"]) == {"gd", "hb", "agd"}  # tmm needs mu
     assert h.mse[3]["hb"] == pytest.approx([0.9, 0.901, 0.902])
-    assert (tmp_path / "certified.json").is_file()  # cached for the next report
+    low, high = strong["gd"]
+    assert 0 < low <= high < 1  # an N-step rate, not a worst case near zero
     text = format_hypothesis(h)
     assert "Spearman" in text and "tmm" in text
     # with only 3-4 methods nothing can be significant: the verdict says so
-    assert all(c.verdict.startswith("not resolved") for c in h.correlations)
+    assert all(c.verdict.startswith(UNDECIDABLE) for c in h.correlations)
 
 
 def test_a_run_without_recorded_methods_is_refused(tmp_path):
@@ -80,7 +124,8 @@ def test_a_run_without_recorded_methods_is_refused(tmp_path):
         measure_hypothesis(tmp_path / "nothing", None, None)
 
 
-def test_studies_of_method_nets_enter_the_image_measure(tmp_path):
+def test_studies_of_method_nets_enter_the_image_measure(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     methods = {"gd": {"L": 1.0, "step": 1.0}, "hb": {"L": 1.0, "beta": 0.3, "step": 1.0},
                "tmm": {"L": 1.0, "mu": 0.5}}
     (tmp_path / "sim" / "partial").mkdir(parents=True)
@@ -103,4 +148,4 @@ def test_studies_of_method_nets_enter_the_image_measure(tmp_path):
     image = [c for c in h.correlations if c.measure.startswith("image test error")]
     # strongly convex class: hb, ogm, tmm; smooth convex: tmm is undefined, 2 left, no rank
     assert [sorted(c.methods) for c in image] == [["hb", "ogm", "tmm"], ["hb", "ogm"]]
-    assert not math.isnan(image[0].rho) and image[1].verdict == "not resolved at this budget"
+    assert not math.isnan(image[0].rho) and image[1].verdict.startswith(UNDECIDABLE)

@@ -21,9 +21,9 @@ from scipy import stats
 
 from optnet_nets.cli import main
 from optnet_nets.commands import train as train_command
+from optnet_nets.folder_lock import LOCK_NAME
 from optnet_nets.study import statistics
 from optnet_nets.study.grid import Cell, pair_baselines, run_dir
-from optnet_nets.folder_lock import LOCK_NAME
 from optnet_theory.errors import OptnetError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,25 +4,31 @@ The paper ranks methods by their theoretical speed (GD slower than HB, HB slower
 and expects the networks they inspire to rank the same way. Here every number comes from a run
 file or is computed from the method descriptions:
 
-- **certified worst case**: the PEP worst case (:func:`optnet_theory.certify.certify`) after
-  N = ``CERTIFIED_STEPS`` iterations from ||x_0 - x*||^2 <= 1, each method with the parameters
-  its Table-2 network used, on two classes (one class for all methods, so the numbers compare):
-  L-smooth mu-strongly convex f (L = 1, the mu the Table-2 run gave tmm and item; metric
-  ||x_N - x*||^2), and L-smooth convex f (L = 1; metric f(x_N) - f*; tmm and item, which need
-  mu > 0, are left out). Which class is "the" speed of a method is a choice the paper does not
-  make, so both rankings are tested. Cached beside the run in ``certified.json``;
+- **certified speed**: from the checked interval of the worst case
+  (:func:`optnet_theory.certify.certify`) after N = ``CERTIFIED_STEPS`` iterations from
+  ||x_0 - x*||^2 <= 1, each method with the parameters its Table-2 network used, on two
+  classes (one class for all methods, so the numbers compare): on L-smooth mu-strongly convex
+  f (L = 1, the mu the Table-2 run gave tmm and item) the N-step rate
+  (||x_N - x*||^2)^(1/(2N)), available for time-varying methods too, never a worst case close
+  to zero; on L-smooth convex f (L = 1; tmm and item, which need mu > 0, are left out) the
+  worst case of f(x_N) - f*. Each is an interval; methods whose intervals overlap are tied
+  ("tied within certification accuracy"). Which class is "the" speed of a method is a choice
+  the paper does not make, so both rankings are tested. Cached in the certificate cache;
 - **measured rate**: layers to epsilon of the tied-weight network on the energies of
   ``optnet rates`` (``rates.json``, at :data:`RATES_KAPPA`);
 - **Table-2 MSE**: per seed, from ``optnet simulate``'s ``results.json`` (or its partial files);
 - **image error**: final test error per seed of the method-nets in ``optnet study`` summaries.
 
-For each quality measure: Spearman's rank correlation with the certified worst case (the
-hypothesis predicts rho > 0: a smaller worst case, a smaller error), a 95 % bootstrap interval
-over seeds (the same resampled seeds for every method, so the comparison stays paired), and a
-permutation p-value over the methods (with 7-9 methods a rho of 0.5 can arise by chance; the
-seed bootstrap does not see that, and with 3 seeds it has only 10 distinct resamples). The
-verdict: "supported" when rho > 0, the interval lies above 0 and p < 0.05; "contradicted" when
-rho < 0, the interval lies below 0 and p < 0.05; otherwise "not resolved at this budget".
+For each quality measure: Spearman's rank correlation with the certified speed (the
+hypothesis predicts rho > 0: a faster method, a smaller error), quality means closer than the
+standard error of their paired difference being ties, a 95 % bootstrap interval over seeds (the same
+resampled seeds for every method, so the comparison stays paired), and an exact permutation
+p-value over the methods (with 7-9 methods a rho of 0.5 can arise by chance; the seed
+bootstrap does not see that, and with 3 seeds it has only 10 distinct resamples). The verdict
+(:func:`optnet_nets.rank_statistics.verdict`): "undecidable by design" with n <= 4 methods
+(no permutation can reach p < 0.05: 2/n! >= 0.083); "supported" when rho > 0, the interval
+lies above 0 and p < 0.05; "contradicted" when rho < 0, the interval lies below 0 and
+p < 0.05; otherwise "not resolved at this budget".
 """
 
 from __future__ import annotations
@@ -35,9 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from optnet_nets.rank_statistics import bootstrap_spearman, permutation_p, spearman, verdict
-from optnet_nets.study.statistics import NOT_RESOLVED
-from optnet_theory.certify_table import write_json_atomic
+from optnet_nets.rank_statistics import (
+    NOT_RESOLVED,
+    bootstrap_spearman,
+    interval_ranks,
+    paired_tied_ranks,
+    permutation_p,
+    spearman,
+    verdict,
+)
 from optnet_theory.errors import OptnetError
 
 __all__ = [
@@ -101,7 +113,7 @@ class Hypothesis:
 
     mu: float
     steps: int
-    certified: dict[str, dict[str, float]]
+    certified: dict[str, dict[str, tuple[float, float]]]
     rates: dict[str, int | None] = field(default_factory=dict)
     mse: dict[int, dict[str, list[float]]] = field(default_factory=dict)
     image: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -130,30 +142,25 @@ def _simulation_runs(sim_dir: Path) -> list[dict[str, Any]]:
 
 
 def _certified(
-    methods: Mapping[str, dict[str, Any]], mu: float, steps: int, cache: Path | None,
-    metric: str = "distance",
-) -> dict[str, float]:
-    """PEP worst case of ``metric`` for each method defined on the class (L = 1, mu)."""
-    from optnet_theory.certify import certify
+    methods: Mapping[str, dict[str, Any]], mu: float, steps: int, metric: str = "distance",
+) -> dict[str, tuple[float, float]]:
+    """Certified speed interval of each method defined on the class (L = 1, mu): the N-step
+    rate for mu > 0, the worst case of ``metric`` for mu = 0 (module docstring)."""
+    from optnet_theory.certify.cache import cached_certify
     from optnet_theory.methods import get_method, get_spec
 
-    stored: dict[str, Any] = _read_json(cache) if cache is not None and cache.is_file() else {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for name, params in methods.items():
         spec = get_spec(name)
         if mu == 0 and spec.function_class == "smooth-strongly-convex":
             continue  # tmm, item: not defined without strong convexity
         clean = {k: v for k, v in params.items() if k not in ("L", "mu")}
         tuned = float(params.get("mu", mu))  # tmm/item keep the mu their network used
-        key = (f"{name}|class_mu={mu:.12g}|method_mu={tuned:.12g}|N={steps}|{metric}|"
-               f"{json.dumps(clean, sort_keys=True)}")
-        if key not in stored:
-            horizon = steps if spec.needs_horizon else None
-            method = get_method(name, L=1.0, mu=tuned if tuned else mu, N=horizon, **clean)
-            stored[key] = certify(_on_class(method, mu), steps, metric=metric).worst_case
-            if cache is not None:
-                write_json_atomic(stored, cache)
-        out[name] = float(stored[key])
+        horizon = steps if spec.needs_horizon else None
+        method = get_method(name, L=1.0, mu=tuned if tuned else mu, N=horizon, **clean)
+        cert = cached_certify(_on_class(method, mu), steps, metric=metric)
+        low, high = (cert.n_step_rate if mu > 0 else (cert.lower, cert.upper))
+        out[name] = (float(low), float(high))
     return out
 
 
@@ -214,9 +221,8 @@ def measure_hypothesis(
     if not mus:
         raise OptnetError(f"{sim_dir}: no strongly convex method (tmm, item) gives a mu")
     mu = float(mus[0])
-    cache = sim_dir / "certified.json"
     certified = {
-        label: _certified(methods, mu if cmu is None else cmu, steps, cache, metric)
+        label: _certified(methods, mu if cmu is None else cmu, steps, metric)
         for label, (cmu, metric) in CLASSES.items()
     }
     result = Hypothesis(mu=mu, steps=steps, certified=certified)
@@ -239,7 +245,7 @@ def measure_hypothesis(
             for label, cert in certified.items():
                 have = [m for m in result.rates if result.rates[m] is not None and m in cert]
                 if len(have) >= 3:
-                    a = [cert[m] for m in have]
+                    a = interval_ranks([cert[m] for m in have])
                     b = [float(result.rates[m] or 0) for m in have]
                     p = permutation_p(a, b)
                     result.correlations.append(Correlation(
@@ -254,7 +260,7 @@ def measure_hypothesis(
             per_seed = {m: v["errors"] for m, v in image_methods.items()}
             for label, (cmu, metric) in CLASSES.items():
                 cert = _certified({m: IMAGE_METHODS[m + "net"][1] for m in image_methods},
-                                  mu if cmu is None else cmu, steps, cache, metric)
+                                  mu if cmu is None else cmu, steps, metric)
                 result.correlations.append(_correlation(
                     f"image test error (studies) vs {label}", cert, per_seed, "final errors"))
         elif image_methods:
@@ -265,15 +271,26 @@ def measure_hypothesis(
     return result
 
 
-def _correlation(measure: str, cert: Mapping[str, float],
+def _correlation(measure: str, cert: Mapping[str, tuple[float, float]],
                  per_seed: Mapping[str, Sequence[float]], note: str) -> Correlation:
     names = [m for m in cert if m in per_seed]
     if len(names) < 3:
         return Correlation(measure, names, float("nan"), None, None, None,
-                           NOT_RESOLVED, f"{note}; a rank needs >= 3 methods")
-    rho, lo, hi = bootstrap_spearman(cert, per_seed)
-    p = permutation_p([cert[m] for m in names], [float(np.mean(per_seed[m])) for m in names])
-    return Correlation(measure, names, rho, lo, hi, p, verdict(rho, lo, hi, p), note)
+                           verdict(float("nan"), None, None, 1.0, len(names)),
+                           f"{note}; a rank needs >= 3 methods")
+    cert_ranks = interval_ranks([cert[m] for m in names])
+    table = np.array([per_seed[m] for m in names], dtype=float)
+    quality = paired_tied_ranks(table)
+    rho, lo, hi = bootstrap_spearman({m: 0.0 for m in names}, per_seed,
+                                     certified_ranks=cert_ranks)
+    p = permutation_p(cert_ranks, quality, ranked=True)
+    return Correlation(measure, names, rho, lo, hi, p, verdict(rho, lo, hi, p, len(names)),
+                       note)
+
+
+def _interval(iv: Sequence[float]) -> str:
+    low, high = iv
+    return f"{low:.4g}" if high - low <= 1e-4 * abs(high) else f"[{low:.4g}, {high:.4g}]"
 
 
 def format_hypothesis(h: Hypothesis) -> str:
@@ -285,8 +302,8 @@ def format_hypothesis(h: Hypothesis) -> str:
         f"layers to ε (κ={RATES_KAPPA:g})"] + [f"MSE depth {d}" for d in depths]
     lines = [f"Class mu of the run: {h.mu:.4g} (L = 1).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in sorted(first, key=lambda k: first[k]):
-        cells = [m] + [f"{h.certified[lab][m]:.4g}" if m in h.certified[lab] else "–"
+    for m in sorted(first, key=lambda k: sum(first[k])):
+        cells = [m] + [_interval(h.certified[lab][m]) if m in h.certified[lab] else "–"
                        for lab in labels] + [str(h.rates.get(m, "–"))]
         for d in depths:
             v = np.asarray(h.mse[d][m])

@@ -1,0 +1,27 @@
+"""Sec. 5's hypothesis, "a faster algorithm gives a better network", put to experiments.
+
+* :mod:`.section`: the report section over existing runs (``optnet report``);
+* :mod:`.levels`: methods of graded certified speed (family members, certified intervals);
+* :mod:`.power`: the power analysis by simulation from a pilot;
+* :mod:`.plan`, :mod:`.runner`, :mod:`.summary`: ``optnet hypothesis plan | run | summarize``.
+"""
+
+from optnet_nets.hypothesis.section import (
+    CERTIFIED_STEPS,
+    RATES_KAPPA,
+    RATES_VARIANT,
+    Correlation,
+    Hypothesis,
+    format_hypothesis,
+    measure_hypothesis,
+)
+
+__all__ = [
+    "CERTIFIED_STEPS",
+    "RATES_KAPPA",
+    "RATES_VARIANT",
+    "Correlation",
+    "Hypothesis",
+    "format_hypothesis",
+    "measure_hypothesis",
+]

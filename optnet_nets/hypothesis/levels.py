@@ -1,0 +1,129 @@
+"""Methods of graded certified speed: the registered nine and family members between them.
+
+The certified speed of a method is its N-step rate (||x_N - x*||^2)^(1/(2N)) at the network's
+depth N, on the L-smooth mu-strongly convex class (L = 1, the experiment's mu), from the
+checked interval of :func:`optnet_theory.certify.certify` (through the certificate cache). It
+exists for every method, time-varying ones (OGM, a blend) included, where a Lyapunov rate does
+not; the Lyapunov rate is recorded beside it where the method has one.
+
+Levels are members of families ``blend:gd:X:t`` (:mod:`optnet_theory.methods.families`) whose
+certified intervals are pairwise disjoint ("distinct beyond their certification accuracy"),
+chosen evenly in log-rate between the slowest and the fastest candidate.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from optnet_theory.errors import OptnetError
+
+__all__ = ["FAMILIES", "Level", "candidate_levels", "certified_speed", "choose_levels",
+           "registered_methods"]
+
+#: the families levels are drawn from: blend:gd:X:t for these X.
+FAMILIES: tuple[str, ...] = ("item", "ogm", "tmm")
+#: the family parameters tried.
+GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
+
+
+@dataclass
+class Level:
+    """One method of the experiment: its name (the method grammar), parameters, certified
+    N-step rate interval, Lyapunov rate (or None) and where it comes from."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    rate: tuple[float, float] = (math.nan, math.nan)
+    lyapunov: float | None = None
+    origin: str = "level"
+
+    @property
+    def mid(self) -> float:
+        return 0.5 * (self.rate[0] + self.rate[1])
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["rate"] = list(self.rate)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Level:
+        return cls(str(data["name"]), dict(data.get("params") or {}),
+                   (float(data["rate"][0]), float(data["rate"][1])), data.get("lyapunov"),
+                   str(data.get("origin", "level")))
+
+
+def registered_methods(hb_beta: float) -> list[Level]:
+    """The nine registered methods with the parameters their Table-2 networks use."""
+    from optnet_theory.methods import list_methods
+
+    out = []
+    for name in list_methods()[:9]:
+        params = {"beta": hb_beta} if name == "hb" else {}
+        out.append(Level(name, params, origin="registered"))
+    return out
+
+
+def certified_speed(level: Level, depth: int, mu: float) -> Level:
+    """``level`` with its certified N-step rate at N = ``depth`` (and Lyapunov rate) filled."""
+    from optnet_theory.certify import certify_rate
+    from optnet_theory.certify.cache import cached_certify
+    from optnet_theory.methods import get_method, get_spec
+
+    spec = get_spec(level.name)
+    method = get_method(level.name, L=1.0, mu=mu, N=depth * spec.substeps
+                        if spec.needs_horizon else None, **level.params)
+    cert = cached_certify(method, depth, metric="distance")
+    lyapunov = None
+    if not spec.needs_horizon and spec.horizon is None:
+        lyapunov = certify_rate(method).rate
+    return Level(level.name, level.params, (cert.n_step_rate[0], cert.n_step_rate[1]),
+                 lyapunov, level.origin)
+
+
+def candidate_levels(depth: int, mu: float, *, progress: bool = False) -> list[Level]:
+    """Every family member blend:gd:X:t (X in :data:`FAMILIES`, t in :data:`GRID`) that
+    certifies, with its speed."""
+    out = []
+    for family in FAMILIES:
+        for t in GRID:
+            name = f"blend:gd:{family}:{t:g}"
+            try:
+                out.append(certified_speed(Level(name), depth, mu))
+            except OptnetError as exc:
+                if progress:
+                    print(f"  {name}: not certified ({exc})", file=sys.stderr)
+                continue
+            if progress:
+                lo, hi = out[-1].rate
+                print(f"  {name}: N-step rate in [{lo:.6f}, {hi:.6f}]", file=sys.stderr,
+                      flush=True)
+    return out
+
+
+def _disjoint(a: Level, b: Level) -> bool:
+    return a.rate[1] < b.rate[0] or b.rate[1] < a.rate[0]
+
+
+def choose_levels(candidates: Sequence[Level], count: int) -> list[Level]:
+    """``count`` candidates with pairwise disjoint intervals, as evenly spread in log-rate as
+    the candidates allow (the slowest and the fastest first, then nearest to even targets)."""
+    pool = sorted((c for c in candidates if c.mid > 0), key=lambda c: c.mid)
+    if count < 2 or len(pool) < count:
+        raise OptnetError(f"asked for {count} levels from {len(pool)} certified candidates")
+    lo, hi = math.log(pool[0].mid), math.log(pool[-1].mid)
+    targets = [lo + (hi - lo) * k / (count - 1) for k in range(count)]
+    chosen: list[Level] = []
+    for target in targets:
+        free = [c for c in pool if c not in chosen and all(_disjoint(c, d) for d in chosen)]
+        if not free:
+            break
+        chosen.append(min(free, key=lambda c: abs(math.log(c.mid) - target)))
+    if len(chosen) < count:
+        raise OptnetError(f"only {len(chosen)} candidates have pairwise disjoint certified "
+                          f"intervals; asked for {count}")
+    return sorted(chosen, key=lambda c: c.mid)
