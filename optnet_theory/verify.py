@@ -1,8 +1,7 @@
 """Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer, for every method.
 
-Length note: over 400 lines because the error model (the tolerance below), the drawn settings
-and the claim runner share the Setting record; the method generation itself lives in
-:mod:`optnet_theory.methods`.
+The trials (W, U, x_0) are drawn in :mod:`optnet_theory.verify_settings`; the method
+generation itself lives in :mod:`optnet_theory.methods`.
 
 For an activation (anything :func:`~optnet_theory.derive_energy` accepts) and an SPD matrix W,
 each claim runs Lemma 1's three steps, using the energy's own gradient (9):
@@ -36,7 +35,9 @@ O(k) as beta_k -> 1; HB's constant beta, 0.3 by default but any value via ``beta
 treated the same way). Over 400 random settings (dims 1-32, depths 1-40, cond <= 1e3, random
 registry activations) the largest rel was 0.066 of this bound. A formula error instead shows
 up at the size of the perturbation (e.g. 1e-4 for beta off by 1e-3), orders of magnitude
-above it; at 50 digits the bound is below 1e-40.
+above it; at 50 digits the bound is below 1e-40. A check whose bound would exceed
+``MAX_TOLERANCE`` = 1e-3 is refused with the condition number (issue 24): it would pass
+whatever the two sides are.
 
 W is drawn (when not given) with spectrum geometrically spaced in [1/(c cond), 1/c], c the
 Lipschitz constant of Phi (estimated on a grid), so each layer x -> Phi(W x) is non-expansive
@@ -51,27 +52,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from numbers import Real
 from typing import Any
 
 import mpmath
 import numpy as np
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import (
-    as_square_matrix,
-    check_spd,
-    general_sqrt,
-    random_spd,
-    spd_sqrt,
-    to_mp,
-)
 from optnet_theory.methods import Method, get_method, get_spec, list_methods
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
+from optnet_theory.verify_settings import MAX_DRAWN_COND, Setting, make_settings
 
 __all__ = [
     "CLAIMS",
+    "MAX_TOLERANCE",
+    "MAX_DRAWN_COND",
     "TOLERANCE_FACTOR",
     "ClaimResult",
     "Setting",
@@ -114,51 +109,8 @@ CLAIM_MU = 0.1
 #: two matrix-vector products), each at most about n u kappa(U), with a factor 4 to spare.
 TOLERANCE_FACTOR = 16.0
 
-#: Largest condition number of a drawn W: its smallest eigenvalue top/cond must stay well
-#: above the float64 rounding of the eigendecomposition (about n * 2^-53 * top).
-MAX_DRAWN_COND = 1e12
-
-#: Grid on which the Lipschitz constant of Phi is estimated for scaling a drawn W.
-_GRID = np.linspace(-60.0, 60.0, 24001)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One trial: the energy, W, U = sqrt(W), U^{-1}, x_0 and the arithmetic (dps or None)."""
-
-    energy: Any
-    W: np.ndarray
-    U: np.ndarray
-    U_inv: np.ndarray
-    x0: np.ndarray
-    dps: int | None
-    kappa_u: float
-    general_w: bool = False
-
-    @property
-    def phi(self) -> Callable[[Any], Any]:
-        """Phi elementwise in this setting's arithmetic."""
-        if self.dps is None:
-            return self.energy.phi_fn
-        return np.frompyfunc(self.energy.phi_mp, 1, 1)
-
-    def gradient(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The oracle for step 2: the energy's gradient (9) z - U Phi(U^T z), or z - U Phi(U z)."""
-        U = self.U
-        if self.general_w:
-            phi = self.phi
-            return lambda z: z - U @ phi(U @ z)
-        if self.dps is None:
-            return self.energy.gradient_fn(U)
-        g = self.energy.gradient_mp(U.tolist())
-        return lambda z: np.array(g(list(z)), dtype=object)
-
-    def unit_roundoff(self) -> float:
-        """u of this setting's arithmetic."""
-        if self.dps is None:
-            return float(np.finfo(np.float64).eps) / 2
-        with mpmath.workdps(self.dps):
-            return float(mpmath.mp.eps) / 2
+#: Largest tolerance accepted: past it, a check cannot fail in any useful sense (issue 24).
+MAX_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -181,90 +133,6 @@ class ClaimResult:
     def to_json(self) -> dict[str, Any]:
         """The record printed by ``optnet verify --json``."""
         return asdict(self)
-
-
-def _phi_lipschitz(energy: Any) -> float:
-    y = np.asarray(energy.phi_fn(_GRID), dtype=np.float64)
-    return float(np.max(np.abs(np.diff(y)) / np.diff(_GRID)))
-
-
-def _draw_w(
-    n: int, cond: float, top: float, general_w: bool, rng: np.random.Generator
-) -> np.ndarray:
-    if not general_w:
-        return random_spd(n, cond, rng, top=top)
-    # SPD part plus a skew part: eigenvalues keep positive real parts, so sqrt(W) is real.
-    S = random_spd(n, cond, rng, top=top / 2)
-    G = rng.standard_normal((n, n))
-    A = G - G.T
-    norm = float(np.linalg.norm(A, 2))
-    return S + (top / 2) * A / norm if norm > 0 else S
-
-
-def _resolve_energy(activation: Any, params: dict[str, float] | None) -> Any:
-    if hasattr(activation, "gradient_fn") and hasattr(activation, "phi_fn"):
-        return activation
-    from optnet_theory.energy import derive_energy
-
-    return derive_energy(activation, **(params or {}))
-
-
-def make_settings(
-    activation: Any = "sigmoid",
-    *,
-    W: Any = None,
-    dim: int = 8,
-    cond: float = 10.0,
-    trials: int = 3,
-    precision: int | None = None,
-    seed: int = 0,
-    general_w: bool = False,
-    x0: Any = None,
-    params: dict[str, float] | None = None,
-) -> list[Setting]:
-    """Draw (or take) W and x_0 for each trial and compute U, U^{-1} in the chosen arithmetic.
-
-    ``activation`` is anything :func:`derive_energy` accepts (with ``params``, e.g.
-    ``{"alpha": 0.1}``), or an ``Energy``. ``precision``:
-    None for float64, else mpmath digits (10 to 10000). With ``W`` given, every trial uses it
-    (only x_0 is redrawn, unless ``x0`` is given too).
-    """
-    energy = _resolve_energy(activation, params)
-    trials = check_int(trials, "trials", 1)
-    if precision is not None:
-        precision = check_int(precision, "precision (digits)", 10, 10_000)
-    rng = np.random.default_rng(check_int(seed, "seed", 0))
-    if W is not None:
-        W = as_square_matrix(W) if general_w else check_spd(W)
-        dim = W.shape[0]
-    else:
-        dim = check_int(dim, "dim", 1)
-        if not (isinstance(cond, Real) and np.isfinite(cond) and 1 <= cond <= MAX_DRAWN_COND):
-            raise OptnetError(
-                f"cond must be a number in [1, {MAX_DRAWN_COND:g}], got {cond!r}: a W drawn with "
-                "a larger condition number is not reliably positive definite in float64 "
-                "(give such a W yourself, e.g. optnet verify --matrix)"
-            )
-    top = 1.0 / max(_phi_lipschitz(energy), 1e-300)
-    top = top if np.isfinite(top) else 1.0
-    settings = []
-    for _ in range(trials):
-        Wt = _draw_w(dim, float(cond), top, general_w, rng) if W is None else W
-        xt = rng.standard_normal(dim) if x0 is None else np.asarray(x0)
-        if xt.shape != (dim,) or not np.issubdtype(xt.dtype, np.number):
-            raise OptnetError(f"x0 must be a numeric vector of length {dim}, got {xt!r}")
-        xt = xt.astype(np.float64)
-        U, U_inv = (general_sqrt if general_w else spd_sqrt)(Wt, dps=precision)
-        Uf = np.asarray(U, dtype=np.float64)
-        kappa = float(np.linalg.cond(Uf, 2))
-        if precision is None:
-            settings.append(Setting(energy, Wt, U, U_inv, xt, None, kappa, general_w))
-        else:
-            with mpmath.workdps(precision):
-                settings.append(
-                    Setting(energy, to_mp(Wt), U, U_inv, to_mp(xt), precision, kappa, general_w)
-                )
-    return settings
 
 
 def resolve_claim(claim: str) -> str:
@@ -400,11 +268,31 @@ def _errors(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> tuple[float, fl
 
 
 def _tolerance(claim: str, settings: Sequence[Setting], depth: int) -> float:
+    """The bound of the module docstring; a bound over MAX_TOLERANCE is refused: such a check
+    passes whatever the two sides are (diag(1e150, 1e-150) gave tolerances of 1e137)."""
     s = settings[0]
     kappa = 1.0 if claim == "nesterov-forms" else max(t.kappa_u for t in settings)
     n = s.x0.shape[0]
     power = 1 if claim in ("lemma1", "admm") else 2  # decided per call: user methods too
-    return TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
+    tol = TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
+    if not tol <= MAX_TOLERANCE:
+        arithmetic = "float64" if s.dps is None else f"{s.dps} digits"
+        raise OptnetError(
+            f"claim {claim}: its tolerance would be {tol:.2g} relative, over {MAX_TOLERANCE:g}, "
+            f"so the check could not fail: cond(W) = {_cond(s):.3g} (kappa(U) = {kappa:.3g}) "
+            f"with n = {n}, K = {depth} in {arithmetic}; use a better conditioned W, a "
+            "smaller depth, or more digits (--precision)"
+        )
+    return tol
+
+
+def _cond(s: Setting) -> float:
+    """cond(W): 2-norm condition number, or max/min |eigenvalue| for a general W."""
+    W = np.asarray(s.W, dtype=np.float64)
+    if s.general_w:
+        ev = np.abs(np.linalg.eigvals(W))
+        return float(ev.max() / ev.min())
+    return float(np.linalg.cond(W))
 
 
 def _activation_name(energy: Any) -> str:
@@ -435,11 +323,10 @@ def verify_claim(
     depth = claim_depth(claim, check_int(depth, "depth", 0))
     if settings is None:
         settings = make_settings(activation, **draw)
+    tol = _tolerance(claim, settings, depth)  # refused before anything is run
     errs = [claim_error(claim, s, depth, beta=beta, network=network) for s in settings]
-    tol = _tolerance(claim, settings, depth)
     s0 = settings[0]
     W0 = np.asarray(s0.W, dtype=np.float64)
-    ev = np.abs(np.linalg.eigvals(W0))
     return ClaimResult(
         claim=claim,
         max_abs_error=max(e[0] for e in errs),
@@ -451,7 +338,7 @@ def verify_claim(
         activation=_activation_name(s0.energy),
         dim=W0.shape[0],
         depth=depth,
-        cond=float(ev.max() / ev.min()) if s0.general_w else float(np.linalg.cond(W0)),
+        cond=_cond(s0),
         general_w=s0.general_w,
     )
 
@@ -466,4 +353,6 @@ def verify_all(
 ) -> list[ClaimResult]:
     """Every claim in ``claims`` on the same trials (W, x_0 drawn once)."""
     settings = make_settings(activation, **draw)
+    for claim in claims:  # every check must be able to fail before any is run
+        _tolerance(resolve_claim(claim), settings, depth)
     return [verify_claim(c, depth=depth, settings=settings, beta=beta) for c in claims]

@@ -41,6 +41,9 @@ from optnet_theory.errors import OptnetError
 #: that make no sense for a grid, so it does not take them itself.
 PER_RUN_FLAGS = ("--model", "--dataset", "--out", "--seed", "--resume", "--resume-or-start",
                  "--overwrite", "--json", "--no-progress")  # fmt: skip
+#: Seeds accepted without --force (the default is 5); each seed is one training run per model
+#: and dataset (--seeds 10^9 would build 10^9 run configurations before any training).
+MAX_SEEDS = 100
 #: TrainConfig fields that may differ between a run and the study resuming or summarising it
 #: (where and how fast it runs, not what it computes), and those a run records when it starts.
 FREE_FIELDS = ("out", "data_dir", "device", "threads", "progress", "eval_batch_size",
@@ -70,7 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model(s) the others are compared with, paired by seed; with "
                              "several (e.g. resnet20,densenet40) each model gets its zoo baseline")
     parser.add_argument("--dataset", required=True, help="comma-separated dataset names")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per model (default 5)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help=f"seeds 0..N-1 per model (default 5, at most {MAX_SEEDS} without "
+                        "--force)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"accept more than {MAX_SEEDS} seeds")
     parser.add_argument("--out", required=True, type=Path, help="study folder")
     add_executor_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
@@ -153,6 +160,9 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
     datasets = _names(args.dataset, "--dataset")
     if args.seeds < 1:
         raise OptnetError(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.seeds > MAX_SEEDS and not args.force:
+        raise OptnetError(f"--seeds {args.seeds} is over {MAX_SEEDS}, a run each per model and "
+                          "dataset; pass --force if you mean it")  # fmt: skip
     if args.data_dir is not None and len(datasets) > 1:
         raise OptnetError("--data-dir applies to one dataset; give one --dataset, or none")
     baselines = pair_baselines(
@@ -193,14 +203,15 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(shlex.join(c) for c in commands))
         return 0
     done: dict[str, Any] = {}
-    if not args.summarize_only:
-        threads = None
-        workers = options.in_flight(len(plan.cells()))
-        if options.name != "slurm" and workers > 1 and args.threads is None:
-            threads = max(1, runner.cpu_cores() // workers)
-        done = runner.run_study(plan, args.out, executor=options, threads=threads)
-    summary = summarize_study(plan, args.out)
-    files = output.write_outputs(summary, args.out)
+    with runner.study_lock(args.out):  # the study's files too are written by one study at a time
+        if not args.summarize_only:
+            threads = None
+            workers = options.in_flight(len(plan.cells()))
+            if options.name != "slurm" and workers > 1 and args.threads is None:
+                threads = max(1, runner.cpu_cores() // workers)
+            done = runner.run_study(plan, args.out, executor=options, threads=threads)
+        summary = summarize_study(plan, args.out)
+        files = output.write_outputs(summary, args.out)
     if args.json:
         print(json.dumps({**summary, "files": files, **done}))
     else:

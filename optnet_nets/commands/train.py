@@ -10,8 +10,10 @@ Launch under ``torchrun --nproc_per_node=N`` for data-parallel training.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +152,7 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
             raise OptnetError(f"{flag} needs --out DIR (the run to continue)")
         path = Path(args.out) / CHECKPOINT_NAME
         if path.is_file():
-            saved = load_state(path).get("config")
-            if not isinstance(saved, dict):
-                raise OptnetError(f"checkpoint {path} holds no run settings; it cannot be resumed")
-            base = dict(saved)
+            base = dict(load_state(path, need=("config",))["config"])
             resuming = True
         elif args.resume:
             out = Path(args.out)
@@ -226,21 +225,31 @@ def _human(summary: dict[str, Any]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train; print the summary (JSON with ``--json``)."""
+def _lock(out: str | None) -> contextlib.AbstractContextManager[Any]:
+    """The run folder's lock (:mod:`optnet_nets.folder_lock`), taken by the process that
+    writes it: this one, or under torchrun rank 0 only."""
+    from optnet_nets.folder_lock import folder_lock
     from optnet_nets.writable import writable_dir
 
-    config, resuming = build_config(args)
-    _check_names(config.model, config.dataset)
-    writable_dir(config.out, "--out")
-    checkpoint = Path(config.out) / "checkpoint.pt"
-    if checkpoint.is_file() and not (resuming or args.overwrite):
-        raise OptnetError(
-            f"{checkpoint} exists; pass --resume to continue that run or --overwrite to restart"
-        )
-    from optnet_nets.train import train
+    if not out or int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    writable_dir(out, "--out")
+    return folder_lock(out, "optnet train",
+                       say=lambda line: print(f"optnet train: {line}", file=sys.stderr))
 
-    summary = train(config, resume=resuming)
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print the summary (JSON with ``--json``). The run folder is locked from before
+    its checkpoint is read to the end, so a second writer is refused (issue 24)."""
+    from optnet_nets.writable import writable_dir
+
+    existing = args.out if args.out and Path(args.out).is_dir() else None
+    with _lock(existing):  # a run already there is read under its lock
+        config, resuming = build_config(args)
+        _check_names(config.model, config.dataset)
+        writable_dir(config.out, "--out")
+        with _lock(config.out):  # a new folder (or the default one) is created and locked
+            summary = _train(args, config, resuming)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0
     if args.json:
@@ -248,3 +257,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_human(summary))
     return 0
+
+
+def _train(args: argparse.Namespace, config: Any, resuming: bool) -> dict[str, Any]:
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    if checkpoint.is_file() and not (resuming or args.overwrite):
+        raise OptnetError(
+            f"{checkpoint} exists; pass --resume to continue that run or --overwrite to restart"
+        )
+    from optnet_nets.train import train
+
+    return train(config, resume=resuming)

@@ -41,15 +41,23 @@ from optnet_theory.validation import check_int
 __all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models"]
 
 
+#: The range of a real-valued option: coefficients of (16)-(21), rates and mu are of order 1;
+#: beyond this a network overflows float32 within a few layers (beta1=1e308 did at once).
+OPTION_BOUND = 100.0
+
+
 @dataclass(frozen=True)
 class Option:
-    """One keyword option of a model family: its default, accepted type/choices and meaning."""
+    """One keyword option of a model family: its default, accepted type/choices and meaning.
+
+    A real-valued option must be finite and within [-bound, bound] (default OPTION_BOUND)."""
 
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     kind: type | None = None  # the accepted type when the default is None; object: any
     renamed: Mapping[object, str] = field(default_factory=dict)  # old spelling -> choice
+    bound: float = OPTION_BOUND
 
     def check(self, name: str, value: Any) -> Any:
         kind = self.kind or type(self.default)
@@ -69,8 +77,10 @@ class Option:
                 raise OptnetError(f"option {name}={value!r}; accepted: True or False")
             return value
         if kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise OptnetError(f"option {name}={value!r}; accepted: a real number")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not abs(value) <= self.bound):  # also NaN and infinities
+                raise OptnetError(f"option {name}={value!r}; accepted: a real number in "
+                                  f"[-{self.bound:g}, {self.bound:g}]")  # fmt: skip
             return float(value)
         return value  # kind object: the builder validates (activation specs)
 

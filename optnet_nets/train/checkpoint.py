@@ -81,8 +81,41 @@ def load_tensors(path: str | os.PathLike[str], map_location: str = "cpu") -> Any
         raise OptnetError(_load_failure(source, exc)) from None
 
 
-def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``."""
+def _is_weights(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def _is_config(value: Any) -> bool:
+    return (isinstance(value, dict) and all(isinstance(value.get(k), str)
+                                            for k in ("model", "dataset"))
+            and all(isinstance(value.get(k, {}), dict)
+                    for k in ("model_options", "dataset_options")))  # fmt: skip
+
+
+#: what a checkpoint entry must be, and how that is said in an error.
+ENTRIES: dict[str, tuple[Any, str]] = {
+    "model": (_is_weights, "a dict of named tensors (the model's state_dict)"),
+    "config": (_is_config, "a dict of run settings naming its model and dataset"),
+    "optimizer": (lambda v: isinstance(v, dict), "a dict (the optimizer's state_dict)"),
+    "scheduler": (lambda v: isinstance(v, dict), "a dict (the scheduler's state_dict)"),
+    "scaler": (lambda v: isinstance(v, dict), "a dict (the loss scaler's state_dict)"),
+    "rng": (lambda v: isinstance(v, dict), "a dict of RNG states"),
+    "history": (lambda v: isinstance(v, list), "a list of epoch records"),
+    "train_sums": (lambda v: isinstance(v, torch.Tensor), "a tensor"),
+    **{k: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+       for k in ("epoch", "step_in_epoch", "global_step")},
+    "elapsed_s": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "a number"),
+}
+
+
+def load_state(
+    path: str | os.PathLike[str], need: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``;
+    the entries ``need`` (keys of :data:`ENTRIES`) must be there with their types, else one
+    :class:`OptnetError` line names the first that is missing or wrong."""
     source = Path(path)
     if not source.is_file():
         raise OptnetError(f"no checkpoint at {source}; expected a file written by 'optnet train'")
@@ -91,6 +124,14 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise OptnetError(
             f"checkpoint {source} is not an optnet checkpoint (format {FORMAT_VERSION} expected)"
         )
+    for key in need:
+        valid, meaning = ENTRIES[key]
+        if key not in state:
+            raise OptnetError(f"checkpoint {source} has no {key!r} entry ({meaning}); it was not "
+                              "written by 'optnet train' or is damaged")  # fmt: skip
+        if not valid(state[key]):
+            raise OptnetError(f"checkpoint {source}: its {key!r} entry is a "
+                              f"{type(state[key]).__name__}, expected {meaning}")  # fmt: skip
     return state
 
 

@@ -13,6 +13,7 @@ equal those of an uninterrupted run bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -237,7 +238,7 @@ class Trainer:
                 f"cannot resume: no {ckpt.CHECKPOINT_NAME} in {self.out}; to start a new run "
                 "there, leave out --resume (or pass --resume-or-start)"
             )
-        state = ckpt.load_state(self.checkpoint_path)
+        state = ckpt.load_state(self.checkpoint_path, need=tuple(ckpt.ENTRIES))
         bad = ckpt.non_finite({"model": state["model"], "optimizer": state["optimizer"]})
         if bad:
             raise OptnetError(
@@ -513,13 +514,18 @@ def train(
 
     ``dataset``/``model`` override what ``config.dataset``/``config.model`` would build; with
     ``resume`` the run continues from ``OUT/checkpoint.pt`` (an error when there is none, unless
-    ``start_if_missing``).
+    ``start_if_missing``). The process that writes ``OUT`` (rank 0) holds its lock
+    (:mod:`optnet_nets.folder_lock`) throughout: a second writer is refused, naming this one.
     """
+    from optnet_nets.folder_lock import folder_lock
+
     ctx = setup(config.device)
     try:
-        trainer = Trainer(config, ctx, dataset=dataset, model=model)
-        if resume:
-            trainer.resume(missing_ok=start_if_missing)
-        return trainer.fit()
+        lock = folder_lock(config.out, "optnet train") if ctx.is_main else contextlib.nullcontext()
+        with lock:
+            trainer = Trainer(config, ctx, dataset=dataset, model=model)
+            if resume:
+                trainer.resume(missing_ok=start_if_missing)
+            return trainer.fit()
     finally:
         teardown(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -77,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
         raise OptnetError(f"--eps must be in (0, 1), got {args.eps}")
     check_resources(f"rates with d = {dim} and kappa up to {max(kappas):g}",
                     estimate(kappas, args.eps, dim, len(variants)), args.force)
-    result = measure_rates(kappas, eps=args.eps, dim=dim, seed=args.seed, variants=variants)
+    from optnet_theory.methods.cost import forced
+
+    with forced() if args.force else contextlib.nullcontext():
+        result = measure_rates(kappas, eps=args.eps, dim=dim, seed=args.seed, variants=variants)
     out = args.out or Path("runs/rates-quick" if args.quick else "runs/rates")
     try:
         written = write_outputs(result, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from typing import Any
@@ -174,8 +175,11 @@ def run(args: argparse.Namespace) -> int:
     dim = given["W"].shape[0] if "W" in given else args.dim
     check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
                     estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
+    from optnet_theory.methods.cost import forced
+
     try:
-        results = _verify_all(args, claims, given)
+        with forced() if args.force else contextlib.nullcontext():
+            results = _verify_all(args, claims, given)
     except MemoryError:
         raise OptnetError("ran out of memory (the size check was skipped with --force)") from None
     if args.json:

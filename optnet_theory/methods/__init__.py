@@ -1,6 +1,7 @@
 """First-order methods as data (see :mod:`optnet_theory.methods.core`) and their registry."""
 
 from optnet_theory.methods.core import Method, Trajectory
+from optnet_theory.methods.cost import forced
 from optnet_theory.methods.families import blend_methods
 from optnet_theory.methods.files import load_method_file
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
@@ -14,6 +15,7 @@ __all__ = [
     "Params",
     "Step",
     "Trajectory",
+    "forced",
     "blend_methods",
     "load_method_file",
     "get_method",

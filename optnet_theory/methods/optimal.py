@@ -15,6 +15,7 @@ evaluate in any arithmetic of :mod:`optnet_theory.methods.arith`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from optnet_theory.errors import OptnetError
@@ -31,16 +32,22 @@ def _horizon(p: Params, name: str) -> int:
     return p.N
 
 
+def _ogm_thetas(p: Params, count: int) -> Iterator[Any]:
+    """theta_0..theta_count of OGM (count <= N), one at a time."""
+    N = _horizon(p, "ogm")
+    one = p.ar.one()
+    theta = one
+    yield theta
+    for t in range(1, count + 1):
+        c = 8 if t == N else 4
+        theta = (one + p.ar.sqrt(one + c * theta**2)) / 2
+        yield theta
+
+
 def ogm_theta(p: Params) -> list[Any]:
     """theta_0..theta_N of OGM: theta_0 = 1, theta_t = (1 + sqrt(1 + 4 theta_{t-1}^2))/2 for
     1 <= t < N, theta_N = (1 + sqrt(1 + 8 theta_{N-1}^2))/2."""
-    N = _horizon(p, "ogm")
-    one = p.ar.one()
-    theta = [one]
-    for t in range(1, N + 1):
-        c = 8 if t == N else 4
-        theta.append((one + p.ar.sqrt(one + c * theta[-1] ** 2)) / 2)
-    return theta
+    return list(_ogm_thetas(p, _horizon(p, "ogm")))
 
 
 def _two_point(p: Params, a: Any, b: Any) -> Step:
@@ -68,15 +75,17 @@ def _ogm(j: int, p: Params) -> Step:
     """OGM on the state (y_t, x_t): x_{t+1} = y_t - grad f(y_t)/L,
     y_{t+1} = x_{t+1} + (theta_t - 1)/theta_{t+1} (x_{t+1} - x_t)
               + theta_t/theta_{t+1} (x_{t+1} - y_t);  x_0 = y_0; output y."""
-    theta = p.sequence("theta", ogm_theta)
-    if j >= len(theta) - 1:
+    N = _horizon(p, "ogm")
+    # only as far as the run goes (sub-step p.last), not to the horizon N
+    theta = p.sequence("theta", lambda q: list(_ogm_thetas(q, min(N, q.last + 1))))
+    if j >= N:
         return _hold(p)
     return _two_point(p, (theta[j] - 1) / theta[j + 1], theta[j] / theta[j + 1])
 
 
 def _ogm_bound(m: Method, N: int) -> float:
-    theta = ogm_theta(m._params(arith("float"), N))
-    return m.L / (2 * theta[N] ** 2)
+    *_, theta_n = _ogm_thetas(m._params(arith("float"), N), N)
+    return m.L / (2 * theta_n**2)
 
 
 OGM = MethodSpec(
@@ -96,24 +105,33 @@ OGM = MethodSpec(
 )
 
 
+def _ogmg_head(p: Params, count: int) -> list[Any]:
+    """theta~_0..theta~_count of OGM-G (count <= N). The recursion runs backwards from
+    theta~_N, so all N steps are computed, but only the first count + 1 values are kept."""
+    N = _horizon(p, "ogmg")
+    one = p.ar.one()
+    theta, head = one, [one] if count >= N else []  # theta~_N
+    for t in range(N - 1, -1, -1):
+        c = 8 if t == 0 else 4
+        theta = (one + p.ar.sqrt(one + c * theta**2)) / 2
+        if t <= count:
+            head.append(theta)
+    return head[::-1]
+
+
 def ogmg_theta(p: Params) -> list[Any]:
     """theta~_0..theta~_N of OGM-G: theta~_N = 1, theta~_t = (1 + sqrt(1 + 4 theta~_{t+1}^2))/2
     for t = N-1..1, theta~_0 = (1 + sqrt(1 + 8 theta~_1^2))/2."""
-    N = _horizon(p, "ogmg")
-    one = p.ar.one()
-    rev = [one]  # theta~_N, theta~_{N-1}, ...
-    for t in range(N - 1, -1, -1):
-        c = 8 if t == 0 else 4
-        rev.append((one + p.ar.sqrt(one + c * rev[-1] ** 2)) / 2)
-    return rev[::-1]
+    return _ogmg_head(p, _horizon(p, "ogmg"))
 
 
 def _ogmg(j: int, p: Params) -> Step:
     """OGM-G on the state (x_t, y_t): y_{t+1} = x_t - grad f(x_t)/L,
     x_{t+1} = y_{t+1} + (th_t - 1)(2 th_{t+1} - 1)/(th_t (2 th_t - 1)) (y_{t+1} - y_t)
               + (2 th_{t+1} - 1)/(2 th_t - 1) (y_{t+1} - x_t);  y_0 = x_0; output x."""
-    th = p.sequence("theta", ogmg_theta)
-    if j >= len(th) - 1:
+    N = _horizon(p, "ogmg")
+    th = p.sequence("theta", lambda q: _ogmg_head(q, min(N, q.last + 1)))
+    if j >= N:
         return _hold(p)
     a = (th[j] - 1) * (2 * th[j + 1] - 1) / (th[j] * (2 * th[j] - 1))
     b = (2 * th[j + 1] - 1) / (2 * th[j] - 1)
@@ -121,7 +139,7 @@ def _ogmg(j: int, p: Params) -> Step:
 
 
 def _ogmg_bound(m: Method, N: int) -> float:
-    th = ogmg_theta(m._params(arith("float"), N))
+    th = _ogmg_head(m._params(arith("float"), N), 0)
     return 2 * m.L / th[0] ** 2
 
 
@@ -140,6 +158,7 @@ OGMG = MethodSpec(
     rate="O(L (f(x_0) - f*) / N^2) for the squared gradient norm",
     needs_horizon=True,
     analytic=_ogmg_bound,
+    work=lambda J, N: max(J, N or 0),  # theta~ runs backwards from the horizon
 )
 
 
@@ -205,7 +224,7 @@ def _item(j: int, p: Params) -> Step:
     x_{t+1} = y_t - u/L, z_{t+1} = (1 - q delta_t) z_t + q delta_t y_t - (delta_t/L) u, with
     beta_t = A_t/((1-q) A_{t+1}), delta_t = ((1-q)^2 A_{t+1} - (1+q) A_t)/(2 (1 + q + q A_t));
     x_0 = z_0; output z."""
-    A = p.sequence("A", lambda q: item_A(q, max(q.last, q.N or 0) + 1))
+    A = p.sequence("A", lambda q: item_A(q, q.last + 1))  # as far as the run goes
     one, zero = p.ar.one(), p.ar.zero()
     q = p.mu / p.L
     beta = A[j] / ((one - q) * A[j + 1])

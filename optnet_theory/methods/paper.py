@@ -89,8 +89,9 @@ HB = MethodSpec(
 
 
 def _momentum(p: Params) -> list[Any]:
-    """beta_0..beta_J (J the last sub-step): the theta schedule of (3), or footnote 4's."""
-    count = max(p.last, p.N or 0)
+    """beta_0..beta_J (J the last sub-step): the theta schedule of (3), or footnote 4's, only
+    as far as the run goes (a horizon N given to agd does not lengthen it)."""
+    count = p.last
     if p["momentum"] == "constant":
         sL, sm = p.ar.sqrt(p.L), p.ar.sqrt(p.mu)
         b = (sL - sm) / (sL + sm)

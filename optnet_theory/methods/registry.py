@@ -8,6 +8,7 @@ package needs editing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from optnet_theory.errors import OptnetError
@@ -21,10 +22,24 @@ __all__ = ["get_method", "list_methods", "register_method"]
 _REGISTRY: dict[str, MethodSpec] = {spec.name: spec for spec in PAPER_METHODS + OPTIMAL_METHODS}
 
 
+#: a registered name: a letter or _, then letters, digits, _ and -, at most 64 characters (it
+#: becomes a CLI choice, a claim name and a folder name, so no spaces, dots, slashes or colons).
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+
+
 def register_method(spec: MethodSpec, *, replace: bool = False) -> MethodSpec:
-    """Add ``spec`` to the registry (``replace=True`` to redefine a name). Returns it."""
+    """Add ``spec`` to the registry (``replace=True`` to redefine a name). Returns it.
+
+    The name must be identifier-like (:data:`NAME_PATTERN`); the initial state and the other
+    fields are checked when the :class:`MethodSpec` is made.
+    """
     if not isinstance(spec, MethodSpec):
         raise OptnetError(f"register_method takes a MethodSpec, got {type(spec).__name__}")
+    if not isinstance(spec.name, str) or not NAME_PATTERN.fullmatch(spec.name):
+        raise OptnetError(
+            f"method name {spec.name!r} is not accepted; a name is a letter or _ followed by up "
+            "to 63 letters, digits, _ or -, e.g. 'my-method'"
+        )
     if spec.name in _REGISTRY and not replace:
         raise OptnetError(f"a method named {spec.name!r} is registered; pass replace=True")
     _REGISTRY[spec.name] = spec
