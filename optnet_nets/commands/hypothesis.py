@@ -85,14 +85,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"runs finished in {args.folder / 'main'}; next: optnet hypothesis summarize "
               f"{args.folder}", file=sys.stderr)
         return 0
-    from optnet_nets.hypothesis.summary import format_summary, plot_dose_response, summarize
+    from optnet_nets.hypothesis.summary import (
+        PLOT_NAME,
+        format_summary,
+        plot_dose_response,
+        summarize,
+    )
+    from optnet_theory.atomic import write_bytes
     from optnet_theory.certify_table import write_json_atomic
 
     summary = summarize(plan, args.folder)
     write_json_atomic(summary, args.folder / "summary.json")
     text = format_summary(summary)
-    (args.folder / "summary.md").write_text(text + "\n")
-    plot_dose_response(summary, args.folder / "dose_response.png")
+    write_bytes(args.folder / "summary.md", (text + "\n").encode())
+    plot_dose_response(summary, args.folder / PLOT_NAME)
     if args.json:
         json.dump(summary, sys.stdout)
         print()

@@ -42,6 +42,10 @@ __all__ = ["format_summary", "summarize"]
 SLOPE_RESAMPLES = 4000
 
 
+#: the dose-response plot beside summary.md.
+PLOT_NAME = "dose_response.png"
+
+
 def _slope(x: np.ndarray, table: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
     """Least-squares slope of the seed-mean quality on x, and its 95 % seed-bootstrap interval."""
     def fit(block: np.ndarray) -> float:
@@ -99,6 +103,7 @@ def summarize(plan: dict[str, Any], folder: Path) -> dict[str, Any]:
         "min_attainable_p": min_attainable_p(n),
         "verdict": decided,
         "verdict_rule": plan["verdict_rule"],
+        "diverged_rule": plan.get("diverged_rule"),
         "power": plan["power"]["statement"],
     }
 
@@ -145,6 +150,9 @@ def format_summary(s: dict[str, Any]) -> str:
         "",
         f"Rule (fixed in the plan): {s['verdict_rule']}",
     ]
+    if s.get("diverged_rule"):
+        lines += ["", f"Diverged runs (fixed in the plan): {s['diverged_rule']}"]
+    lines += ["", f"![quality against certified rate]({PLOT_NAME})"]
     return "\n".join(lines)
 
 

@@ -31,6 +31,10 @@ def test_a_family_at_its_ends_is_its_endpoints() -> None:
     assert np.abs(half - gd[-1]).max() > 1e-3 and np.abs(half - ogm[-1]).max() > 1e-3
     with pytest.raises(OptnetError, match=r"\[0, 1\]"):
         get_method("blend:gd:ogm:1.5", N=3)
+    bound = blend_methods(get_method("gd", N=6), get_method("ogm", N=6), 0.5)
+    assert np.abs(bound.run(grad, x0, 6)[-1] - half).max() < 1e-12  # bound = named form
+    with pytest.raises(OptnetError, match="same L, mu and horizon"):  # negative control
+        blend_methods(get_method("gd", N=6), get_method("ogm", N=5), 0.5)
 
 
 def test_levels_are_pairwise_distinct_beyond_their_intervals() -> None:
