@@ -22,7 +22,7 @@ from typing import Any
 from optnet_theory.errors import OptnetError
 
 __all__ = ["FAMILIES", "Level", "candidate_levels", "certified_speed", "choose_levels",
-           "registered_methods"]
+           "network_refusal", "registered_methods"]
 
 #: the families levels are drawn from: blend:gd:X:t for these X.
 FAMILIES: tuple[str, ...] = ("item", "ogm", "tmm")
@@ -67,6 +67,22 @@ def registered_methods(hb_beta: float | None) -> list[Level]:
         params = {"beta": hb_beta} if name == "hb" and hb_beta is not None else {}
         out.append(Level(name, params, origin="registered"))
     return out
+
+
+def network_refusal(level: Level, depth: int, mu: float) -> str | None:
+    """Why the Sec. 6 rule builds no ``methodnet`` layers of ``level`` at ``depth`` (its
+    one-line reason), or None when it does
+    (:func:`~optnet_nets.models.method_rule.relaxed_schedule`)."""
+    from optnet_nets.models.method_rule import relaxed_schedule
+    from optnet_theory.methods import get_method, get_spec
+
+    spec = get_spec(level.name)
+    try:
+        relaxed_schedule(get_method(level.name, L=1.0, mu=mu, N=depth if spec.needs_horizon
+                                    else None, **level.params), depth)
+    except OptnetError as exc:
+        return str(exc)
+    return None
 
 
 def certified_speed(level: Level, depth: int, mu: float) -> Level:

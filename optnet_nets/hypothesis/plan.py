@@ -25,6 +25,7 @@ from optnet_nets.hypothesis.levels import (
     candidate_levels,
     certified_speed,
     choose_levels,
+    network_refusal,
     registered_methods,
 )
 from optnet_nets.hypothesis.power import (
@@ -99,6 +100,11 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
                    f"{setting.depth}, mu = {mu:.4g} ...")
     fixed, excluded = [], []
     for m in registered_methods(SIMULATION_HB_BETA if setting.kind == "table2" else None):
+        refusal = network_refusal(m, setting.depth, mu) if setting.kind == "images" else None
+        if refusal is not None:  # the rule builds no CNN of it: nothing to train
+            excluded.append({"name": m.name, "reason": refusal})
+            _say(progress, f"  {m.name}: left out, no methodnet ({refusal})")
+            continue
         try:
             fixed.append(certified_speed(m, setting.depth, mu))
         except OptnetError as exc:  # no checked certificate: it cannot be ranked by speed

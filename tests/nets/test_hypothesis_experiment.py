@@ -173,3 +173,12 @@ def test_training_that_diverges_leaves_its_outcome(tmp_path) -> None:
     assert "non-finite" in record["message"] and record["epoch"] == 1
     assert main([*common, "--out", str(tmp_path / "good")]) == 0
     assert not (tmp_path / "good" / DIVERGED_NAME).exists()
+
+
+def test_image_settings_leave_out_what_the_rule_cannot_build() -> None:
+    """admm (two gradient calls per iteration) has no methodnet: a one-line reason, so an image
+    plan leaves it out; gd (the control) builds."""
+    from optnet_nets.hypothesis.levels import network_refusal
+
+    assert "2 gradient calls" in (network_refusal(Level("admm"), 9, 0.1) or "")
+    assert network_refusal(Level("gd"), 9, 0.1) is None
