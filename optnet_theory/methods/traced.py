@@ -187,14 +187,15 @@ def traced(step: Body, output: Readout) -> Schedule:
                               f"{m} new states ({', '.join(names)}) as a tuple")  # fmt: skip
         D, _ = trace.row(output(p, *state), m, "the output", gradient=False)
         if trace.point is None:
-            if any(after is not before for after, before in zip(new, state)):
+            if any(after is not before for after, before in zip(new, state, strict=True)):
                 raise trace.error("no gradient call, yet the states changed; each sub-step "
                                   "makes exactly one (only a hold returns its states as given)")
             ident = tuple(tuple(trace.one if i == k else trace.zero for k in range(m))
                           for i in range(m))  # fmt: skip
             return Step(A=ident, B=(trace.zero,) * m, C=D, D=D)
         C, _ = trace.row(trace.point, m, "the gradient's point", gradient=False)
-        rows = [trace.row(v, m, f"the new {name}", gradient=True) for v, name in zip(new, names)]
+        rows = [trace.row(v, m, f"the new {name}", gradient=True)
+                for v, name in zip(new, names, strict=True)]
         return Step(A=tuple(r[0] for r in rows), B=tuple(r[1] for r in rows), C=C, D=D)
 
     schedule.__name__ = step.__name__
