@@ -107,6 +107,8 @@ class Lin:
         return f"Lin({self.terms!r})"
 
     def _point(self, other: Any, op: str) -> Lin:
+        if type(other) is Lin and other.trace is self.trace:
+            return other
         if isinstance(other, Lin):
             return self.trace.own(other, f"the right side of {op!r}")
         if type(other) is int and other == 0:  # sum() starts at 0
@@ -117,17 +119,17 @@ class Lin:
         )
 
     def _scalar(self, value: Any, op: str) -> Any:
-        if isinstance(value, Lin):
-            raise self.trace.error(f"a point {op} a point: the loop must be linear in its points")
-        if isinstance(value, (str, bytes, bool, np.ndarray)) or value is None:
+        if isinstance(value, _NOT_SCALARS) or value is None:
+            if isinstance(value, Lin):
+                raise self.trace.error(f"a point {op} a point: the loop must be linear in its "
+                                       "points")  # fmt: skip
             raise self.trace.error(f"a point {op} {type(value).__name__} {value!r:.40}; "
                                    "points are scaled by numbers only")  # fmt: skip
         return value
 
     def __add__(self, other: Any) -> Lin:
-        right = self._point(other, "+")
         terms = dict(self.terms)
-        for key, value in right.terms.items():
+        for key, value in self._point(other, "+").terms.items():
             terms[key] = terms[key] + value if key in terms else value
         return Lin(terms, self.trace)
 
@@ -138,10 +140,13 @@ class Lin:
         return Lin({key: -value for key, value in self.terms.items()}, self.trace)
 
     def __sub__(self, other: Any) -> Lin:
-        return self + -self._point(other, "-")
+        terms = dict(self.terms)
+        for key, value in self._point(other, "-").terms.items():
+            terms[key] = terms[key] - value if key in terms else -value
+        return Lin(terms, self.trace)
 
     def __rsub__(self, other: Any) -> Lin:
-        return self._point(other, "-") + -self
+        return self._point(other, "-") - self
 
     def __mul__(self, scalar: Any) -> Lin:
         c = self._scalar(scalar, "*")
@@ -152,6 +157,9 @@ class Lin:
     def __truediv__(self, scalar: Any) -> Lin:
         c = self._scalar(scalar, "/")
         return Lin({key: value / c for key, value in self.terms.items()}, self.trace)
+
+
+_NOT_SCALARS = (Lin, str, bytes, bool, np.ndarray)
 
 
 def _states(fn: Callable[..., Any], skip: int, what: str) -> tuple[str, ...]:
