@@ -6,9 +6,12 @@ from optnet_theory.methods.families import blend_methods
 from optnet_theory.methods.files import load_method_file
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
 from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec, Params, Step
+from optnet_theory.methods.traced import Grad, Lin, traced
 
 __all__ = [
     "FUNCTION_CLASSES",
+    "Grad",
+    "Lin",
     "METRICS",
     "Method",
     "MethodSpec",
@@ -22,4 +25,5 @@ __all__ = [
     "get_spec",
     "list_methods",
     "register_method",
+    "traced",
 ]
