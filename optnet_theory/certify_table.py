@@ -17,13 +17,12 @@ says so instead of ranking them.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
 
 __all__ = [
@@ -48,17 +47,10 @@ TABLE_MAX_GAP = 0.05
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    """``data`` as JSON at ``path``: a temporary file renamed into place (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Deprecated: :func:`optnet_theory.atomic.write_json` (``path`` first) writes the same file."""
+    warnings.warn("optnet_theory.certify_table.write_json_atomic is deprecated; use "
+                  "optnet_theory.atomic.write_json(path, data)", DeprecationWarning, stacklevel=2)
+    write_json(path, data)
 
 
 def compare_rates(a: tuple[float, float], b: tuple[float, float]) -> str:

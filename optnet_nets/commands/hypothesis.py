@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
         plot_dose_response,
         summarize,
     )
-    from optnet_theory.atomic import write_bytes
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.atomic import write_json, write_text
 
     summary = summarize(plan, args.folder)
-    write_json_atomic(summary, args.folder / "summary.json")
+    write_json(args.folder / "summary.json", summary)
     text = format_summary(summary)
-    write_bytes(args.folder / "summary.md", (text + "\n").encode())
+    write_text(args.folder / "summary.md", text + "\n")
     plot_dose_response(summary, args.folder / PLOT_NAME)
     if args.json:
         json.dump(summary, sys.stdout)

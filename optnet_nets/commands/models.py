@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_text
 from optnet_theory.errors import OptnetError
 
 #: The cached table: {"files": {path relative to the package root: sha256}, "rows": [...]}.
@@ -96,10 +97,8 @@ def write_cache(path: Path = CACHE) -> dict[str, Any]:
     snapshot = json.loads(out.stdout)
     files = {rel: _sha256(ROOT / rel) for rel in snapshot["sources"]}
     cache = {"files": files, "rows": snapshot["rows"]}
-    tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(cache, indent=1) + "\n")
     except OSError as exc:
         raise OptnetError(f"cannot write {path}: {exc.strerror}") from None
     return cache

@@ -69,7 +69,7 @@ def _version() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.atomic import write_json
     from optnet_theory.design import design
     from optnet_theory.methods.files import NAME_PATTERN, is_method_file, method_file_record
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                     "starts": result.starts, "seconds": result.seconds},
     )
     if args.out is not None:
-        write_json_atomic(record, args.out)
+        write_json(args.out, record)
     if args.json:
         json.dump({**record, "nearest": result.nearest,
                    "worst_case": d["certificate"]["worst_case"],
