@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 ACTIONS = ("plan", "run", "summarize")
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--simulations", type=int, default=200,
                         help="with plan: simulated experiments per design (default 200)")
     parser.add_argument("--threads", type=int, help="threads of each run")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
     add_executor_arguments(parser)
 
 

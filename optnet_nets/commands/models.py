@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_theory.atomic import write_text
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: The cached table: {"files": {path relative to the package root: sha256}, "rows": [...]}.
@@ -31,7 +32,7 @@ _NOT_TABLE_SOURCES = ("optnet_nets.cli", "optnet_nets.commands")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    add_json_option(parser, "print only JSON on stdout")
     parser.add_argument(
         "--write-cache",
         action="store_true",

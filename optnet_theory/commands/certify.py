@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", type=Path, metavar="RATES_JSON",
                         help="with --table: fill the measured column from an `optnet rates` "
                              "run's rates.json")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
 
 
 def parse_params(items: list[str], accepted: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave the known optimal method out of the starts")
     parser.add_argument("--name", default=None, help="the method's name (default designed-N)")
     parser.add_argument("--out", type=Path, help="write the method file here (.json)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
 
 
 def _format(d: dict, name: str) -> str:

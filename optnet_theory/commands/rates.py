@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 from optnet_theory.limits import (
     FLOAT_BYTES,
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                  "(default runs/rates, runs/rates-quick)")
     parser.add_argument("--force", action="store_true",
                         help="run even when the estimated memory or time exceeds the limits")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    add_json_option(parser, "print the results as JSON only")
 
 
 def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Estimate:
