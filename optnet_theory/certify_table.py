@@ -1,7 +1,7 @@
 """Rates in one table: certified rates against kappa, beside the published ones.
 
 For every variant of ``optnet rates`` (:data:`optnet_theory.rates.VARIANTS`, the one list of
-them) and kappa = L/mu in {10, 100, 1000} (L = 1):
+them) and kappa = L/mu in {10, 100, 1000} (L = 1; :data:`optnet_theory.rates.KAPPAS`):
 
 * the certified linear rate of :func:`~optnet_theory.certify.rate.certify_rate` (a quadratic
   Lyapunov function; none for a time-varying method, or where no certificate below 1 exists)
@@ -24,6 +24,7 @@ from typing import Any
 
 from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
+from optnet_theory.rates import KAPPAS  # the condition numbers of the table (L = 1)
 
 __all__ = [
     "KAPPAS",
@@ -35,8 +36,6 @@ __all__ = [
     "write_json_atomic",
 ]
 
-#: condition numbers of the table (L = 1, mu = 1/kappa).
-KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 #: horizons certified.
 TABLE_STEPS: tuple[int, ...] = (10, 20, 40)
 #: what a comparison of two overlapping intervals says.

@@ -9,7 +9,8 @@
   registered method. Reading the checkpoint needs torch (``optnet_nets.learned_method``); it is
   imported on this path only.
 * ``optnet certify --table``: certified rates and N-step rates for kappa in {10, 100, 1000}
-  (:mod:`optnet_theory.certify_table`), through the certificate cache.
+  (:data:`optnet_theory.rates.KAPPAS`; :mod:`optnet_theory.certify_table`), through the
+  certificate cache.
 
 With ``--json`` stdout carries one JSON object and nothing else; anything else goes to stderr.
 A certificate that cannot be checked is an error (exit 2), never a number.
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet certify``."""
     from optnet_theory.certify import INITIAL_CONDITIONS, MAX_GAP
     from optnet_theory.methods import METRICS, list_methods
+    from optnet_theory.rates import KAPPAS
 
     parser.add_argument("method", nargs="?", help=f"one of {', '.join(list_methods())}")
     parser.add_argument("--steps", type=int, help="number of iterations N")
@@ -55,8 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {MAX_GAP:g})")
     parser.add_argument("--from-run", type=Path, metavar="RUN_DIR",
                         help="certify the method a trained HB-Net/ResNet's coefficients define")
+    grid = ", ".join(f"{k:g}" for k in KAPPAS)
     parser.add_argument("--table", action="store_true",
-                        help="certified rates for kappa in {10, 100, 1000} (cached)")
+                        help=f"certified rates for kappa in {{{grid}}} (cached)")
     parser.add_argument("--cache", type=Path,
                         help="certificate cache folder (default $XDG_CACHE_HOME/optnet/"
                              "certificates)")
