@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from optnet_nets.fetch_sources import Source
-from optnet_theory.atomic import write_bytes
+from optnet_theory.atomic import write_text
 from optnet_theory.errors import OptnetError
 
 __all__ = ["MANIFEST_NAME", "check_installed", "file_md5", "write_manifest"]
@@ -42,7 +42,7 @@ def write_manifest(folder: Path, name: str, urls: list[str]) -> None:
         for path in sorted(folder.rglob("*")) if path.is_file()
     }  # fmt: skip
     record = {"dataset": name, "urls": urls, "files": files}
-    write_bytes(folder / MANIFEST_NAME, (json.dumps(record, indent=1) + "\n").encode())
+    write_text(folder / MANIFEST_NAME, json.dumps(record, indent=1) + "\n")
 
 
 def _problem(path: Path, size: int | None, md5: str | None) -> str | None:

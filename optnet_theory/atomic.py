@@ -5,21 +5,25 @@ stays on one file system); what is written there becomes the target only through
 :meth:`Staged.commit`, after the caller has checked it, and is removed otherwise. A commit
 without ``replace`` never overwrites: it links the file into place (``os.link`` fails when the
 target exists, atomically, also on NFS). The folder is fsynced after the rename, so the commit
-itself survives a crash. :func:`write_bytes` is the whole sequence for bytes in memory.
+itself survives a crash. :func:`write_bytes` is the whole sequence for bytes in memory,
+:func:`write_text` for text (UTF-8) and :func:`write_json` for a JSON document; these are the
+package's one atomic writer (torch checkpoints stage through :func:`staged` too).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from optnet_theory.errors import OptnetError
 
-__all__ = ["Staged", "staged", "write_bytes"]
+__all__ = ["Staged", "staged", "write_bytes", "write_json", "write_text"]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -79,3 +83,16 @@ def write_bytes(target: str | os.PathLike[str], data: bytes, *, replace: bool = 
     with staged(target) as stage:
         stage.path.write_bytes(data)
         return stage.commit(replace=replace)
+
+
+def write_text(target: str | os.PathLike[str], text: str, *, replace: bool = True) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` atomically (see the module docstring)."""
+    return write_bytes(target, text.encode("utf-8"), replace=replace)
+
+
+def write_json(target: str | os.PathLike[str], data: Any) -> Path:
+    """``data`` as JSON (indent 1, sorted keys, a final newline) at ``target``, atomically; its
+    folder is created first. Files of another JSON layout go through :func:`write_text`."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(final, json.dumps(data, indent=1, sort_keys=True) + "\n")

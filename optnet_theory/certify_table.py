@@ -1,7 +1,7 @@
 """Rates in one table: certified rates against kappa, beside the published ones.
 
 For every variant of ``optnet rates`` (:data:`optnet_theory.rates.VARIANTS`, the one list of
-them) and kappa = L/mu in {10, 100, 1000} (L = 1):
+them) and kappa = L/mu in {10, 100, 1000} (L = 1; :data:`optnet_theory.rates.KAPPAS`):
 
 * the certified linear rate of :func:`~optnet_theory.certify.rate.certify_rate` (a quadratic
   Lyapunov function; none for a time-varying method, or where no certificate below 1 exists)
@@ -17,14 +17,14 @@ says so instead of ranking them.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
+from optnet_theory.rates import KAPPAS  # the condition numbers of the table (L = 1)
 
 __all__ = [
     "KAPPAS",
@@ -36,8 +36,6 @@ __all__ = [
     "write_json_atomic",
 ]
 
-#: condition numbers of the table (L = 1, mu = 1/kappa).
-KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 #: horizons certified.
 TABLE_STEPS: tuple[int, ...] = (10, 20, 40)
 #: what a comparison of two overlapping intervals says.
@@ -48,17 +46,10 @@ TABLE_MAX_GAP = 0.05
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    """``data`` as JSON at ``path``: a temporary file renamed into place (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Deprecated: :func:`optnet_theory.atomic.write_json` (``path`` first) writes the same file."""
+    warnings.warn("optnet_theory.certify_table.write_json_atomic is deprecated; use "
+                  "optnet_theory.atomic.write_json(path, data)", DeprecationWarning, stacklevel=2)
+    write_json(path, data)
 
 
 def compare_rates(a: tuple[float, float], b: tuple[float, float]) -> str:

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import root
 
 from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
 from optnet_theory.errors import OptnetError
@@ -45,6 +44,8 @@ from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 
 __all__ = [
+    "FULL_KAPPAS",
+    "KAPPAS",
     "VARIANTS",
     "Instance",
     "RatesResult",
@@ -55,6 +56,13 @@ __all__ = [
     "run_network",
     "write_outputs",
 ]
+
+#: the kappa grid {10, 100, 1000} (L = 1, mu = 1/kappa): ``optnet rates --quick``, the report's
+#: quick rates and the certified-rates table (:mod:`optnet_theory.certify_table`).
+KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
+#: the full grid of ``optnet rates`` and the report: half decades from 10 to 10^4.
+FULL_KAPPAS: tuple[float, ...] = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766,
+                                  10000.0)  # fmt: skip
 
 #: variant -> (equation, momentum choice, slope the theory predicts or None if it makes none)
 VARIANTS: dict[str, tuple[str, str, float | None]] = {
@@ -140,6 +148,8 @@ def build_instance(kappa: float, dim: int, seed: int = 0, energy: Any = None) ->
     phi = energy.phi_fn
     dphi = energy.dphi_fn
     start = rng.standard_normal(dim)
+    from scipy.optimize import root  # here only: importing the module (its grids) stays cheap
+
     sol = root(
         lambda x: x - phi(W @ x),
         start,

@@ -24,6 +24,7 @@ from optnet_nets.fetch import (
     parse_md5,
     reader_dir,
 )
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"give up after this long in all, waiting for another fetch into the "
                      f"same root included (default {DEADLINE:g}; a download stopped by it "
                      "resumes on the next run)")
-    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_option(sub, "print the result as JSON")
 
 
 def _human(result: FetchResult) -> str:

@@ -16,6 +16,7 @@ import argparse
 import json
 
 from optnet_nets.export import FORMATS, MAX_IMAGE_SIDE, TOLERANCE
+from optnet_theory.commands import add_json_option
 
 __all__ = ["TOLERANCE", "add_arguments", "run"]
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
                         help="input height and width, each at most "
                              f"{MAX_IMAGE_SIDE} (default: those of the run's dataset)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json_option(parser, "print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_text
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: The cached table: {"files": {path relative to the package root: sha256}, "rows": [...]}.
@@ -30,7 +32,7 @@ _NOT_TABLE_SOURCES = ("optnet_nets.cli", "optnet_nets.commands")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    add_json_option(parser, "print only JSON on stdout")
     parser.add_argument(
         "--write-cache",
         action="store_true",
@@ -96,10 +98,8 @@ def write_cache(path: Path = CACHE) -> dict[str, Any]:
     snapshot = json.loads(out.stdout)
     files = {rel: _sha256(ROOT / rel) for rel in snapshot["sources"]}
     cache = {"files": files, "rows": snapshot["rows"]}
-    tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(cache, indent=1) + "\n")
     except OSError as exc:
         raise OptnetError(f"cannot write {path}: {exc.strerror}") from None
     return cache

@@ -151,7 +151,7 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
 def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
     import json
 
-    from optnet_theory.rates import VARIANTS, measure_rates, write_outputs
+    from optnet_theory.rates import FULL_KAPPAS, KAPPAS, VARIANTS, measure_rates, write_outputs
 
     saved = rates_dir / "rates.json"
     if saved.exists() and not quick:
@@ -162,8 +162,7 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
         if png.exists():
             shutil.copyfile(png, image)
     else:
-        kappas = [10.0, 100.0, 1000.0] if quick else [10.0, 31.6227766, 100.0, 316.227766,
-                                                      1000.0, 3162.27766, 10000.0]
+        kappas = list(KAPPAS if quick else FULL_KAPPAS)
         t0 = time.perf_counter()
         result = measure_rates(kappas, eps=1e-6, dim=16 if quick else 30)
         write_outputs(result, work)

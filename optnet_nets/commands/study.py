@@ -35,6 +35,7 @@ from optnet_nets.study.grid import (
     run_dir,
     train_argv,
 )
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: ``optnet train`` flags the study sets per run (:func:`optnet_nets.study.grid.train_argv`) or
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "and train nothing")
     mode.add_argument("--summarize-only", action="store_true",
                       help="train nothing; summarise the runs found in OUT")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_option(parser, "print the summary as JSON")
     donor = _TrainFlags(parser.add_argument_group("options of 'optnet train', for every run"))
     train_command.add_arguments(donor)
     parser.set_defaults(train_actions=tuple(donor.forwarded))

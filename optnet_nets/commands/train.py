@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: flags that override the preset field of the same name when given
@@ -102,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even if OUT holds a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_option(parser, "print the summary as JSON")
 
 
 def parse_options(items: list[str], flag: str) -> dict[str, Any]:

@@ -170,9 +170,9 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         "verdict_rule": VERDICT_RULE,
         "min_attainable_p": min_attainable_p(len(methods)),
     }
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.atomic import write_json
 
-    write_json_atomic(plan, out / "plan.json")
+    write_json(out / "plan.json", plan)
     return plan
 
 

@@ -1,9 +1,9 @@
 """Checkpoints that survive a crash at any moment, loaded with ``weights_only=True``.
 
-Writing: the state goes to a temporary file in the checkpoint's own directory, is flushed and
-fsynced, then ``os.replace``-d over the old checkpoint (atomic on POSIX), and the directory is
-fsynced so the rename itself is durable. A crash before the rename leaves the previous checkpoint
-untouched; a crash after it leaves the new one complete.
+Writing (:func:`optnet_theory.atomic.staged`): the state goes to a temporary file in the
+checkpoint's own directory, is fsynced, then ``os.replace``-d over the old checkpoint (atomic on
+POSIX), and the directory is fsynced so the rename itself is durable. A crash before the rename
+leaves the previous checkpoint untouched; a crash after it leaves the new one complete.
 
 Contents hold plain types and tensors only (RNG states included), so loading never unpickles
 arbitrary objects.
@@ -14,44 +14,28 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from optnet_theory.atomic import staged
 from optnet_theory.errors import OptnetError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_atomic(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``state`` to ``path`` atomically: temp file, flush + fsync, rename, fsync dir."""
+    """Write ``state`` to ``path`` atomically, staged by :func:`optnet_theory.atomic.staged`
+    (temporary file beside it, fsync, rename, fsync of the folder); its folder is created."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with staged(target) as stage:
+        with open(stage.path, "wb") as handle:
             torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return target
+        return stage.commit()
 
 
 def _load_failure(source: Path, exc: Exception) -> str:

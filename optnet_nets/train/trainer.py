@@ -35,7 +35,7 @@ from optnet_nets.train.config import DIVERGED_NAME, TrainConfig
 from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
 from optnet_nets.train.metrics import MetricsLog
 from optnet_nets.train.precision import resolve_precision
-from optnet_theory.certify_table import write_json_atomic
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
 
 #: Config fields that must agree between a checkpoint and the run resuming it.
@@ -449,8 +449,9 @@ class Trainer:
                     )
         except TrainingDiverged as exc:
             if ctx.is_main:  # the run's outcome, so a grid can tell it from a crash
-                write_json_atomic({"epoch": self.epoch + 1, "step": self.global_step,
-                                   "message": str(exc)}, self.out / DIVERGED_NAME)
+                write_json(self.out / DIVERGED_NAME, {"epoch": self.epoch + 1,
+                                                       "step": self.global_step,
+                                                       "message": str(exc)})
             raise
         finally:
             metrics.close()

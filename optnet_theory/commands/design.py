@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave the known optimal method out of the starts")
     parser.add_argument("--name", default=None, help="the method's name (default designed-N)")
     parser.add_argument("--out", type=Path, help="write the method file here (.json)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
 
 
 def _format(d: dict, name: str) -> str:
@@ -69,7 +70,7 @@ def _version() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.atomic import write_json
     from optnet_theory.design import design
     from optnet_theory.methods.files import NAME_PATTERN, is_method_file, method_file_record
 
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                     "starts": result.starts, "seconds": result.seconds},
     )
     if args.out is not None:
-        write_json_atomic(record, args.out)
+        write_json(args.out, record)
     if args.json:
         json.dump({**record, "nearest": result.nearest,
                    "worst_case": d["certificate"]["worst_case"],

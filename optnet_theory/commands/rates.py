@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 from optnet_theory.limits import (
     FLOAT_BYTES,
@@ -19,14 +20,12 @@ from optnet_theory.limits import (
     Estimate,
     check_resources,
 )
-
-FULL_KAPPAS = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766, 10000.0)
-QUICK_KAPPAS = (10.0, 100.0, 1000.0)
+from optnet_theory.rates import FULL_KAPPAS, KAPPAS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help=f"kappa in {list(QUICK_KAPPAS)}, d=16 (seconds)")
+                        help=f"kappa in {list(KAPPAS)}, d=16 (seconds)")
     parser.add_argument("--kappas", type=float, nargs="+",
                         help=f"condition numbers L/mu (default {list(FULL_KAPPAS)})")
     parser.add_argument("--eps", type=float, default=1e-6,
@@ -38,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                  "(default runs/rates, runs/rates-quick)")
     parser.add_argument("--force", action="store_true",
                         help="run even when the estimated memory or time exceeds the limits")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    add_json_option(parser, "print the results as JSON only")
 
 
 def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Estimate:
@@ -64,7 +63,7 @@ def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Es
 def run(args: argparse.Namespace) -> int:
     from optnet_theory.rates import VARIANTS, format_rates, measure_rates, write_outputs
 
-    kappas = args.kappas or (QUICK_KAPPAS if args.quick else FULL_KAPPAS)
+    kappas = args.kappas or (KAPPAS if args.quick else FULL_KAPPAS)
     dim = args.dim if args.dim is not None else (16 if args.quick else 30)
     variants = args.variants or list(VARIANTS)
     if args.seed < 0:

@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 from optnet_theory.limits import (
     FLOAT_BYTES,
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run even when the estimated memory or time exceeds what this machine can give",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per claim per line")
+    add_json_option(parser, "one JSON object per claim per line")
 
 
 def _user_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
