@@ -130,6 +130,9 @@ _AGD_OPTIONS = {
         "restart", "h of (5) per dense block (restart) or continued across blocks (carry)",
         MOMENTUM_CHOICES,
     ),
+    "method": Option(None, "initialise alpha and take the h of (21) from this method's dense "
+                     "form (18), e.g. a method file from optnet design (N = a block's layers)",
+                     kind=str),
 }
 _PLAIN_OPTIONS = {"activation": _ACTIVATION}
 

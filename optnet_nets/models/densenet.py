@@ -39,7 +39,7 @@ from optnet_nets.tables import Spec, agd_beta, dense_table
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 
-__all__ = ["DenseBlock", "DenseNet", "cifar_densenet", "imagenet_densenet"]
+__all__ = ["DenseBlock", "DenseNet", "cifar_densenet", "imagenet_densenet", "method_h_rows"]
 
 
 class DenseBlock(CoefficientModule):
@@ -61,6 +61,7 @@ class DenseBlock(CoefficientModule):
         phi: ActivationFactory,
         dropout: float = 0.0,
         offset: int = 0,
+        h: Sequence[Sequence[float]] | None = None,
     ) -> None:
         layers = [
             DenseLayer(
@@ -74,7 +75,7 @@ class DenseBlock(CoefficientModule):
         else:
             first = 0 if in_channels == growth_rate else 1
             table = dense_table(
-                n_layers, alpha, agd_beta(beta, _h_rows(n_layers, offset)),
+                n_layers, alpha, agd_beta(beta, _h_rows(n_layers, offset) if h is None else h),
                 lambda k: range(first, k + 1),
             )
         super().__init__(
@@ -151,6 +152,32 @@ def _alpha(alpha: float, learnable: bool) -> Spec:
     return (lambda k1, j: Learnable(alpha)) if learnable else float(alpha)
 
 
+def method_h_rows(method: str, n_layers: int) -> list[list[float]]:
+    """The rows h_{k+1,j} (k1 = k + 1 = 0..n_layers) of ``method``'s dense form (18) for one
+    dense block of ``n_layers`` layers: row k1 holds h_{k1-1,0..k1-1} of x_{k+1} = x_k -
+    sum_{j<=k} h_{k,j} g_j (:func:`~optnet_theory.methods.history.dense_h`; any name of the
+    grammar, e.g. a method file written by ``optnet design``, bound with L = 1 and N = the
+    block's layer count). With alpha = h and beta = 1, (21) is then the method's (18) with
+    g_j = z_j - T(z_j)."""
+    from optnet_theory.methods import get_method, get_spec
+    from optnet_theory.methods.history import dense_h
+
+    spec = get_spec(method)
+    if spec.horizon is not None and spec.horizon != n_layers:
+        raise OptnetError(
+            f"method {method!r} is defined for N = {spec.horizon} steps; a dense block here has "
+            f"{n_layers} layers, so design for N = {n_layers} (momentum=restart: one run of the "
+            f"method per block)"
+        )
+    bound = get_method(method, L=1.0, N=n_layers if spec.needs_horizon else None)
+    return [[], *([float(v) for v in row] for row in dense_h(bound, n_layers))]
+
+
+def _method_alpha(h: list[list[float]], learnable: bool) -> Spec:
+    """alpha_{k+1}^j = h_{k+1,j}: fixed, or learnable from that start."""
+    return (lambda k1, j: Learnable(h[k1][j])) if learnable else (lambda k1, j: h[k1][j])
+
+
 def _build(
     stem: nn.Module,
     width: int,
@@ -166,17 +193,24 @@ def _build(
     phi: ActivationFactory,
     dropout: float,
     momentum: str,
+    method: str | None = None,
 ) -> DenseNet:
     if momentum not in MOMENTUM_CHOICES:
         raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
     if not 0.0 <= dropout < 1.0:
         raise OptnetError(f"dropout={dropout!r}; accepted: a rate in [0, 1)")
+    if method is not None and (momentum != "restart" or beta == 0.0):
+        raise OptnetError("method= sets alpha and the h of (21) block by block: it needs "
+                          f"momentum=restart and beta != 0, got momentum={momentum!r}, "
+                          f"beta={beta!r}")
     blocks, transitions = [], []
     for i, n in enumerate(layers):
         offset = sum(layers[:i]) if momentum == "carry" else 0
+        h = None if method is None else method_h_rows(method, n)
         block = DenseBlock(
-            width, n, growth_rate, bottleneck, _alpha(alpha, learnable_alpha), beta,
-            memory_efficient, phi, dropout, offset,
+            width, n, growth_rate, bottleneck,
+            _alpha(alpha, learnable_alpha) if h is None else _method_alpha(h, learnable_alpha),
+            beta, memory_efficient, phi, dropout, offset, h,
         )
         blocks.append(block)
         width = block.out_channels
@@ -202,6 +236,7 @@ def cifar_densenet(
     activation: object = DEFAULT_ACTIVATION,
     dropout: float = 0.0,
     momentum: str = "restart",
+    method: str | None = None,
 ) -> DenseNet:
     """Huang et al.'s CIFAR DenseNet (3 blocks, 16 initial channels) or DenseNet-BC."""
     per_block = 6 if bc else 3
@@ -213,7 +248,7 @@ def cifar_densenet(
         stem, width, [(depth - 4) // per_block] * 3, growth_rate,
         4 * growth_rate if bc else None, 0.5 if bc else 1.0, num_classes,
         alpha, learnable_alpha, beta, memory_efficient, make_activation(activation), dropout,
-        momentum,
+        momentum, method,
     )
 
 
@@ -229,11 +264,12 @@ def imagenet_densenet(
     activation: object = DEFAULT_ACTIVATION,
     dropout: float = 0.0,
     momentum: str = "restart",
+    method: str | None = None,
 ) -> DenseNet:
     """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32)."""
     phi = make_activation(activation)
     stem = imagenet_stem(in_channels, 2 * growth_rate, phi)
     return _build(
         stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum,
+        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum, method,
     )

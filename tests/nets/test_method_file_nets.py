@@ -15,6 +15,10 @@ from optnet_theory.methods.files import method_file_record
 from optnet_theory.methods.history import dense_h
 
 
+def _number(value) -> float:
+    return float(value.detach()) if hasattr(value, "detach") else float(value)
+
+
 def _file(tmp_path, n: int):
     h = dense_h(get_method("ogm", N=n), n)  # stands in for a designed h (same format)
     path = tmp_path / f"designed-{n}.json"
@@ -40,3 +44,28 @@ def test_a_method_file_for_another_horizon_is_refused(tmp_path) -> None:
 
     with pytest.raises(OptnetError, match="defined for N = 5 steps"):
         create_model("methodnet20", method=str(_file(tmp_path, 5)))
+
+
+def test_a_method_file_initialises_agdnet_alpha(tmp_path) -> None:
+    """agdnet40 (12 layers per dense block) with method=FILE: alpha_{k+1}^j starts at the file's
+    h_{k,j} and the beta-term uses the same h; a file for another N, or momentum=carry, is
+    refused (negative controls)."""
+    from optnet_nets.models import create_model
+
+    path = _file(tmp_path, 12)
+    h = dense_h(get_method("ogm", N=12), 12)
+    net = create_model("agdnet40", method=str(path))
+    block = net.blocks[0]
+    for k in range(12):
+        alpha = [_number(block.value(a)) for a in block.alpha[k]]
+        assert alpha == pytest.approx(h[k], rel=1e-6)  # float32 parameters
+    beta = create_model("agdnet40").blocks[0].beta
+    b = {j: _number(block.value(c)) for j, c in block.beta_term[3]}
+    assert b[3] == pytest.approx(beta * (1 - h[3][3]), rel=1e-6)
+    assert b[2] == pytest.approx(-beta * h[3][2], rel=1e-6)
+    default = create_model("agdnet40").blocks[0]
+    assert _number(default.value(default.alpha[3][2])) == 1.0  # the control: (21)'s alpha = 1
+    with pytest.raises(OptnetError, match="defined for N = 9 steps"):
+        create_model("agdnet40", method=str(_file(tmp_path, 9)))
+    with pytest.raises(OptnetError, match="momentum=restart"):
+        create_model("agdnet40", method=str(path), momentum="carry")
