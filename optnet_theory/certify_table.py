@@ -1,7 +1,8 @@
 """Rates in one table: certified rates against kappa, beside the published ones.
 
-For every variant of ``optnet rates`` (:data:`optnet_theory.rates.VARIANTS`, the one list of
-them) and kappa = L/mu in {10, 100, 1000} (L = 1; :data:`optnet_theory.rates.KAPPAS`):
+For every variant of ``optnet rates`` (:func:`optnet_theory.rates.list_variants`, derived from
+the registered methods) and kappa = L/mu in {10, 100, 1000} (L = 1;
+:data:`optnet_theory.rates.KAPPAS`):
 
 * the certified linear rate of :func:`~optnet_theory.certify.rate.certify_rate` (a quadratic
   Lyapunov function; none for a time-varying method, or where no certificate below 1 exists)
@@ -9,7 +10,8 @@ them) and kappa = L/mu in {10, 100, 1000} (L = 1; :data:`optnet_theory.rates.KAP
 * the N-step rates (||x_N - x*||^2)^(1/(2N)) from the certified intervals of the worst case of
   ||x_N - x*||^2 at N = 10, 20, 40 (through the certificate cache), for every method, time
   varying or not;
-* the published rate, where one exists (:data:`optnet_theory.paper_values.PUBLISHED_RATES`).
+* the published rate, where one exists (the variant's ``published``,
+  :class:`optnet_theory.methods.spec.RateVariant`).
 
 Rates overlap within certification accuracy when their intervals do: :func:`compare_rates`
 says so instead of ranking them.
@@ -78,13 +80,13 @@ def certified_rates(
 
     from optnet_theory.certify.cache import cached_certify
     from optnet_theory.certify.rate import certify_rate
-    from optnet_theory.paper_values import PUBLISHED_RATES
-    from optnet_theory.rates import VARIANTS, variant_method
+    from optnet_theory.rates import rate_variants, variant_method
 
-    chosen = tuple(VARIANTS) if variants is None else variants
-    bad = [v for v in chosen if v not in VARIANTS]
+    known = rate_variants()
+    chosen = tuple(known) if variants is None else variants
+    bad = [v for v in chosen if v not in known]
     if bad:
-        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}")
     rows: dict[str, Any] = {}
     for variant in chosen:
         for kappa in kappas:
@@ -95,8 +97,9 @@ def certified_rates(
                 "rate_lower": rate.rate_lower, "rate_reason": rate.reason, "n_step": {},
                 "published": None,
             }
-            if variant in PUBLISHED_RATES:
-                formula, text, source = PUBLISHED_RATES[variant]
+            published = known[variant][1].published
+            if published is not None:
+                formula, text, source = published
                 row["published"] = {"rate": formula(kappa), "formula": text, "source": source}
             for n in steps:
                 try:

@@ -37,16 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods import Method, get_method
-from optnet_theory.paper_values import SIMULATION_HB_BETA
+from optnet_theory.methods import Method, MethodSpec, get_spec, list_methods
+from optnet_theory.methods.spec import RateVariant
 from optnet_theory.validation import check_int
 
-__all__ = [
+__all__ = [  # and VARIANTS, computed when read (module __getattr__)
     "FULL_KAPPAS",
     "KAPPAS",
-    "VARIANTS",
+    "rate_variants",
+    "variant_method",
+    "list_variants",
     "Instance",
     "RatesResult",
     "build_instance",
@@ -64,44 +65,38 @@ KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 FULL_KAPPAS: tuple[float, ...] = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766,
                                   10000.0)  # fmt: skip
 
-#: variant -> (equation, momentum choice, slope the theory predicts or None if it makes none)
-VARIANTS: dict[str, tuple[str, str, float | None]] = {
-    "gd": ("(7)", "-", 1.0),
-    "hb-tuned": ("(11)", "beta = (1 - sqrt(mu))^2", 0.5),
-    "hb-polyak": ("(11)", "Polyak beta ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2, unit step", 0.5),
-    "hb-quadratic": ("(11)", "Polyak's quadratic tuning: that beta and step 4/(sqrt L + sqrt mu)^2",
-                     0.5),
-    "hb-0.3": ("(11)", "beta = 0.3 (Sec. 5.3)", 1.0),
-    "agd-fn4": ("(12)", "footnote 4: beta = (sqrt L - sqrt mu)/(sqrt L + sqrt mu)", 0.5),
-    "agd-theta": ("(12)", "theta schedule of (3)", None),
-    "agd2-fn4": ("(13)", "h of (5) with footnote 4's constant beta", 0.5),
-    "agd2-theta": ("(13)", "h of (5) with the theta schedule", None),
-    "admm": ("(14)", "-", 1.0),
-    "tmm": ("TMM", "Van Scoy, Freeman & Lynch 2018, rho = 1 - sqrt(mu/L)", 0.5),
-    "item": ("ITEM", "Taylor & Drori 2023, q = mu/L", 0.5),
-}
+def rate_variants() -> dict[str, tuple[MethodSpec, RateVariant]]:
+    """Every variant of the registered methods, in registry order (read when called, so a
+    method registered later has its rows): variant name -> (its method, the variant)."""
+    out: dict[str, tuple[MethodSpec, RateVariant]] = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        for variant in spec.rate_variants:
+            out[variant.name(name)] = (spec, variant)
+    return out
+
+
+def list_variants() -> dict[str, tuple[str, str, float | None]]:
+    """variant -> (equation, momentum choice, slope the theory predicts or None if it makes
+    none), from the registered methods' :attr:`~optnet_theory.methods.MethodSpec.rate_variants`.
+    """
+    return {key: (v.equation, v.choice, v.slope) for key, (_, v) in rate_variants().items()}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VARIANTS":  # computed when read: the registry may have grown
+        return list_variants()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def variant_method(variant: str, L: float, mu: float) -> Method:
     """The registered method a variant runs, with its parameters for the instance's (L, mu)."""
-    if variant not in VARIANTS:
-        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    name, _, choice = variant.partition("-")
-    if name == "hb":
-        if choice == "quadratic":
-            step = 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2
-            return get_method("hb", L=L, mu=mu, beta=strongly_convex_beta(L, mu) ** 2,
-                              step=step)
-        beta = {
-            "tuned": tuned_hb_beta(1.0 / L, mu),
-            "polyak": strongly_convex_beta(L, mu) ** 2,
-            "0.3": SIMULATION_HB_BETA,
-        }[choice]
-        return get_method("hb", L=L, mu=mu, beta=beta, step=1.0 / L)
-    if name in ("agd", "agd2"):
-        momentum = "constant" if choice == "fn4" else "theta"
-        return get_method(name, L=L, mu=mu, momentum=momentum)
-    return get_method(name, L=L, mu=mu)
+    known = rate_variants()
+    if variant not in known:
+        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(known)}")
+    spec, chosen = known[variant]
+    params = chosen.params(L, mu) if chosen.params is not None else {}
+    return spec.bind(L=L, mu=mu, **params)
 
 
 Step = Callable[[np.ndarray], np.ndarray]
@@ -202,6 +197,7 @@ class RatesResult:
     slopes: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        known = list_variants()
         return {
             "kappas": self.kappas,
             "eps": self.eps,
@@ -211,9 +207,9 @@ class RatesResult:
             "instances": self.instances,
             "layers": self.layers,
             "slopes": self.slopes,
-            "theory": {v: VARIANTS[v][2] for v in self.layers},
-            "momentum": {v: VARIANTS[v][1] for v in self.layers},
-            "equation": {v: VARIANTS[v][0] for v in self.layers},
+            "theory": {v: known[v][2] for v in self.layers},
+            "momentum": {v: known[v][1] for v in self.layers},
+            "equation": {v: known[v][0] for v in self.layers},
         }
 
 
@@ -231,21 +227,24 @@ def measure_rates(
     eps: float = 1e-6,
     dim: int = 30,
     seed: int = 0,
-    variants: Sequence[str] = tuple(VARIANTS),
+    variants: Sequence[str] | None = None,
     budget: float = 6.0,
 ) -> RatesResult:
     """Layers to eps for every variant and kappa; log-log slopes of layers against kappa.
 
     A run stops after ``budget * kappa * ln(1/eps) + 100`` layers (GD needs about
     ``kappa ln(1/eps)``); a variant that has not reached eps by then counts as not reached.
+    ``variants``: default every variant of the registered methods (:func:`list_variants`).
     """
+    known = list_variants()
+    variants = tuple(known) if variants is None else variants
     if not kappas:
         raise OptnetError("give at least one kappa")
     if not (isinstance(eps, (int, float)) and 0 < eps < 1):
         raise OptnetError(f"eps must be in (0, 1), got {eps!r}")
-    bad = [v for v in variants if v not in VARIANTS]
+    bad = [v for v in variants if v not in known]
     if bad:
-        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}")
     energy = _tanh_energy()
     result = RatesResult([float(k) for k in kappas], float(eps), dim, seed)
     result.layers = {v: [] for v in variants}
@@ -271,8 +270,9 @@ def format_rates(result: RatesResult) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
+    known = list_variants()
     for v, counts in result.layers.items():
-        eq, mom, theory = VARIANTS[v]
+        eq, mom, theory = known[v]
         cells = [str(n) if n is not None else "not reached" for n in counts]
         s = result.slopes[v]
         lines.append(f"| {v} | {eq} | {mom} | " + " | ".join(cells) + " | "
@@ -285,11 +285,12 @@ def write_outputs(result: RatesResult, out: Path) -> list[Path]:
     """rates.json, rates.csv and (when matplotlib is installed) rates.png."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "rates.json").write_text(json.dumps(result.to_json(), indent=1))
+    known = list_variants()
     rows = ["variant,equation,kappa,layers,slope,theory_slope"]
     for v, counts in result.layers.items():
         for k, n in zip(result.kappas, counts, strict=True):
-            rows.append(f"{v},{VARIANTS[v][0]},{k!r},{'' if n is None else n},"
-                        f"{result.slopes[v]!r},{VARIANTS[v][2]!r}")
+            rows.append(f"{v},{known[v][0]},{k!r},{'' if n is None else n},"
+                        f"{result.slopes[v]!r},{known[v][2]!r}")
     (out / "rates.csv").write_text("\n".join(rows) + "\n")
     written = [out / "rates.json", out / "rates.csv"]
     try:
@@ -304,7 +305,7 @@ def write_outputs(result: RatesResult, out: Path) -> list[Path]:
         pts = [(k, n) for k, n in zip(result.kappas, counts, strict=True) if n is not None]
         if pts:
             s = result.slopes[v]
-            label = f"{v} {VARIANTS[v][0]}" + (f", slope {s:.2f}" if s is not None else "")
+            label = f"{v} {known[v][0]}" + (f", slope {s:.2f}" if s is not None else "")
             ax.loglog(*zip(*pts, strict=True), marker="o", color=f"C{i}", label=label)
     ax.set_xlabel("κ = L/μ")
     ax.set_ylabel(f"layers to ||x_K − x*|| ≤ {result.eps:g}")

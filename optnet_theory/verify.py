@@ -59,46 +59,65 @@ import numpy as np
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_method, get_spec, list_methods
+from optnet_theory.methods.paper import AGD, AGD2  # the two forms (3) and (4) of one method
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 from optnet_theory.verify_settings import MAX_DRAWN_COND, Setting, make_settings
 
-__all__ = [
-    "CLAIMS",
+__all__ = [  # and CLAIMS, PAPER_CLAIMS: computed when read (module __getattr__)
+    "FORMS_CLAIM",
     "MAX_TOLERANCE",
     "MAX_DRAWN_COND",
     "TOLERANCE_FACTOR",
     "ClaimResult",
     "Setting",
     "claim_error",
+    "list_claims",
+    "paper_claims",
     "make_settings",
     "verify_all",
     "verify_claim",
 ]
 
-#: the paper's claims -> the method whose run on f is checked against its generated network.
-PAPER_CLAIMS: dict[str, str] = {
-    "lemma1": "gd",
-    "hb": "hb",
-    "agd": "agd",
-    "agd2": "agd2",
-    "admm": "admm",
-}
+#: the claim that compares two of the paper's forms, not a method with its network.
+FORMS_CLAIM = "nesterov-forms"
 
-#: claim name -> what it checks: the paper's claims, then one per other registered method.
-CLAIMS: dict[str, str] = {
-    "lemma1": "Lemma 1: GD (1) on f = network (7)",
-    "hb": "heavy ball (2) on f = network (11)",
-    "agd": "Nesterov (3) on f = network (12)",
-    "agd2": "summed Nesterov (4)+(5) on f = network (13)",
-    "admm": "linearized ADMM (6) on f = network (14)",
-    "nesterov-forms": "Nesterov (3) = summed form (4) with h of (5)",
-    **{
-        name: f"{name} on f = its generated network (Lemma 1)"
-        for name in list_methods()
-        if name not in PAPER_CLAIMS.values()
-    },
-}
+
+def paper_claims() -> dict[str, str]:
+    """The paper's claims -> the method whose run on f is checked against its generated network
+    (each method's :attr:`~optnet_theory.methods.MethodSpec.claim`)."""
+    out = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        if spec.claim is not None:
+            out[spec.claim[0]] = name
+    return out
+
+
+def list_claims() -> dict[str, str]:
+    """Claim name -> what it checks: the paper's claims, the forms (3) = (4), then one per
+    other registered method (read when called: a method registered later has its claim)."""
+    paper = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        if spec.claim is not None:
+            paper[spec.claim[0]] = spec.claim[1]
+    mapped = set(paper_claims().values())
+    return {
+        **paper,
+        FORMS_CLAIM: "Nesterov (3) = summed form (4) with h of (5)",
+        **{name: f"{name} on f = its generated network (Lemma 1)"
+           for name in list_methods() if name not in mapped},
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLAIMS":  # computed when read: the registry may have grown
+        return list_claims()
+    if name == "PAPER_CLAIMS":
+        return paper_claims()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: mu used for the claims of methods designed for strongly convex f (tmm, item): the
 #: equivalence holds for any coefficients, so any 0 < mu < L = 1 exercises it.
@@ -137,9 +156,9 @@ class ClaimResult:
 
 def resolve_claim(claim: str) -> str:
     """The claim name for ``claim``: a claim, or a method name (gd -> lemma1; any registered)."""
-    if claim in CLAIMS:
+    if claim in list_claims():
         return claim
-    for name, method in PAPER_CLAIMS.items():
+    for name, method in paper_claims().items():
         if claim == method:
             return name
     if claim in list_methods():  # registered by the user after import
@@ -148,7 +167,7 @@ def resolve_claim(claim: str) -> str:
         get_spec(claim)  # a family string or a method file: the one name grammar
         return claim
     raise OptnetError(
-        f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)} or a method name "
+        f"unknown claim {claim!r}; choose from {', '.join(list_claims())} or a method name "
         f"({', '.join(list_methods())})"
     )
 
@@ -157,10 +176,10 @@ def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA, depth: int | None =
                  ) -> Method:
     """The method (L = 1, footnote 3) whose unrolling the claim checks; a method that needs a
     horizon (a family string) is built for ``depth``."""
-    name = PAPER_CLAIMS.get(claim, claim)
-    if name == "hb":
-        return get_method("hb", beta=beta, step=1.0)
+    name = paper_claims().get(claim, claim)
     spec = get_spec(name)
+    if spec.claim is not None and "beta" in spec.params:  # the paper's heavy ball, footnote 3
+        return spec.bind(beta=beta, step=1.0)
     mu = None if spec.default_mu else (
         CLAIM_MU if spec.function_class == "smooth-strongly-convex" else 0.0)
     horizon = depth if spec.needs_horizon and spec.horizon is None else None
@@ -169,7 +188,7 @@ def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA, depth: int | None =
 
 def claim_depth(claim: str, depth: int) -> int:
     """``depth``, or the horizon of a method given for fewer steps (a method file)."""
-    horizon = get_spec(PAPER_CLAIMS.get(claim, claim)).horizon if claim != "nesterov-forms" \
+    horizon = get_spec(paper_claims().get(claim, claim)).horizon if claim != FORMS_CLAIM \
         else None
     return depth if horizon is None else min(depth, horizon)
 
@@ -191,14 +210,14 @@ def _pair(claim: str, s: Setting, depth: int, beta: Any, network: Callable[..., 
     K, phi = depth, s.phi
     arithmetic = "float" if s.dps is None else "mp"
     g, z0 = s.gradient(), s.U @ s.x0
-    if claim == "nesterov-forms":  # both sides are algorithms on f, compared in z
+    if claim == FORMS_CLAIM:  # both sides are algorithms on f, compared in z
         a = list(
-            get_method("agd").trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic,
+            get_method(AGD.name).trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic,
                                          dps=s.dps).points
         )
         if network is not None:
             return a, network(g, z0, K)
-        return a, list(get_method("agd2").run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
+        return a, list(get_method(AGD2.name).run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
     method = claim_method(claim, beta, K)
     traj = method.trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic, dps=s.dps)
     zs = _observed(method, traj)
@@ -271,9 +290,10 @@ def _tolerance(claim: str, settings: Sequence[Setting], depth: int) -> float:
     """The bound of the module docstring; a bound over MAX_TOLERANCE is refused: such a check
     passes whatever the two sides are (diag(1e150, 1e-150) gave tolerances of 1e137)."""
     s = settings[0]
-    kappa = 1.0 if claim == "nesterov-forms" else max(t.kappa_u for t in settings)
+    kappa = 1.0 if claim == FORMS_CLAIM else max(t.kappa_u for t in settings)
     n = s.x0.shape[0]
-    power = 1 if claim in ("lemma1", "admm") else 2  # decided per call: user methods too
+    # the method's own power (MethodSpec.error_growth), read per call: user methods too
+    power = 2 if claim == FORMS_CLAIM else get_spec(paper_claims().get(claim, claim)).error_growth
     tol = TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
     if not tol <= MAX_TOLERANCE:
         arithmetic = "float64" if s.dps is None else f"{s.dps} digits"
@@ -312,7 +332,7 @@ def verify_claim(
     network: Callable[..., Any] | None = None,
     **draw: Any,
 ) -> ClaimResult:
-    """Check one claim of :data:`CLAIMS` over several trials.
+    """Check one claim of :func:`list_claims` over several trials.
 
     ``settings`` from :func:`make_settings` (else drawn from ``draw``: W, dim, cond, trials,
     precision, seed, general_w, x0, params). ``beta`` is the heavy-ball momentum of (2)/(11)
@@ -346,12 +366,14 @@ def verify_claim(
 def verify_all(
     activation: Any = "sigmoid",
     *,
-    claims: Sequence[str] = tuple(CLAIMS),
+    claims: Sequence[str] | None = None,
     depth: int = 20,
     beta: Any = SIMULATION_HB_BETA,
     **draw: Any,
 ) -> list[ClaimResult]:
-    """Every claim in ``claims`` on the same trials (W, x_0 drawn once)."""
+    """Every claim in ``claims`` (default every claim, :func:`list_claims`) on the same trials
+    (W, x_0 drawn once)."""
+    claims = tuple(list_claims()) if claims is None else claims
     settings = make_settings(activation, **draw)
     for claim in claims:  # every check must be able to fail before any is run
         _tolerance(resolve_claim(claim), settings, depth)

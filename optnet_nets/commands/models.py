@@ -44,10 +44,10 @@ def compute_rows() -> list[dict[str, Any]]:
     """The table from the registry itself: every model built on the meta device and counted."""
     import torch
 
-    from optnet_nets.models import REGISTRY, create_model
+    from optnet_nets.models import create_model, registry
 
     rows = []
-    for name, entry in REGISTRY.items():
+    for name, entry in registry().items():
         classes = 1000 if entry.dataset == "imagenet" else 10
         with torch.device("meta"):  # shapes only: counting needs no memory and no init
             model = create_model(name, num_classes=classes, **entry.example)

@@ -151,7 +151,7 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
 def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
     import json
 
-    from optnet_theory.rates import FULL_KAPPAS, KAPPAS, VARIANTS, measure_rates, write_outputs
+    from optnet_theory.rates import FULL_KAPPAS, KAPPAS, list_variants, measure_rates, write_outputs
 
     saved = rates_dir / "rates.json"
     if saved.exists() and not quick:
@@ -176,9 +176,10 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
     head = ["variant", "eq.", "momentum"] + [f"κ={k:g}" for k in data["kappas"]] + [
         "slope", "theory"]
     rows = []
+    known = list_variants()
     for v, counts in data["layers"].items():
-        s, th = data["slopes"][v], VARIANTS[v][2]
-        rows.append([v, VARIANTS[v][0], VARIANTS[v][1]]
+        s, th = data["slopes"][v], known[v][2]
+        rows.append([v, known[v][0], known[v][1]]
                     + [str(n) if n is not None else "not reached" for n in counts]
                     + [f"{s:.3f}" if s is not None else "–",
                        f"{th:g}" if th is not None else "none stated"])

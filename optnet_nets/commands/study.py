@@ -153,7 +153,7 @@ def _check_existing(config: Any, path: Path) -> None:
 
 def build_plan(args: argparse.Namespace) -> StudyPlan:
     """The study's plan from the flags; every run's config is built and checked first."""
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
     if args.out.exists() and not args.out.is_dir():
         raise OptnetError(f"--out {args.out} is a file; give the study's folder")
@@ -168,7 +168,7 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
         raise OptnetError("--data-dir applies to one dataset; give one --dataset, or none")
     baselines = pair_baselines(
         models, _names(args.baseline, "--baseline"),
-        {name: entry.baseline for name, entry in REGISTRY.items()},
+        {name: entry.baseline for name, entry in registry().items()},
     )  # fmt: skip
     for model in models:
         for dataset in datasets:

@@ -27,18 +27,19 @@ from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.admm import cifar_admmnet
 from optnet_nets.models.densenet import cifar_densenet, imagenet_densenet
 from optnet_nets.models.method_net import (
-    METHOD_NETS,
     cifar_method_net,
     generic_method_options,
     method_net_equation,
     method_net_options,
+    method_nets,
 )
 from optnet_nets.models.resnet import STRUCTURES, cifar_resnet, imagenet_resnet
 from optnet_theory.errors import OptnetError
+from optnet_theory.methods.paper import GD
 from optnet_theory.paper_values import AGDNET_BETA
 from optnet_theory.validation import check_int
 
-__all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models"]
+__all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models", "registry"]
 
 
 #: The range of a real-valued option: coefficients of (16)-(21), rates and mu are of order 1;
@@ -143,13 +144,39 @@ def _register(entry: ModelEntry) -> None:
     REGISTRY[entry.name] = entry
 
 
+#: the CIFAR depths of the ResNet-shaped families (and of each method's family).
+CIFAR_DEPTHS: tuple[int, ...] = (20, 32, 44, 56, 110)
+
+
+def _register_method_families(depth: int) -> None:
+    """The family of every registered method with a network prefix, at ``depth``, built by Sec.
+    6's rule (those not registered yet: a method registered later gets its family)."""
+    for family, method in method_nets().items():
+        if f"{family}{depth}" not in REGISTRY:
+            _register(
+                ModelEntry(
+                    f"{family}{depth}", partial(cifar_method_net, depth, method=method),
+                    method_net_equation(method), f"resnet{depth}", "cifar",
+                    {**method_net_options(method), "activation": _ACTIVATION},
+                )
+            )
+
+
+def registry() -> dict[str, ModelEntry]:
+    """:data:`REGISTRY`, first given the family of any method registered since (its
+    ``network_prefix``); read the models through this (or :func:`list_models`)."""
+    for depth in CIFAR_DEPTHS:
+        _register_method_families(depth)
+    return REGISTRY
+
+
 _RESNET: dict[str, Any] = {"beta1": 1.0, "beta2": 0.0, "activate_sum": True}
 _RESNET_EQ = "(16) with beta1=1, beta2=0: x_{k+1} = ReLU(T(x_k) + x_k)"
 _HBNET_EQ = "Sec. 6.1, (16) with beta1=1, beta2=-1: x_{k+1} = T(x_k) + x_k - x_{k-1}"
 _DENSE_EQ = "(19) = (18) with alpha=1, beta=0: z_{k+1} = T([z_0, ..., z_k])"
 _AGD_EQ = "(21): z_{k+1} = sum_j alpha_j T(z_j) + beta (z_k - sum_j h_{k+1,j} z_j), h from (5)"
 
-for _d in (20, 32, 44, 56, 110):
+for _d in CIFAR_DEPTHS:
     _register(
         ModelEntry(
             f"resnet{_d}", partial(cifar_resnet, _d, **_RESNET), _RESNET_EQ, "-", "cifar",
@@ -180,17 +207,10 @@ for _d in (20, 32, 44, 56, 110):
         ModelEntry(
             f"methodnet{_d}", partial(cifar_method_net, _d), method_net_equation("METHOD"),
             f"resnet{_d}", "cifar", {**generic_method_options(), "activation": _ACTIVATION},
-            example={"method": "gd"},  # fixed coefficients: every method has ResNet's count
+            example={"method": GD.name},  # fixed coefficients: every method has ResNet's count
         )
     )
-    for _family, _method in METHOD_NETS.items():  # Sec. 6's rule on ogm, tmm, item
-        _register(
-            ModelEntry(
-                f"{_family}{_d}", partial(cifar_method_net, _d, method=_method),
-                method_net_equation(_method), f"resnet{_d}", "cifar",
-                {**method_net_options(_method), "activation": _ACTIVATION},
-            )
-        )
+    _register_method_families(_d)
 for _d in (40, 52, 100):
     _register(
         ModelEntry(
@@ -239,7 +259,7 @@ _register(
 
 def list_models() -> list[str]:
     """The registered model names, in registry order."""
-    return list(REGISTRY)
+    return list(registry())
 
 
 def create_model(
@@ -250,7 +270,7 @@ def create_model(
     ``options`` are the family's (see ``REGISTRY[name].options``); unknown names and values
     of the wrong kind raise :class:`~optnet_theory.errors.OptnetError`.
     """
-    entry = REGISTRY.get(name)
+    entry = registry().get(name)
     if entry is None:
         raise OptnetError(f"unknown model {name!r}; choose from {', '.join(REGISTRY)}")
     unknown = sorted(set(options) - set(entry.options))

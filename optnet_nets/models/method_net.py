@@ -53,7 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "COEFFICIENT_CHOICES",
-    "METHOD_NETS",
     "MethodNet",
     "MethodStage",
     "bind_method",
@@ -61,10 +60,30 @@ __all__ = [
     "generic_method_options",
     "method_net_equation",
     "method_net_options",
-]
+    "method_nets",
+]  # and METHOD_NETS (computed)
 
-#: registered families: model name prefix -> method (at the CIFAR depths 20, 32, 44, 56, 110).
-METHOD_NETS: dict[str, str] = {"ogmnet": "ogm", "tmmnet": "tmm", "itemnet": "item"}
+
+
+def method_nets() -> dict[str, str]:
+    """The families: model name prefix -> method (at the CIFAR depths 20, 32, 44, 56, 110), one
+    per registered method with a :attr:`~optnet_theory.methods.MethodSpec.network_prefix`, read
+    when called (a method registered later has its family)."""
+    from optnet_theory.methods import list_methods
+
+    out = {}
+    for name in list_methods():
+        prefix = get_spec(name).network_prefix
+        if prefix is not None:
+            out[prefix] = name
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    if name == "METHOD_NETS":  # computed when read: the registry may have grown
+        return method_nets()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 #: accepted values of ``coefficients=``.
 COEFFICIENT_CHOICES = ("fixed", "learnable")
 

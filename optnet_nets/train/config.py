@@ -63,9 +63,9 @@ def recipe_model_options(model: str, dataset: str, augment: bool) -> dict[str, A
     """
     if augment or dataset not in DROPOUT_DATASETS:
         return {}
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
-    entry = REGISTRY.get(model)
+    entry = registry().get(model)
     return {"dropout": DENSENET_DROPOUT} if entry and "dropout" in entry.options else {}
 
 
@@ -73,9 +73,9 @@ def activation_record(model: str, model_options: dict[str, Any]) -> dict[str, An
     """The activation of ``model`` under ``model_options`` and its derived energy (8), or None
     for a model without an ``activation`` option."""
     from optnet_nets.activation import make_activation
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
-    entry = REGISTRY.get(model)
+    entry = registry().get(model)
     if entry is None or "activation" not in entry.options:
         return None
     spec = model_options.get("activation", entry.options["activation"].default)

@@ -61,11 +61,11 @@ def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Es
 
 
 def run(args: argparse.Namespace) -> int:
-    from optnet_theory.rates import VARIANTS, format_rates, measure_rates, write_outputs
+    from optnet_theory.rates import format_rates, list_variants, measure_rates, write_outputs
 
     kappas = args.kappas or (KAPPAS if args.quick else FULL_KAPPAS)
     dim = args.dim if args.dim is not None else (16 if args.quick else 30)
-    variants = args.variants or list(VARIANTS)
+    variants = args.variants or list(list_variants())
     if args.seed < 0:
         raise OptnetError(f"--seed must be non-negative, got {args.seed}")
     if dim < 2:

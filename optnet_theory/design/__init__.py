@@ -5,6 +5,14 @@ envelope gradient of :mod:`.envelope`; the result is a method file
 (:mod:`optnet_theory.methods.files`) accepted wherever a method name is.
 """
 
-from optnet_theory.design.optimize import KNOWN, Design, design, nearest_registered
+from typing import Any
 
-__all__ = ["KNOWN", "Design", "design", "nearest_registered"]
+from optnet_theory.design.optimize import Design, design, known_references, nearest_registered
+
+__all__ = ["Design", "design", "known_references", "nearest_registered"]  # and KNOWN (computed)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KNOWN":  # computed when read: the registry may have grown
+        return known_references()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,19 +23,27 @@ import scipy.optimize
 
 from optnet_theory.design.envelope import flatten, unflatten, worst_case_and_gradient
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods import FUNCTION_CLASSES, METRICS, get_method, list_methods
+from optnet_theory.methods import FUNCTION_CLASSES, METRICS, get_method, get_spec, list_methods
 from optnet_theory.methods.history import dense_h, history_spec
 from optnet_theory.validation import check_int
 
-__all__ = ["Design", "KNOWN", "design", "nearest_registered"]
+__all__ = ["Design", "design", "known_references", "nearest_registered"]  # and KNOWN (computed)
 
-#: (class, metric, initial) -> (the method whose bound is the reference, whether that bound is
-#: a proven optimum over all fixed-step methods).
-KNOWN: dict[tuple[str, str, str], tuple[str, bool]] = {
-    ("smooth-convex", "function-gap", "distance"): ("ogm", True),
-    ("smooth-strongly-convex", "distance", "distance"): ("item", True),
-    ("smooth-convex", "gradient-norm", "function-gap"): ("ogmg", False),
-}
+def known_references() -> dict[tuple[str, str, str], tuple[str, bool]]:
+    """(class, metric, initial) -> (the method whose bound is the reference, whether that bound
+    is a proven optimum over all fixed-step methods): each registered method's
+    :attr:`~optnet_theory.methods.MethodSpec.reference_for`, read when called."""
+    out: dict[tuple[str, str, str], tuple[str, bool]] = {}
+    for name in list_methods():
+        for ref in get_spec(name).reference_for:
+            out.setdefault((ref.function_class, ref.metric, ref.initial), (name, ref.proven))
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KNOWN":  # computed when read: the registry may have grown
+        return known_references()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 #: the largest horizon ``design`` accepts (820 numbers at N = 40).
 MAX_STEPS = 40
 
@@ -65,14 +73,18 @@ class Design:
 def _start_points(N: int, cls: str, metric: str, initial: str, mu: float, starts: int,
                   rng: np.random.Generator, known_start: bool
                   ) -> list[tuple[str, list[list[float]]]]:
-    names = ["gd", "agd" if cls == "smooth-convex" else "tmm"]
-    known = KNOWN.get((cls, metric, initial))
+    from optnet_theory.methods.optimal import TMM
+    from optnet_theory.methods.paper import AGD, GD
+
+    # the plain method and the accelerated one of the class, then the reference
+    names = [GD.name, AGD.name if cls == "smooth-convex" else TMM.name]
+    known = known_references().get((cls, metric, initial))
     if known is not None and known_start:
         names.append(known[0])
     points = []
     for name in names:
         try:
-            extra: dict[str, Any] = {"momentum": "theta"} if name == "agd" else {}
+            extra: dict[str, Any] = {"momentum": "theta"} if name == AGD.name else {}
             method = get_method(name, mu=mu, N=N, **extra)
             points.append((name, dense_h(method, N)))
         except OptnetError:
@@ -172,7 +184,7 @@ def design(steps: int, function_class: str, metric: str, *, initial: str | None 
 
 def _reference(cls: str, metric: str, initial: str, mu: float, N: int, cert: Any
                ) -> tuple[dict[str, Any] | None, str]:
-    known = KNOWN.get((cls, metric, initial))
+    known = known_references().get((cls, metric, initial))
     if known is None:
         return None, "locally optimal (no optimal method is known for this class and metric)"
     name, proven = known

@@ -17,13 +17,14 @@ OGM-G gives its (A, B, C, D) by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.arith import arith
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.spec import MethodSpec, Params, Step
+from optnet_theory.methods.spec import MethodSpec, Params, RateVariant, Reference, Step
 from optnet_theory.methods.traced import Grad, Lin, traced
 
 __all__ = ["ITEM", "OGM", "OGMG", "OPTIMAL_METHODS", "TMM", "item_A", "ogm_theta", "ogmg_theta"]
@@ -118,6 +119,8 @@ OGM = MethodSpec(
     rate="O(L ||x_0 - x*||^2 / N^2), the exact optimum for this class (Drori 2017)",
     needs_horizon=True,
     analytic=_ogm_bound,
+    network_prefix="ogmnet",
+    reference_for=(Reference("smooth-convex", "function-gap", "distance", proven=True),),
 )
 
 
@@ -175,6 +178,7 @@ OGMG = MethodSpec(
     needs_horizon=True,
     analytic=_ogmg_bound,
     work=lambda J, N: max(J, N or 0),  # theta~ runs backwards from the horizon
+    reference_for=(Reference("smooth-convex", "gradient-norm", "function-gap", proven=False),),
 )
 
 
@@ -226,6 +230,13 @@ TMM = MethodSpec(
     guarantee="f(x_N) - f* <= rho^(2N) (L/2) kappa ||x_0 - x*||^2, rho = 1 - 1/sqrt(kappa)",
     rate="rho = 1 - 1/sqrt(kappa) for the iterates",
     analytic=_tmm_bound,
+    network_prefix="tmmnet",
+    rate_variants=(
+        RateVariant("", "TMM", "Van Scoy, Freeman & Lynch 2018, rho = 1 - sqrt(mu/L)", 0.5,
+                    table2=True,
+                    published=(lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+                               "Van Scoy, Freeman & Lynch 2018")),
+    ),
 )
 
 
@@ -285,6 +296,13 @@ ITEM = MethodSpec(
     guarantee="||z_N - x*||^2 <= ||z_0 - x*||^2 / (1 + q A_N), q = mu/L",
     rate="(1 - sqrt(q))^2 per iteration asymptotically, the exact optimum for this class",
     analytic=_item_bound,
+    network_prefix="itemnet",
+    rate_variants=(
+        RateVariant("", "ITEM", "Taylor & Drori 2023, q = mu/L", 0.5, table2=True,
+                    published=(lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+                               "asymptotically; Taylor & Drori 2023")),
+    ),
+    reference_for=(Reference("smooth-strongly-convex", "distance", "distance", proven=True),),
 )
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "Feedback",
     "MethodSpec",
     "Params",
+    "RateVariant",
+    "Reference",
     "Schedule",
     "Step",
 ]
@@ -117,6 +119,42 @@ class CheckedAnalytic:
 
 
 @dataclass(frozen=True)
+class RateVariant:
+    """One variant of a method in ``optnet rates`` and ``optnet certify --table``.
+
+    Its name is the method's, or ``name-suffix``; ``equation`` and ``choice`` are the table's
+    columns (the network equation, the momentum choice in words); ``slope`` the slope of layers
+    against kappa the theory predicts (None: none). ``params(L, mu)`` gives the method's
+    parameters on the instance (None: its defaults). ``published`` is the published linear rate
+    of ||x_k - x*|| (rate of kappa, the formula as printed, its source), where one exists.
+    ``table2``: the variant that runs the method as Table 2's structure does (its parameters).
+    """
+
+    suffix: str
+    equation: str
+    choice: str
+    slope: float | None
+    params: Callable[[float, float], dict[str, Any]] | None = None
+    published: tuple[Callable[[float], float], str, str] | None = None
+    table2: bool = False
+
+    def name(self, method: str) -> str:
+        """The variant's name for the method named ``method``."""
+        return f"{method}-{self.suffix}" if self.suffix else method
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A problem (function class, metric, initial condition) whose reference bound is this
+    method's, and whether that bound is a proven optimum over all fixed-step methods."""
+
+    function_class: str
+    metric: str
+    initial: str
+    proven: bool
+
+
+@dataclass(frozen=True)
 class MethodSpec:
     """The description of a method, everything from which the rest is generated.
 
@@ -132,6 +170,13 @@ class MethodSpec:
     a run goes; OGM-G's runs backwards from N), for the cost estimate of a run. ``horizon``: a
     method given for a fixed number of iterations only (its dense form, :mod:`.history`); a
     longer run is refused.
+
+    The last fields say where the method appears, so that every list of methods is derived from
+    the registry when it is used: ``network_prefix`` (its CNN family, built by Sec. 6's rule),
+    ``rate_variants`` (:class:`RateVariant`), ``reference_for`` (:class:`Reference`, for
+    ``optnet design``), ``claim`` (the paper's claim that checks it, for a method of the paper)
+    and ``error_growth`` (the power of K+1 in ``optnet verify``'s tolerance: 1 where errors grow
+    linearly with depth, 2 for methods with momentum).
     """
 
     name: str
@@ -155,6 +200,12 @@ class MethodSpec:
     work: Work | None = None
     horizon: int | None = None  # defined for this many iterations only (a method file, a blend)
     default_mu: float = 0.0  # mu/L when none is given (a method made for a strongly convex class)
+    # -- where the method appears (each list outside this package is derived from these) --
+    network_prefix: str | None = None  # its CNN family by Sec. 6's rule, e.g. "ogmnet" -> ogmnet20
+    rate_variants: tuple[RateVariant, ...] = ()  # its rows of ``optnet rates``/``certify --table``
+    reference_for: tuple[Reference, ...] = ()  # problems whose reference bound is this method's
+    claim: tuple[str, str] | None = None  # the paper's claim checking it: (name, what it checks)
+    error_growth: int = 2  # p in verify's tolerance C u n (K+1)^p kappa(U)
 
     def __post_init__(self) -> None:
         if not callable(self.schedule):
