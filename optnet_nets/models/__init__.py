@@ -148,11 +148,16 @@ def _register(entry: ModelEntry) -> None:
 CIFAR_DEPTHS: tuple[int, ...] = (20, 32, 44, 56, 110)
 
 
+#: model name -> method, for the families :func:`_register_method_families` added.
+_METHOD_FAMILIES: dict[str, str] = {}
+
+
 def _register_method_families(depth: int) -> None:
     """The family of every registered method with a network prefix, at ``depth``, built by Sec.
     6's rule (those not registered yet: a method registered later gets its family)."""
     for family, method in method_nets().items():
         if f"{family}{depth}" not in REGISTRY:
+            _METHOD_FAMILIES[f"{family}{depth}"] = method
             _register(
                 ModelEntry(
                     f"{family}{depth}", partial(cifar_method_net, depth, method=method),
@@ -164,7 +169,14 @@ def _register_method_families(depth: int) -> None:
 
 def registry() -> dict[str, ModelEntry]:
     """:data:`REGISTRY`, first given the family of any method registered since (its
-    ``network_prefix``); read the models through this (or :func:`list_models`)."""
+    ``network_prefix``) and without the family of a method no longer registered; read the
+    models through this (or :func:`list_models`)."""
+    from optnet_theory.methods import list_methods
+
+    current = set(list_methods())
+    for name, method in list(_METHOD_FAMILIES.items()):
+        if method not in current:
+            del REGISTRY[name], _METHOD_FAMILIES[name]
     for depth in CIFAR_DEPTHS:
         _register_method_families(depth)
     return REGISTRY
