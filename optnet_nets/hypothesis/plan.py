@@ -141,9 +141,10 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         power = power_of(rates, floor.seeds, sigma_between, sigma_seed, simulations=simulations)
         chosen = Design(floor.levels, floor.seeds, len(rates), power,
                         min_attainable_p(len(rates)))
-        statement += (f"; raised to the floor of {min_levels} levels x {min_seeds} seeds asked "
-                      f"for: {chosen.methods} methods x {chosen.seeds} seeds, simulated power "
-                      f"{chosen.power:.2f}")
+        floor_asked = " x ".join(part for part in (
+            f"{min_levels} levels" if min_levels else "", f"{min_seeds} seeds") if part)
+        statement += (f"; raised to the floor of {floor_asked} asked for: {chosen.methods} "
+                      f"methods x {chosen.seeds} seeds, simulated power {chosen.power:.2f}")
     levels = _even(pool, chosen.levels)
     methods = levels + fixed
     plan = {
