@@ -32,7 +32,8 @@ import contextlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,19 @@ class Exported:
     max_rel_difference: float | None
     checked_with: str | None
     passed: bool
+
+    def _old_pair(self) -> tuple[Path, tuple[int, int]]:
+        warnings.warn("export_run returns an Exported record now; read .path and .size instead "
+                      "of unpacking (path, size)", DeprecationWarning, stacklevel=3)
+        return self.path, self.size
+
+    def __iter__(self) -> Iterator[Any]:
+        """``path, size = export_run(...)`` as before (deprecated)."""
+        return iter(self._old_pair())
+
+    def __getitem__(self, index: int) -> Any:
+        """``export_run(...)[0]`` as before (deprecated)."""
+        return self._old_pair()[index]
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
