@@ -85,7 +85,7 @@ def test_a_user_method_in_optnet_methods(nest05, capsys) -> None:
     assert "nest05" in names
 
 
-def test_a_user_method_builds_networks(nest05) -> None:
+def test_a_user_method_builds_networks(nest05, tmp_path) -> None:
     torch = pytest.importorskip("torch")
     from optnet_nets.models import create_model, list_models
     from optnet_nets.unrolled import UnrolledEnsemble
@@ -97,3 +97,9 @@ def test_a_user_method_builds_networks(nest05) -> None:
     assert "nest05net20" in list_models()
     family = create_model("nest05net20")
     assert family(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+    from optnet_nets.cli import main
+
+    code = main(["train", "--model", "nest05net20", "--dataset", "synthetic", "--epochs", "1",
+                 "--limit-train", "64", "--limit-test", "32", "--no-progress",
+                 "--out", str(tmp_path / "run")])  # its CNN family trains one epoch
+    assert code == 0 and (tmp_path / "run" / "summary.json").is_file()
