@@ -103,3 +103,38 @@ def test_a_user_method_builds_networks(nest05, tmp_path) -> None:
                  "--limit-train", "64", "--limit-test", "32", "--no-progress",
                  "--out", str(tmp_path / "run")])  # its CNN family trains one epoch
     assert code == 0 and (tmp_path / "run" / "summary.json").is_file()
+
+
+def _fake_distribution(root, name: str, target: str, module_source: str) -> None:
+    """An installed-looking package: MODULE.py and a dist-info with one optnet.methods entry."""
+    (root / "optnet_fake_methods.py").write_text(module_source)
+    info = root / "optnet_fake_methods-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: optnet-fake-methods\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[optnet.methods]\n{name} = {target}\n")
+
+
+def test_an_installed_package_adds_a_method_by_entry_point(tmp_path, monkeypatch) -> None:
+    """A package declaring `optnet.methods` reaches list_methods and get_method; an entry point
+    that names no MethodSpec is a one-line error (negative control)."""
+    import sys
+
+    from optnet_theory import get_method, list_methods
+    from optnet_theory.errors import OptnetError
+    from optnet_theory.methods.registry import _REGISTRY, load_entry_points
+
+    _fake_distribution(tmp_path, "epgd", "optnet_fake_methods:SPEC", (
+        "import dataclasses\nfrom optnet_theory.methods import get_spec\n"
+        "SPEC = dataclasses.replace(get_spec('gd'), name='epgd', network_prefix=None)\n"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert "epgd" in load_entry_points(reload=True) and "epgd" in list_methods()
+        assert get_method("epgd").run(lambda x: x, [1.0], 2)[-1][0] == 0.0  # step 1/L on x^2/2
+        (tmp_path / "optnet_fake_methods-0.1.dist-info" / "entry_points.txt").write_text(
+            "[optnet.methods]\nbad = optnet_fake_methods:dataclasses\n")
+        with pytest.raises(OptnetError, match="bad = optnet_fake_methods:dataclasses .* not a"):
+            load_entry_points(reload=True)
+    finally:
+        _REGISTRY.pop("epgd", None)
+        sys.modules.pop("optnet_fake_methods", None)
