@@ -458,6 +458,7 @@ class Trainer:
         summary = self.summary()
         if ctx.is_main:
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            (self.out / DIVERGED_NAME).unlink(missing_ok=True)  # an earlier attempt's outcome
         return summary
 
     def summary(self) -> dict[str, Any]:

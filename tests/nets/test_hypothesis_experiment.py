@@ -173,6 +173,8 @@ def test_training_that_diverges_leaves_its_outcome(tmp_path) -> None:
     assert "non-finite" in record["message"] and record["epoch"] == 1
     assert main([*common, "--out", str(tmp_path / "good")]) == 0
     assert not (tmp_path / "good" / DIVERGED_NAME).exists()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--overwrite"]) == 0  # a new attempt
+    assert not (tmp_path / "bad" / DIVERGED_NAME).exists()  # clears the old outcome
 
 
 def test_image_settings_leave_out_what_the_rule_cannot_build() -> None:
