@@ -89,14 +89,50 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def variant_method(variant: str, L: float, mu: float) -> Method:
-    """The registered method a variant runs, with its parameters for the instance's (L, mu)."""
+def variant_info(variant: str) -> tuple[str, str, float | None]:
+    """(equation, momentum choice, predicted slope) of a variant; any other name of the method
+    grammar (a method file, a family string) runs as given, with no predicted slope."""
+    known = list_variants()
+    if variant in known:
+        return known[variant]
+    spec = _grammar_spec(variant)
+    return spec.equation or "(18)", "as given", None
+
+
+def _grammar_spec(variant: str) -> MethodSpec:
+    try:
+        return get_spec(variant)
+    except OptnetError:
+        raise OptnetError(f"unknown variant {variant!r}; choose from "
+                          f"{', '.join(list_variants())}, or give a method file (PATH.json) or "
+                          f"a family string blend:A:B:T") from None
+
+
+def variant_method(variant: str, L: float, mu: float, N: int | None = None) -> Method:
+    """The method a variant runs, with its parameters for the instance's (L, mu); a method
+    file or family string (not a variant name) runs as given, with horizon N where it needs
+    one (a method file: its own)."""
     known = rate_variants()
     if variant not in known:
-        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(known)}")
+        spec = _grammar_spec(variant)
+        horizon = None if spec.horizon is not None or not spec.needs_horizon else N
+        return spec.bind(L=L, mu=mu, N=horizon)
     spec, chosen = known[variant]
     params = chosen.params(L, mu) if chosen.params is not None else {}
     return spec.bind(L=L, mu=mu, **params)
+
+
+def _horizon_cap(variant: str, max_layers: int) -> int:
+    """``max_layers``, or less for a method given by its dense form: a method file's own
+    horizon, a family's largest (:data:`~optnet_theory.methods.history.MAX_HORIZON`)."""
+    from optnet_theory.methods.history import MAX_HORIZON
+
+    if variant in rate_variants():
+        return max_layers
+    spec = _grammar_spec(variant)
+    if spec.horizon is not None:
+        return min(max_layers, spec.horizon)
+    return min(max_layers, MAX_HORIZON) if spec.needs_horizon else max_layers
 
 
 Step = Callable[[np.ndarray], np.ndarray]
@@ -169,7 +205,8 @@ def run_network(
     Returns (errors, hit): errors[k] = ||x_k - x*|| for the layers run, and the first k with
     errors[k] <= eps (None if not reached or eps is None). Stops at the first hit.
     """
-    method = variant_method(variant, inst.L, inst.mu)
+    max_layers = _horizon_cap(variant, max_layers)
+    method = variant_method(variant, inst.L, inst.mu, N=max_layers)
     errors: list[float] = []
     for k, x in enumerate(method.network_outputs(inst.phi, inst.W, inst.x0, max_layers)):
         err = float(np.linalg.norm(x - inst.x_star))
@@ -197,7 +234,7 @@ class RatesResult:
     slopes: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        known = list_variants()
+        known = {v: variant_info(v) for v in self.layers}
         return {
             "kappas": self.kappas,
             "eps": self.eps,
@@ -242,9 +279,16 @@ def measure_rates(
         raise OptnetError("give at least one kappa")
     if not (isinstance(eps, (int, float)) and 0 < eps < 1):
         raise OptnetError(f"eps must be in (0, 1), got {eps!r}")
-    bad = [v for v in variants if v not in known]
+    bad = []
+    for v in variants:
+        if v not in known:
+            try:
+                _grammar_spec(v)
+            except OptnetError:
+                bad.append(v)
     if bad:
-        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}")
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}, or give "
+                          f"a method file (PATH.json) or a family string blend:A:B:T")
     energy = _tanh_energy()
     result = RatesResult([float(k) for k in kappas], float(eps), dim, seed)
     result.layers = {v: [] for v in variants}
@@ -270,7 +314,7 @@ def format_rates(result: RatesResult) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    known = list_variants()
+    known = {v: variant_info(v) for v in result.layers}
     for v, counts in result.layers.items():
         eq, mom, theory = known[v]
         cells = [str(n) if n is not None else "not reached" for n in counts]
@@ -285,7 +329,7 @@ def write_outputs(result: RatesResult, out: Path) -> list[Path]:
     """rates.json, rates.csv and (when matplotlib is installed) rates.png."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "rates.json").write_text(json.dumps(result.to_json(), indent=1))
-    known = list_variants()
+    known = {v: variant_info(v) for v in result.layers}
     rows = ["variant,equation,kappa,layers,slope,theory_slope"]
     for v, counts in result.layers.items():
         for k, n in zip(result.kappas, counts, strict=True):

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target ||x_K - x*|| with ||x_0 - x*|| = 1 (default 1e-6)")
     parser.add_argument("--dim", type=int, help="dimension d (default 30; 16 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="instance seed (default 0)")
-    parser.add_argument("--variants", nargs="+", help="subset of the variants (default all)")
+    parser.add_argument("--variants", nargs="+",
+                        help="subset of the variants (default all); a method file (PATH.json, "
+                             "run for its own N steps) or a family string blend:A:B:T too")
     parser.add_argument("--out", type=Path, help="directory for rates.json/.csv/.png "
                                                  "(default runs/rates, runs/rates-quick)")
     parser.add_argument("--force", action="store_true",

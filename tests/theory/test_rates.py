@@ -129,8 +129,8 @@ def test_rates_and_the_certified_table_share_one_tuned_heavy_ball_beta(monkeypat
     made = []
     real = rates.variant_method
 
-    def recording(variant, L, mu):
-        made.append(real(variant, L, mu))
+    def recording(variant, L, mu, N=None):
+        made.append(real(variant, L, mu, N))
         return made[-1]
 
     def no_certificate(*args, **kwargs):
@@ -156,3 +156,27 @@ def test_rates_and_the_certified_table_share_one_tuned_heavy_ball_beta(monkeypat
     assert beta == pytest.approx((1 - math.sqrt(mu / L)) ** 2, rel=1e-15)
     assert abs(beta - (1 - math.sqrt(mu)) ** 2) > 0.1
     assert abs(beta - strongly_convex_beta(L, mu) ** 2) > 0.01
+
+
+def test_a_method_file_runs_for_its_own_horizon_only(tmp_path) -> None:
+    """optnet rates takes a method file (what optnet design writes) as a variant: it runs for
+    its N steps only; a name that is neither a variant nor a method is refused with the
+    accepted forms (negative control)."""
+    import json
+
+    from optnet_theory import get_method
+    from optnet_theory.errors import OptnetError
+    from optnet_theory.methods.files import method_file_record
+    from optnet_theory.methods.history import dense_h
+    from optnet_theory.rates import build_instance, measure_rates, run_network
+
+    path = tmp_path / "designed-5.json"
+    path.write_text(json.dumps(method_file_record(
+        name="designed-5", h=dense_h(get_method("ogm", N=5), 5), function_class="smooth-convex",
+        metric="function-gap", initial="distance", L=1.0, mu=0.0)))
+    errors, hit = run_network(str(path), build_instance(10.0, 8), 1000, 1e-6)
+    assert len(errors) == 6 and hit is None  # x_0..x_5, then the file's horizon ends
+    result = measure_rates([10.0], dim=8, variants=["gd", str(path)])
+    assert result.layers["gd"][0] is not None and result.layers[str(path)] == [None]
+    with pytest.raises(OptnetError, match="method file"):
+        measure_rates([10.0], dim=8, variants=["no-such-method"])
