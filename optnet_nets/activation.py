@@ -370,7 +370,8 @@ def make_activation(spec: Any = DEFAULT_ACTIVATION) -> ActivationFactory:
     """Resolve ``spec`` (registry name, formula in x, or SymPy expression) to a factory.
 
     Raises :class:`OptnetError` for anything else, for formulas the whitelist refuses, for a
-    Phi that is not real and finite on R, and for a node with no torch translation.
+    Phi that is not real and finite on R or does not depend on x (a constant layer passes no
+    signal and no gradient), and for a node with no torch translation.
     """
     if isinstance(spec, str) and not spec.strip():
         raise OptnetError("activation is empty; give a registry name or a formula in x")
@@ -385,4 +386,9 @@ def make_activation(spec: Any = DEFAULT_ACTIVATION) -> ActivationFactory:
     from optnet_theory.energy import derive_energy
 
     energy = derive_energy(spec)
+    if not energy.phi.has(X):
+        raise OptnetError(
+            f"activation {energy.spec!r} is the constant {energy.phi}: a network layer needs a "
+            "Phi that depends on x (e.g. tanh, x*sigmoid(x))"
+        )
     return ActivationFactory(spec, energy.spec, torch_function(energy.phi))

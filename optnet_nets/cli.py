@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prove": ("optnet_proofs.cli", "run the executable symbolic proofs and write a report"),
     "rates": ("optnet_theory.commands.rates", "measure layers-to-epsilon against L/mu (Sec. 5.1)"),
     "certify": ("optnet_theory.commands.certify", "exact worst case of a method or net (PEP)"),
+    "design": ("optnet_theory.commands.design", "the best N-step method for a class, by PEP"),
     "models": ("optnet_nets.commands.models", "list the model zoo with equations and baselines"),
     "data": ("optnet_nets.commands.data", "download a dataset, checksum-verified (Sec. 7.1)"),
     "train": ("optnet_nets.commands.train", "train a model with the paper's recipe (Sec. 7.1)"),

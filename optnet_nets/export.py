@@ -12,29 +12,51 @@ convolution, last linear layer), and a strict ``load_state_dict`` proves the reb
   (``pip install 'optnet[onnx]'``: onnx and onnxscript).
 
 The batch size is dynamic; the image size is that of the run's data (:func:`image_size`: the
-dataset's own, or its ``image_size``/``pad_to`` option), since pooling layers make some
-networks' shapes depend on the parity of the side. Inputs are normalised exactly as in training (the
-dataset's per-channel mean and standard deviation); the network is in eval mode (BatchNorm
-running statistics). The file is written atomically and checked on a fresh random batch before
-the function returns: the exported outputs must equal the original's.
+dataset's own, or its ``image_size``/``pad_to`` option; at most ``MAX_IMAGE_SIDE`` a side),
+since pooling layers make some networks' shapes depend on the parity of the side. Inputs are
+normalised exactly as in training (the dataset's per-channel mean and standard deviation); the
+network is in eval mode (BatchNorm running statistics).
+
+The file is written to a temporary file beside the target and checked there on a fresh random
+batch (the exported outputs must equal the original's within :data:`TOLERANCE`); only a file
+that passes is moved into place, atomically, and an existing file is replaced only with
+``force`` (:mod:`optnet_theory.atomic`). A failed check leaves nothing behind. Writing into the
+run folder itself (the default) takes the run's lock (:mod:`optnet_nets.folder_lock`). The
+checkpoint is read with its ``model`` and ``config`` checked
+(:func:`optnet_nets.train.checkpoint.load_state`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from optnet_nets.folder_lock import folder_lock
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
+from optnet_nets.writable import writable_file
+from optnet_theory.atomic import staged
 from optnet_theory.errors import OptnetError
 
-__all__ = ["FORMATS", "check_export", "export_run", "image_size", "load_trained"]
+__all__ = [
+    "FORMATS",
+    "MAX_IMAGE_SIDE",
+    "TOLERANCE",
+    "Exported",
+    "check_export",
+    "export_run",
+    "image_size",
+    "load_trained",
+]
 
 #: format name -> file suffix.
 FORMATS: dict[str, str] = {"pt2": ".pt2", "onnx": ".onnx"}
@@ -43,6 +65,13 @@ FORMATS: dict[str, str] = {"pt2": ".pt2", "onnx": ".onnx"}
 _FILE_SIDE = {"cifar10": 32, "cifar100": 32, "mnist": 28, "fashion-mnist": 28}
 #: Largest batch declared to the exporter (the batch dimension is dynamic).
 _MAX_BATCH = 1 << 16
+#: Largest image side accepted (ImageNet's is 224): the export traces and checks the network on
+#: batches of that size, whose activations grow with the side squared.
+MAX_IMAGE_SIDE = 1024
+#: format -> largest accepted max|exported - original| / max|original|. torch.export runs the
+#: same kernels (equal up to re-association of a few sums); ONNX Runtime has its own
+#: convolution and reduction kernels in float32, so float32 rounding over ~100 layers shows.
+TOLERANCE = {"pt2": 1e-6, "onnx": 1e-4}
 
 
 def _channels_and_classes(weights: dict[str, torch.Tensor]) -> tuple[int, int]:
@@ -57,7 +86,7 @@ def load_trained(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, 
     """The trained network of ``run_dir`` (eval mode, CPU) and the run's saved config."""
     from optnet_nets.models import create_model
 
-    state = load_state(Path(run_dir) / CHECKPOINT_NAME)
+    state = load_state(Path(run_dir) / CHECKPOINT_NAME, need=("model", "config"))
     config, weights = state["config"], state["model"]
     in_channels, num_classes = _channels_and_classes(weights)
     model = create_model(
@@ -151,30 +180,72 @@ def check_export(model: nn.Module, path: str | os.PathLike[str], size: tuple[int
     return float((got - expected).abs().max()) / scale
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export_run` did: the file (written only if ``passed``), the input size, the
+    largest relative difference of the outputs (None when onnxruntime is missing to check an
+    ONNX file) and what ran the check."""
+
+    path: Path
+    size: tuple[int, int]
+    max_rel_difference: float | None
+    checked_with: str | None
+    passed: bool
+
+    def _old_pair(self) -> tuple[Path, tuple[int, int]]:
+        warnings.warn("export_run returns an Exported record now; read .path and .size instead "
+                      "of unpacking (path, size)", DeprecationWarning, stacklevel=3)
+        return self.path, self.size
+
+    def __iter__(self) -> Iterator[Any]:
+        """``path, size = export_run(...)`` as before (deprecated)."""
+        return iter(self._old_pair())
+
+    def __getitem__(self, index: int) -> Any:
+        """``export_run(...)[0]`` as before (deprecated)."""
+        return self._old_pair()[index]
+
+
+def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    if len(size) != 2 or not all(isinstance(v, int) and 1 <= v <= MAX_IMAGE_SIDE for v in size):
+        raise OptnetError(f"the image size must be two sides in 1..{MAX_IMAGE_SIDE}, got {size}")
+    return size
+
+
 def export_run(
     run_dir: str | os.PathLike[str],
     fmt: str = "pt2",
     out: str | os.PathLike[str] | None = None,
     size: tuple[int, int] | None = None,
-) -> tuple[Path, tuple[int, int]]:
+    *,
+    force: bool = False,
+) -> Exported:
     """Write the trained network of ``run_dir`` as ``fmt`` (``pt2`` or ``onnx``) to ``out``
     (default ``RUN_DIR/model.pt2`` or ``.onnx``) for images of ``size`` (default: the run's,
-    :func:`image_size`); returns the path and the size."""
+    :func:`image_size`), if its outputs pass the check (module docstring); an existing file
+    is replaced only with ``force``."""
     if fmt not in FORMATS:
         raise OptnetError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     target = Path(out) if out is not None else Path(run_dir) / f"model{FORMATS[fmt]}"
     if target.suffix != FORMATS[fmt]:
         raise OptnetError(f"--out for --format {fmt} must end in {FORMATS[fmt]}, got {target}")
-    model, config = load_trained(run_dir)
-    size = size or image_size(config)
-    if min(size) < 1:
-        raise OptnetError(f"the image size must be positive, got {size}")
-    example = example_input(model, size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
-    try:
-        _WRITERS[fmt](model, example, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target, size
+    if size is not None:
+        _check_size(size)
+    writable_file(target, "--out")
+    if (target.exists() or target.is_symlink()) and not force:
+        raise OptnetError(f"{target} exists; pass --force to replace it (or another --out)")
+    inside = target.parent.resolve() == Path(run_dir).resolve()  # a file in the run folder:
+    lock = folder_lock(run_dir, "optnet export") if inside else contextlib.nullcontext()
+    with lock:  # one writer per run folder (a training still running there refuses it)
+        model, config = load_trained(run_dir)
+        size = _check_size(size or image_size(config))
+        example = example_input(model, size)
+        checker = "torch.export.load" if fmt == "pt2" else (
+            "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else None)
+        with staged(target, suffix=target.suffix) as stage:
+            _WRITERS[fmt](model, example, stage.path)
+            error = check_export(model, stage.path, size) if checker else None
+            passed = error is None or error <= TOLERANCE[fmt]
+            if passed:
+                stage.commit(replace=force)
+    return Exported(target, size, error, checker, passed)

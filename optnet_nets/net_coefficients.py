@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from optnet_nets.models.method_rule import Entry, Update, relaxed_layer, restore
+from optnet_nets.models.method_rule import Update, relaxed_layer, restore
 from optnet_nets.models.stage import MethodNet, MethodStage
 from optnet_theory.errors import OptnetError
 from optnet_theory.learned import LearnedSchedule, learned_method
@@ -116,11 +116,8 @@ def _method_net(model: MethodNet) -> NetCoefficients:
         D += (0.0,) * (m - len(D))
         if restart and s > 0:
             size = len(model.initial)
-        def number(entry: Entry, stage: MethodStage = stage) -> float:
-            return float(stage.value(entry))
-
         for k, layer in enumerate(stage.layers):
-            st = restore(relaxed_layer(layer, number, m, size), D)
+            st = restore(relaxed_layer(layer, stage.number, m, size), D)
             size = len(layer.slots)
             if restart and s > 0 and k == 0:
                 st = _fold_restart(st, initial, steps[-1].D)
@@ -157,8 +154,8 @@ def heavy_ball_betas(model: nn.Module) -> LearnedSchedule | None:
         for layer in stage.layers:
             update = layer.slots[0]
             assert isinstance(update, Update)  # heavy_ball_layer: (x_{k+1}, x_k)
-            beta1.append(float(stage.value(update.skip[0])))
-            beta2.append(float(stage.value(update.skip[1])))
+            beta1.append(stage.number(update.skip[0]))
+            beta2.append(stage.number(update.skip[1]))
     return LearnedSchedule(model.equation, tuple(beta1), tuple(beta2), frozenset(restarts))
 
 

@@ -104,11 +104,19 @@ def paired_tied_ranks(table: np.ndarray) -> np.ndarray:
     means = t.mean(axis=1)
     order = np.argsort(means, kind="mergesort")
     S = t.shape[1]
-    linked = []
-    for a, b in itertools.pairwise(order):
-        se = float(np.std(t[b] - t[a], ddof=1)) / math.sqrt(S) if S > 1 else 0.0
-        linked.append(abs(means[b] - means[a]) < se)
-    return _average_ranks(means, _chain_groups(order, linked))
+    if S > 1 and len(order) > 1:
+        diff = t[order[1:]] - t[order[:-1]]
+        se = diff.std(axis=1, ddof=1) / math.sqrt(S)
+        linked = np.abs(means[order[1:]] - means[order[:-1]]) < se
+    else:
+        linked = np.zeros(max(len(order) - 1, 0), dtype=bool)
+    groups = np.empty(len(order), dtype=int)
+    groups[order] = np.concatenate([[0], np.cumsum(~linked)])
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(len(order), dtype=float)
+    sums = np.bincount(groups, weights=ranks)
+    counts = np.bincount(groups)
+    return (sums / counts)[groups]
 
 
 def interval_ranks(intervals: Sequence[tuple[float, float]]) -> np.ndarray:

@@ -3,8 +3,10 @@
 A run's ``config.json`` (written by ``optnet train``) holds its :class:`TrainConfig`. Two runs'
 test errors are comparable only when they saw the same data (dataset and subset) for the same
 planned length with the same recipe (Sec. 7.1: lr, schedule, batch, momentum, weight decay,
-augmentation, initialisation). :func:`run_setting` extracts those fields as short strings;
-:func:`differences` names the ones that are not the same across runs. Torch-free.
+augmentation, initialisation) in the same arithmetic (``amp``: the precision the run used,
+its ``amp_used``; for runs from before ``--amp auto``, their ``amp``, where None meant fp32).
+:func:`run_setting` extracts those fields as short strings; :func:`differences` names the ones
+that are not the same across runs. Torch-free.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def run_setting(run_dir: str | os.PathLike[str]) -> dict[str, str]:
         config = {}
     if not isinstance(config, dict):
         config = {}
+    if config.get("amp_used") is not None:  # what the run used; before it, None meant fp32
+        config["amp"] = config["amp_used"]
+    elif "amp" in config and config["amp"] is None:
+        config["amp"] = "none"
     renamed = {"subset": "dataset_options", "planned_epochs": "epochs"}
     config = {key: config[renamed.get(key, key)] for key in COMPARED_FIELDS
               if renamed.get(key, key) in config}

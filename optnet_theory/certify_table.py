@@ -1,7 +1,8 @@
 """Rates in one table: certified rates against kappa, beside the published ones.
 
-For every variant of ``optnet rates`` (:data:`optnet_theory.rates.VARIANTS`, the one list of
-them) and kappa = L/mu in {10, 100, 1000} (L = 1):
+For every variant of ``optnet rates`` (:func:`optnet_theory.rates.list_variants`, derived from
+the registered methods) and kappa = L/mu in {10, 100, 1000} (L = 1;
+:data:`optnet_theory.rates.KAPPAS`):
 
 * the certified linear rate of :func:`~optnet_theory.certify.rate.certify_rate` (a quadratic
   Lyapunov function; none for a time-varying method, or where no certificate below 1 exists)
@@ -9,7 +10,8 @@ them) and kappa = L/mu in {10, 100, 1000} (L = 1):
 * the N-step rates (||x_N - x*||^2)^(1/(2N)) from the certified intervals of the worst case of
   ||x_N - x*||^2 at N = 10, 20, 40 (through the certificate cache), for every method, time
   varying or not;
-* the published rate, where one exists (:data:`optnet_theory.paper_values.PUBLISHED_RATES`).
+* the published rate, where one exists (the variant's ``published``,
+  :class:`optnet_theory.methods.spec.RateVariant`).
 
 Rates overlap within certification accuracy when their intervals do: :func:`compare_rates`
 says so instead of ranking them.
@@ -17,14 +19,14 @@ says so instead of ranking them.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
+from optnet_theory.rates import KAPPAS  # the condition numbers of the table (L = 1)
 
 __all__ = [
     "KAPPAS",
@@ -36,8 +38,6 @@ __all__ = [
     "write_json_atomic",
 ]
 
-#: condition numbers of the table (L = 1, mu = 1/kappa).
-KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 #: horizons certified.
 TABLE_STEPS: tuple[int, ...] = (10, 20, 40)
 #: what a comparison of two overlapping intervals says.
@@ -48,17 +48,10 @@ TABLE_MAX_GAP = 0.05
 
 
 def write_json_atomic(data: Any, path: Path) -> None:
-    """``data`` as JSON at ``path``: a temporary file renamed into place (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Deprecated: :func:`optnet_theory.atomic.write_json` (``path`` first) writes the same file."""
+    warnings.warn("optnet_theory.certify_table.write_json_atomic is deprecated; use "
+                  "optnet_theory.atomic.write_json(path, data)", DeprecationWarning, stacklevel=2)
+    write_json(path, data)
 
 
 def compare_rates(a: tuple[float, float], b: tuple[float, float]) -> str:
@@ -87,13 +80,13 @@ def certified_rates(
 
     from optnet_theory.certify.cache import cached_certify
     from optnet_theory.certify.rate import certify_rate
-    from optnet_theory.paper_values import PUBLISHED_RATES
-    from optnet_theory.rates import VARIANTS, variant_method
+    from optnet_theory.rates import rate_variants, variant_method
 
-    chosen = tuple(VARIANTS) if variants is None else variants
-    bad = [v for v in chosen if v not in VARIANTS]
+    known = rate_variants()
+    chosen = tuple(known) if variants is None else variants
+    bad = [v for v in chosen if v not in known]
     if bad:
-        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}")
     rows: dict[str, Any] = {}
     for variant in chosen:
         for kappa in kappas:
@@ -104,8 +97,9 @@ def certified_rates(
                 "rate_lower": rate.rate_lower, "rate_reason": rate.reason, "n_step": {},
                 "published": None,
             }
-            if variant in PUBLISHED_RATES:
-                formula, text, source = PUBLISHED_RATES[variant]
+            published = known[variant][1].published
+            if published is not None:
+                formula, text, source = published
                 row["published"] = {"rate": formula(kappa), "formula": text, "source": source}
             for n in steps:
                 try:

@@ -32,7 +32,13 @@ from optnet_theory.antiderivative.reference import REF_DPS, psi_by_quadrature
 from optnet_theory.antiderivative.timelimit import map_with_limit, start_with_limit
 from optnet_theory.errors import OptnetError
 from optnet_theory.formula import parse_formula
-from optnet_theory.numerics import FloatFn, MpFn, float_function, mp_function
+from optnet_theory.numerics import (
+    FloatFn,
+    MpFn,
+    float_function,
+    missing_evaluators,
+    mp_function,
+)
 
 FLOAT_AUDIT_POINTS = np.concatenate(
     [-np.geomspace(1e3, 1e-3, 25), [0.0], np.geomspace(1e-3, 1e3, 25)]
@@ -291,11 +297,22 @@ def activation_phi(spec: str | sp.Expr, **params: float) -> sp.Expr:
 def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy:
     """derive_energy with validated, hashable arguments (cached: Energy is immutable)."""
     label, phi, values = _resolve(spec, dict(items))
+    missing = missing_evaluators(phi, X)
+    if missing:
+        raise OptnetError(
+            f"Phi = {phi} uses {', '.join(missing)}, which neither NumPy, SciPy nor mpmath "
+            "evaluates; write Phi with the functions of a formula (optnet derive --help)"
+        )
     phi_mp = _check_phi(phi)
     phi_fn = float_function(phi, X, phi_mp)
     dphi = sp.diff(as_piecewise(phi), X)
     dphi_fn = float_function(dphi, X)
     psi, steps = antiderivative_on_reals(phi, X)
+    missing = [] if psi is None else missing_evaluators(psi, X)
+    if missing:
+        steps.append(f"closed form {psi} uses {', '.join(missing)}, which nothing here "
+                     "evaluates; falling back to numeric")
+        psi = None
     if psi is not None:
         psi_mp = mp_function(psi, X)
         psi_fn = float_function(psi, X, psi_mp)

@@ -44,18 +44,22 @@ def memory_limit() -> float:
         return 8.0 * 2**30
 
 
-def check_resources(what: str, need: Estimate, force: bool = False) -> None:
-    """Raise :class:`OptnetError` when ``need`` exceeds the limits (unless ``force``)."""
+def check_resources(
+    what: str, need: Estimate, force: bool = False, *, override: str = "--force"
+) -> None:
+    """Raise :class:`OptnetError` when ``need`` exceeds the limits (unless ``force``);
+    ``override`` names the way to skip the check (``--force`` on the CLI, ``force=True`` in
+    Python)."""
     if force:
         return
     limit = memory_limit()
     if need.bytes > limit:
         raise OptnetError(
             f"{what} needs about {need.bytes / 2**30:.3g} GiB of memory, over the limit of "
-            f"{limit / 2**30:.3g} GiB (half of this machine's); use smaller sizes, or --force"
+            f"{limit / 2**30:.3g} GiB (half of this machine's); use smaller sizes, or {override}"
         )
     if need.seconds > MAX_SECONDS:
         raise OptnetError(
             f"{what} would take at least {need.seconds / 3600:.3g} hours, over the limit of "
-            f"{MAX_SECONDS / 3600:g} hour(s); use smaller sizes, or --force"
+            f"{MAX_SECONDS / 3600:g} hour(s); use smaller sizes, or {override}"
         )

@@ -2,16 +2,16 @@
 numbers in optnet.
 
 Everything here is copied from Li, Yang, Chen, Lin (arXiv:1810.01638) exactly as printed, or,
-in :data:`PUBLISHED_RATES`, from the cited sources, so that computed results can be set beside
-it. Nothing in this module is a result of optnet, and no
-code may use these values in place of computing its own. Where the printed value is wrong the
-correction lives in the code that derives it (and in ``docs/paper-map.md``), never here.
+in ``PUBLISHED_RATES`` (written in the methods' definitions, read here), from the cited
+sources, so that computed results can be set beside it. Nothing in this module is a result of
+optnet, and no code may use these values in place of computing its own. Where the printed value
+is wrong the correction lives in the code that derives it (and in ``docs/paper-map.md``),
+never here.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from typing import Any
 
 #: Table 2: MSE after 1,000 epochs, by structure and depth (Sec. 5.3), as printed.
 TABLE2_DEPTHS: tuple[int, ...] = (10, 20, 30, 40)
@@ -96,21 +96,14 @@ def table1_transcription() -> dict[str, tuple[object, object]]:
     }
 
 
-#: Published linear rates of ||x_k - x*|| per iteration on the L-smooth mu-strongly convex
-#: class, kappa = L/mu: ``optnet rates`` variant -> (rate as a function of kappa, the formula as
-#: printed, its source). Transcriptions, set beside the certified rates of
-#: ``optnet certify --table``.
-PUBLISHED_RATES: dict[str, tuple[Callable[[float], float], str, str]] = {
-    "gd": (lambda k: 1 - 1 / k, "1 - 1/kappa", "step 1/L; Nesterov 2004, Thm 2.1.15"),
-    "hb-quadratic": (lambda k: (math.sqrt(k) - 1) / (math.sqrt(k) + 1),
-                     "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)",
-                     "on quadratics only (Polyak 1964); no global rate (Lessard, Recht & "
-                     "Packard 2016)"),
-    "agd-fn4": (lambda k: math.sqrt(1 - 1 / math.sqrt(k)), "sqrt(1 - 1/sqrt(kappa))",
-                "f - f* + mu/2 ||z - x*||^2 shrinks by 1 - 1/sqrt(kappa) per step "
-                "(Nesterov 2004, Thm 2.2.3; footnote 4's momentum)"),
-    "tmm": (lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
-            "Van Scoy, Freeman & Lynch 2018"),
-    "item": (lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
-             "asymptotically; Taylor & Drori 2023"),
-}
+def __getattr__(name: str) -> Any:
+    """``PUBLISHED_RATES`` (``optnet rates`` variant -> (rate of kappa = L/mu, the formula as
+    printed, its source)), read from the registered methods' rate variants when asked for: each
+    published rate is written once, in its method's definition
+    (:class:`optnet_theory.methods.spec.RateVariant`)."""
+    if name == "PUBLISHED_RATES":
+        from optnet_theory.rates import rate_variants
+
+        return {key: v.published for key, (_, v) in rate_variants().items()
+                if v.published is not None}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

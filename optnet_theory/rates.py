@@ -36,16 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import root
 
-from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods import Method, get_method
-from optnet_theory.paper_values import SIMULATION_HB_BETA
+from optnet_theory.methods import Method, MethodSpec, get_spec, list_methods
+from optnet_theory.methods.spec import RateVariant
 from optnet_theory.validation import check_int
 
-__all__ = [
-    "VARIANTS",
+__all__ = [  # and VARIANTS, computed when read (module __getattr__)
+    "FULL_KAPPAS",
+    "KAPPAS",
+    "rate_variants",
+    "variant_method",
+    "list_variants",
     "Instance",
     "RatesResult",
     "build_instance",
@@ -56,44 +58,81 @@ __all__ = [
     "write_outputs",
 ]
 
-#: variant -> (equation, momentum choice, slope the theory predicts or None if it makes none)
-VARIANTS: dict[str, tuple[str, str, float | None]] = {
-    "gd": ("(7)", "-", 1.0),
-    "hb-tuned": ("(11)", "beta = (1 - sqrt(mu))^2", 0.5),
-    "hb-polyak": ("(11)", "Polyak beta ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2, unit step", 0.5),
-    "hb-quadratic": ("(11)", "Polyak's quadratic tuning: that beta and step 4/(sqrt L + sqrt mu)^2",
-                     0.5),
-    "hb-0.3": ("(11)", "beta = 0.3 (Sec. 5.3)", 1.0),
-    "agd-fn4": ("(12)", "footnote 4: beta = (sqrt L - sqrt mu)/(sqrt L + sqrt mu)", 0.5),
-    "agd-theta": ("(12)", "theta schedule of (3)", None),
-    "agd2-fn4": ("(13)", "h of (5) with footnote 4's constant beta", 0.5),
-    "agd2-theta": ("(13)", "h of (5) with the theta schedule", None),
-    "admm": ("(14)", "-", 1.0),
-    "tmm": ("TMM", "Van Scoy, Freeman & Lynch 2018, rho = 1 - sqrt(mu/L)", 0.5),
-    "item": ("ITEM", "Taylor & Drori 2023, q = mu/L", 0.5),
-}
+#: the kappa grid {10, 100, 1000} (L = 1, mu = 1/kappa): ``optnet rates --quick``, the report's
+#: quick rates and the certified-rates table (:mod:`optnet_theory.certify_table`).
+KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
+#: the full grid of ``optnet rates`` and the report: half decades from 10 to 10^4.
+FULL_KAPPAS: tuple[float, ...] = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766,
+                                  10000.0)  # fmt: skip
+
+def rate_variants() -> dict[str, tuple[MethodSpec, RateVariant]]:
+    """Every variant of the registered methods, in registry order (read when called, so a
+    method registered later has its rows): variant name -> (its method, the variant)."""
+    out: dict[str, tuple[MethodSpec, RateVariant]] = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        for variant in spec.rate_variants:
+            out[variant.name(name)] = (spec, variant)
+    return out
 
 
-def variant_method(variant: str, L: float, mu: float) -> Method:
-    """The registered method a variant runs, with its parameters for the instance's (L, mu)."""
-    if variant not in VARIANTS:
-        raise OptnetError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    name, _, choice = variant.partition("-")
-    if name == "hb":
-        if choice == "quadratic":
-            step = 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2
-            return get_method("hb", L=L, mu=mu, beta=strongly_convex_beta(L, mu) ** 2,
-                              step=step)
-        beta = {
-            "tuned": tuned_hb_beta(1.0 / L, mu),
-            "polyak": strongly_convex_beta(L, mu) ** 2,
-            "0.3": SIMULATION_HB_BETA,
-        }[choice]
-        return get_method("hb", L=L, mu=mu, beta=beta, step=1.0 / L)
-    if name in ("agd", "agd2"):
-        momentum = "constant" if choice == "fn4" else "theta"
-        return get_method(name, L=L, mu=mu, momentum=momentum)
-    return get_method(name, L=L, mu=mu)
+def list_variants() -> dict[str, tuple[str, str, float | None]]:
+    """variant -> (equation, momentum choice, slope the theory predicts or None if it makes
+    none), from the registered methods' :attr:`~optnet_theory.methods.MethodSpec.rate_variants`.
+    """
+    return {key: (v.equation, v.choice, v.slope) for key, (_, v) in rate_variants().items()}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VARIANTS":  # computed when read: the registry may have grown
+        return list_variants()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def variant_info(variant: str) -> tuple[str, str, float | None]:
+    """(equation, momentum choice, predicted slope) of a variant; any other name of the method
+    grammar (a method file, a family string) runs as given, with no predicted slope."""
+    known = list_variants()
+    if variant in known:
+        return known[variant]
+    spec = _grammar_spec(variant)
+    return spec.equation or "(18)", "as given", None
+
+
+def _grammar_spec(variant: str) -> MethodSpec:
+    try:
+        return get_spec(variant)
+    except OptnetError:
+        raise OptnetError(f"unknown variant {variant!r}; choose from "
+                          f"{', '.join(list_variants())}, or give a method file (PATH.json) or "
+                          f"a family string blend:A:B:T") from None
+
+
+def variant_method(variant: str, L: float, mu: float, N: int | None = None) -> Method:
+    """The method a variant runs, with its parameters for the instance's (L, mu); a method
+    file or family string (not a variant name) runs as given, with horizon N where it needs
+    one (a method file: its own)."""
+    known = rate_variants()
+    if variant not in known:
+        spec = _grammar_spec(variant)
+        horizon = None if spec.horizon is not None or not spec.needs_horizon else N
+        return spec.bind(L=L, mu=mu, N=horizon)
+    spec, chosen = known[variant]
+    params = chosen.params(L, mu) if chosen.params is not None else {}
+    return spec.bind(L=L, mu=mu, **params)
+
+
+def _horizon_cap(variant: str, max_layers: int) -> int:
+    """``max_layers``, or less for a method given by its dense form: a method file's own
+    horizon, a family's largest (:data:`~optnet_theory.methods.history.MAX_HORIZON`)."""
+    from optnet_theory.methods.history import MAX_HORIZON
+
+    if variant in rate_variants():
+        return max_layers
+    spec = _grammar_spec(variant)
+    if spec.horizon is not None:
+        return min(max_layers, spec.horizon)
+    return min(max_layers, MAX_HORIZON) if spec.needs_horizon else max_layers
 
 
 Step = Callable[[np.ndarray], np.ndarray]
@@ -140,6 +179,8 @@ def build_instance(kappa: float, dim: int, seed: int = 0, energy: Any = None) ->
     phi = energy.phi_fn
     dphi = energy.dphi_fn
     start = rng.standard_normal(dim)
+    from scipy.optimize import root  # here only: importing the module (its grids) stays cheap
+
     sol = root(
         lambda x: x - phi(W @ x),
         start,
@@ -164,7 +205,8 @@ def run_network(
     Returns (errors, hit): errors[k] = ||x_k - x*|| for the layers run, and the first k with
     errors[k] <= eps (None if not reached or eps is None). Stops at the first hit.
     """
-    method = variant_method(variant, inst.L, inst.mu)
+    max_layers = _horizon_cap(variant, max_layers)
+    method = variant_method(variant, inst.L, inst.mu, N=max_layers)
     errors: list[float] = []
     for k, x in enumerate(method.network_outputs(inst.phi, inst.W, inst.x0, max_layers)):
         err = float(np.linalg.norm(x - inst.x_star))
@@ -192,6 +234,7 @@ class RatesResult:
     slopes: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        known = {v: variant_info(v) for v in self.layers}
         return {
             "kappas": self.kappas,
             "eps": self.eps,
@@ -201,9 +244,9 @@ class RatesResult:
             "instances": self.instances,
             "layers": self.layers,
             "slopes": self.slopes,
-            "theory": {v: VARIANTS[v][2] for v in self.layers},
-            "momentum": {v: VARIANTS[v][1] for v in self.layers},
-            "equation": {v: VARIANTS[v][0] for v in self.layers},
+            "theory": {v: known[v][2] for v in self.layers},
+            "momentum": {v: known[v][1] for v in self.layers},
+            "equation": {v: known[v][0] for v in self.layers},
         }
 
 
@@ -221,21 +264,31 @@ def measure_rates(
     eps: float = 1e-6,
     dim: int = 30,
     seed: int = 0,
-    variants: Sequence[str] = tuple(VARIANTS),
+    variants: Sequence[str] | None = None,
     budget: float = 6.0,
 ) -> RatesResult:
     """Layers to eps for every variant and kappa; log-log slopes of layers against kappa.
 
     A run stops after ``budget * kappa * ln(1/eps) + 100`` layers (GD needs about
     ``kappa ln(1/eps)``); a variant that has not reached eps by then counts as not reached.
+    ``variants``: default every variant of the registered methods (:func:`list_variants`).
     """
+    known = list_variants()
+    variants = tuple(known) if variants is None else variants
     if not kappas:
         raise OptnetError("give at least one kappa")
     if not (isinstance(eps, (int, float)) and 0 < eps < 1):
         raise OptnetError(f"eps must be in (0, 1), got {eps!r}")
-    bad = [v for v in variants if v not in VARIANTS]
+    bad = []
+    for v in variants:
+        if v not in known:
+            try:
+                _grammar_spec(v)
+            except OptnetError:
+                bad.append(v)
     if bad:
-        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+        raise OptnetError(f"unknown variant(s) {bad}; choose from {', '.join(known)}, or give "
+                          f"a method file (PATH.json) or a family string blend:A:B:T")
     energy = _tanh_energy()
     result = RatesResult([float(k) for k in kappas], float(eps), dim, seed)
     result.layers = {v: [] for v in variants}
@@ -261,8 +314,9 @@ def format_rates(result: RatesResult) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
+    known = {v: variant_info(v) for v in result.layers}
     for v, counts in result.layers.items():
-        eq, mom, theory = VARIANTS[v]
+        eq, mom, theory = known[v]
         cells = [str(n) if n is not None else "not reached" for n in counts]
         s = result.slopes[v]
         lines.append(f"| {v} | {eq} | {mom} | " + " | ".join(cells) + " | "
@@ -275,11 +329,12 @@ def write_outputs(result: RatesResult, out: Path) -> list[Path]:
     """rates.json, rates.csv and (when matplotlib is installed) rates.png."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "rates.json").write_text(json.dumps(result.to_json(), indent=1))
+    known = {v: variant_info(v) for v in result.layers}
     rows = ["variant,equation,kappa,layers,slope,theory_slope"]
     for v, counts in result.layers.items():
         for k, n in zip(result.kappas, counts, strict=True):
-            rows.append(f"{v},{VARIANTS[v][0]},{k!r},{'' if n is None else n},"
-                        f"{result.slopes[v]!r},{VARIANTS[v][2]!r}")
+            rows.append(f"{v},{known[v][0]},{k!r},{'' if n is None else n},"
+                        f"{result.slopes[v]!r},{known[v][2]!r}")
     (out / "rates.csv").write_text("\n".join(rows) + "\n")
     written = [out / "rates.json", out / "rates.csv"]
     try:
@@ -294,7 +349,7 @@ def write_outputs(result: RatesResult, out: Path) -> list[Path]:
         pts = [(k, n) for k, n in zip(result.kappas, counts, strict=True) if n is not None]
         if pts:
             s = result.slopes[v]
-            label = f"{v} {VARIANTS[v][0]}" + (f", slope {s:.2f}" if s is not None else "")
+            label = f"{v} {known[v][0]}" + (f", slope {s:.2f}" if s is not None else "")
             ax.loglog(*zip(*pts, strict=True), marker="o", color=f"C{i}", label=label)
     ax.set_xlabel("κ = L/μ")
     ax.set_ylabel(f"layers to ||x_K − x*|| ≤ {result.eps:g}")

@@ -1,8 +1,7 @@
 """Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer, for every method.
 
-Length note: over 400 lines because the error model (the tolerance below), the drawn settings
-and the claim runner share the Setting record; the method generation itself lives in
-:mod:`optnet_theory.methods`.
+The trials (W, U, x_0) are drawn in :mod:`optnet_theory.verify_settings`; the method
+generation itself lives in :mod:`optnet_theory.methods`.
 
 For an activation (anything :func:`~optnet_theory.derive_energy` accepts) and an SPD matrix W,
 each claim runs Lemma 1's three steps, using the energy's own gradient (9):
@@ -36,7 +35,9 @@ O(k) as beta_k -> 1; HB's constant beta, 0.3 by default but any value via ``beta
 treated the same way). Over 400 random settings (dims 1-32, depths 1-40, cond <= 1e3, random
 registry activations) the largest rel was 0.066 of this bound. A formula error instead shows
 up at the size of the perturbation (e.g. 1e-4 for beta off by 1e-3), orders of magnitude
-above it; at 50 digits the bound is below 1e-40.
+above it; at 50 digits the bound is below 1e-40. A check whose bound would exceed
+``MAX_TOLERANCE`` = 1e-3 is refused with the condition number (issue 24): it would pass
+whatever the two sides are.
 
 W is drawn (when not given) with spectrum geometrically spaced in [1/(c cond), 1/c], c the
 Lipschitz constant of Phi (estimated on a grid), so each layer x -> Phi(W x) is non-expansive
@@ -51,59 +52,72 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from numbers import Real
 from typing import Any
 
 import mpmath
 import numpy as np
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import (
-    as_square_matrix,
-    check_spd,
-    general_sqrt,
-    random_spd,
-    spd_sqrt,
-    to_mp,
-)
-from optnet_theory.methods import Method, get_method, list_methods
+from optnet_theory.methods import Method, get_method, get_spec, list_methods
+from optnet_theory.methods.paper import AGD, AGD2  # the two forms (3) and (4) of one method
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
+from optnet_theory.verify_settings import MAX_DRAWN_COND, Setting, make_settings
 
-__all__ = [
-    "CLAIMS",
+__all__ = [  # and CLAIMS, PAPER_CLAIMS: computed when read (module __getattr__)
+    "FORMS_CLAIM",
+    "MAX_TOLERANCE",
+    "MAX_DRAWN_COND",
     "TOLERANCE_FACTOR",
     "ClaimResult",
     "Setting",
     "claim_error",
+    "list_claims",
+    "paper_claims",
     "make_settings",
     "verify_all",
     "verify_claim",
 ]
 
-#: the paper's claims -> the method whose run on f is checked against its generated network.
-PAPER_CLAIMS: dict[str, str] = {
-    "lemma1": "gd",
-    "hb": "hb",
-    "agd": "agd",
-    "agd2": "agd2",
-    "admm": "admm",
-}
+#: the claim that compares two of the paper's forms, not a method with its network.
+FORMS_CLAIM = "nesterov-forms"
 
-#: claim name -> what it checks: the paper's claims, then one per other registered method.
-CLAIMS: dict[str, str] = {
-    "lemma1": "Lemma 1: GD (1) on f = network (7)",
-    "hb": "heavy ball (2) on f = network (11)",
-    "agd": "Nesterov (3) on f = network (12)",
-    "agd2": "summed Nesterov (4)+(5) on f = network (13)",
-    "admm": "linearized ADMM (6) on f = network (14)",
-    "nesterov-forms": "Nesterov (3) = summed form (4) with h of (5)",
-    **{
-        name: f"{name} on f = its generated network (Lemma 1)"
-        for name in list_methods()
-        if name not in PAPER_CLAIMS.values()
-    },
-}
+
+def paper_claims() -> dict[str, str]:
+    """The paper's claims -> the method whose run on f is checked against its generated network
+    (each method's :attr:`~optnet_theory.methods.MethodSpec.claim`)."""
+    out = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        if spec.claim is not None:
+            out[spec.claim[0]] = name
+    return out
+
+
+def list_claims() -> dict[str, str]:
+    """Claim name -> what it checks: the paper's claims, the forms (3) = (4), then one per
+    other registered method (read when called: a method registered later has its claim)."""
+    paper = {}
+    for name in list_methods():
+        spec = get_spec(name)
+        if spec.claim is not None:
+            paper[spec.claim[0]] = spec.claim[1]
+    mapped = set(paper_claims().values())
+    return {
+        **paper,
+        FORMS_CLAIM: "Nesterov (3) = summed form (4) with h of (5)",
+        **{name: f"{name} on f = its generated network (Lemma 1)"
+           for name in list_methods() if name not in mapped},
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLAIMS":  # computed when read: the registry may have grown
+        return list_claims()
+    if name == "PAPER_CLAIMS":
+        return paper_claims()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: mu used for the claims of methods designed for strongly convex f (tmm, item): the
 #: equivalence holds for any coefficients, so any 0 < mu < L = 1 exercises it.
@@ -114,54 +128,8 @@ CLAIM_MU = 0.1
 #: two matrix-vector products), each at most about n u kappa(U), with a factor 4 to spare.
 TOLERANCE_FACTOR = 16.0
 
-#: Largest condition number of a drawn W: its smallest eigenvalue top/cond must stay well
-#: above the float64 rounding of the eigendecomposition (about n * 2^-53 * top).
-MAX_DRAWN_COND = 1e12
-
-#: Claims with momentum, whose rounding-error growth may be linear in the depth.
-_MOMENTUM_CLAIMS = frozenset(set(CLAIMS) - {"lemma1", "admm"})
-
-#: Grid on which the Lipschitz constant of Phi is estimated for scaling a drawn W.
-_GRID = np.linspace(-60.0, 60.0, 24001)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One trial: the energy, W, U = sqrt(W), U^{-1}, x_0 and the arithmetic (dps or None)."""
-
-    energy: Any
-    W: np.ndarray
-    U: np.ndarray
-    U_inv: np.ndarray
-    x0: np.ndarray
-    dps: int | None
-    kappa_u: float
-    general_w: bool = False
-
-    @property
-    def phi(self) -> Callable[[Any], Any]:
-        """Phi elementwise in this setting's arithmetic."""
-        if self.dps is None:
-            return self.energy.phi_fn
-        return np.frompyfunc(self.energy.phi_mp, 1, 1)
-
-    def gradient(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The oracle for step 2: the energy's gradient (9) z - U Phi(U^T z), or z - U Phi(U z)."""
-        U = self.U
-        if self.general_w:
-            phi = self.phi
-            return lambda z: z - U @ phi(U @ z)
-        if self.dps is None:
-            return self.energy.gradient_fn(U)
-        g = self.energy.gradient_mp(U.tolist())
-        return lambda z: np.array(g(list(z)), dtype=object)
-
-    def unit_roundoff(self) -> float:
-        """u of this setting's arithmetic."""
-        if self.dps is None:
-            return float(np.finfo(np.float64).eps) / 2
-        with mpmath.workdps(self.dps):
-            return float(mpmath.mp.eps) / 2
+#: Largest tolerance accepted: past it, a check cannot fail in any useful sense (issue 24).
+MAX_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -186,113 +154,43 @@ class ClaimResult:
         return asdict(self)
 
 
-def _phi_lipschitz(energy: Any) -> float:
-    y = np.asarray(energy.phi_fn(_GRID), dtype=np.float64)
-    return float(np.max(np.abs(np.diff(y)) / np.diff(_GRID)))
-
-
-def _draw_w(
-    n: int, cond: float, top: float, general_w: bool, rng: np.random.Generator
-) -> np.ndarray:
-    if not general_w:
-        return random_spd(n, cond, rng, top=top)
-    # SPD part plus a skew part: eigenvalues keep positive real parts, so sqrt(W) is real.
-    S = random_spd(n, cond, rng, top=top / 2)
-    G = rng.standard_normal((n, n))
-    A = G - G.T
-    norm = float(np.linalg.norm(A, 2))
-    return S + (top / 2) * A / norm if norm > 0 else S
-
-
-def _resolve_energy(activation: Any, params: dict[str, float] | None) -> Any:
-    if hasattr(activation, "gradient_fn") and hasattr(activation, "phi_fn"):
-        return activation
-    from optnet_theory.energy import derive_energy
-
-    return derive_energy(activation, **(params or {}))
-
-
-def make_settings(
-    activation: Any = "sigmoid",
-    *,
-    W: Any = None,
-    dim: int = 8,
-    cond: float = 10.0,
-    trials: int = 3,
-    precision: int | None = None,
-    seed: int = 0,
-    general_w: bool = False,
-    x0: Any = None,
-    params: dict[str, float] | None = None,
-) -> list[Setting]:
-    """Draw (or take) W and x_0 for each trial and compute U, U^{-1} in the chosen arithmetic.
-
-    ``activation`` is anything :func:`derive_energy` accepts (with ``params``, e.g.
-    ``{"alpha": 0.1}``), or an ``Energy``. ``precision``:
-    None for float64, else mpmath digits (10 to 10000). With ``W`` given, every trial uses it
-    (only x_0 is redrawn, unless ``x0`` is given too).
-    """
-    energy = _resolve_energy(activation, params)
-    trials = check_int(trials, "trials", 1)
-    if precision is not None:
-        precision = check_int(precision, "precision (digits)", 10, 10_000)
-    rng = np.random.default_rng(check_int(seed, "seed", 0))
-    if W is not None:
-        W = as_square_matrix(W) if general_w else check_spd(W)
-        dim = W.shape[0]
-    else:
-        dim = check_int(dim, "dim", 1)
-        if not (isinstance(cond, Real) and np.isfinite(cond) and 1 <= cond <= MAX_DRAWN_COND):
-            raise OptnetError(
-                f"cond must be a number in [1, {MAX_DRAWN_COND:g}], got {cond!r}: a W drawn with "
-                "a larger condition number is not reliably positive definite in float64 "
-                "(give such a W yourself, e.g. optnet verify --matrix)"
-            )
-    top = 1.0 / max(_phi_lipschitz(energy), 1e-300)
-    top = top if np.isfinite(top) else 1.0
-    settings = []
-    for _ in range(trials):
-        Wt = _draw_w(dim, float(cond), top, general_w, rng) if W is None else W
-        xt = rng.standard_normal(dim) if x0 is None else np.asarray(x0)
-        if xt.shape != (dim,) or not np.issubdtype(xt.dtype, np.number):
-            raise OptnetError(f"x0 must be a numeric vector of length {dim}, got {xt!r}")
-        xt = xt.astype(np.float64)
-        U, U_inv = (general_sqrt if general_w else spd_sqrt)(Wt, dps=precision)
-        Uf = np.asarray(U, dtype=np.float64)
-        kappa = float(np.linalg.cond(Uf, 2))
-        if precision is None:
-            settings.append(Setting(energy, Wt, U, U_inv, xt, None, kappa, general_w))
-        else:
-            with mpmath.workdps(precision):
-                settings.append(
-                    Setting(energy, to_mp(Wt), U, U_inv, to_mp(xt), precision, kappa, general_w)
-                )
-    return settings
-
-
 def resolve_claim(claim: str) -> str:
     """The claim name for ``claim``: a claim, or a method name (gd -> lemma1; any registered)."""
-    if claim in CLAIMS:
+    if claim in list_claims():
         return claim
-    for name, method in PAPER_CLAIMS.items():
+    for name, method in paper_claims().items():
         if claim == method:
             return name
     if claim in list_methods():  # registered by the user after import
         return claim
+    if claim.startswith("blend:") or claim.lower().endswith(".json"):
+        get_spec(claim)  # a family string or a method file: the one name grammar
+        return claim
     raise OptnetError(
-        f"unknown claim {claim!r}; choose from {', '.join(CLAIMS)} or a method name "
+        f"unknown claim {claim!r}; choose from {', '.join(list_claims())} or a method name "
         f"({', '.join(list_methods())})"
     )
 
 
-def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA) -> Method:
-    """The method (L = 1, footnote 3) whose unrolling the claim checks."""
-    name = PAPER_CLAIMS.get(claim, claim)
-    if name == "hb":
-        return get_method("hb", beta=beta, step=1.0)
-    spec_class = get_method(name, mu=CLAIM_MU, N=1).spec.function_class
-    mu = CLAIM_MU if spec_class == "smooth-strongly-convex" else 0.0
-    return get_method(name, mu=mu)
+def claim_method(claim: str, beta: Any = SIMULATION_HB_BETA, depth: int | None = None
+                 ) -> Method:
+    """The method (L = 1, footnote 3) whose unrolling the claim checks; a method that needs a
+    horizon (a family string) is built for ``depth``."""
+    name = paper_claims().get(claim, claim)
+    spec = get_spec(name)
+    if spec.claim is not None and "beta" in spec.params:  # the paper's heavy ball, footnote 3
+        return spec.bind(beta=beta, step=1.0)
+    mu = None if spec.default_mu else (
+        CLAIM_MU if spec.function_class == "smooth-strongly-convex" else 0.0)
+    horizon = depth if spec.needs_horizon and spec.horizon is None else None
+    return get_method(name, mu=mu, N=horizon)
+
+
+def claim_depth(claim: str, depth: int) -> int:
+    """``depth``, or the horizon of a method given for fewer steps (a method file)."""
+    horizon = get_spec(paper_claims().get(claim, claim)).horizon if claim != FORMS_CLAIM \
+        else None
+    return depth if horizon is None else min(depth, horizon)
 
 
 def _observed(method: Method, traj: Any) -> list[np.ndarray]:
@@ -312,15 +210,15 @@ def _pair(claim: str, s: Setting, depth: int, beta: Any, network: Callable[..., 
     K, phi = depth, s.phi
     arithmetic = "float" if s.dps is None else "mp"
     g, z0 = s.gradient(), s.U @ s.x0
-    if claim == "nesterov-forms":  # both sides are algorithms on f, compared in z
+    if claim == FORMS_CLAIM:  # both sides are algorithms on f, compared in z
         a = list(
-            get_method("agd").trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic,
+            get_method(AGD.name).trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic,
                                          dps=s.dps).points
         )
         if network is not None:
             return a, network(g, z0, K)
-        return a, list(get_method("agd2").run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
-    method = claim_method(claim, beta)
+        return a, list(get_method(AGD2.name).run(g, z0, K, arithmetic=arithmetic, dps=s.dps))
+    method = claim_method(claim, beta, K)
     traj = method.trajectory(lambda _j, y: g(y), z0, K, arithmetic=arithmetic, dps=s.dps)
     zs = _observed(method, traj)
     a = [s.U_inv @ z for z in zs]
@@ -353,7 +251,7 @@ def claim_error(
     (``(grad, y0, depth)``) -- to check that a wrong implementation is caught.
     """
     claim = resolve_claim(claim)
-    depth = check_int(depth, "depth", 0)
+    depth = claim_depth(claim, check_int(depth, "depth", 0))
     if setting.dps is None:
         a, b = _pair(claim, setting, depth, beta, network)
         return _errors(a, b)
@@ -389,11 +287,32 @@ def _errors(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> tuple[float, fl
 
 
 def _tolerance(claim: str, settings: Sequence[Setting], depth: int) -> float:
+    """The bound of the module docstring; a bound over MAX_TOLERANCE is refused: such a check
+    passes whatever the two sides are (diag(1e150, 1e-150) gave tolerances of 1e137)."""
     s = settings[0]
-    kappa = 1.0 if claim == "nesterov-forms" else max(t.kappa_u for t in settings)
+    kappa = 1.0 if claim == FORMS_CLAIM else max(t.kappa_u for t in settings)
     n = s.x0.shape[0]
-    power = 2 if claim in _MOMENTUM_CLAIMS else 1
-    return TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
+    # the method's own power (MethodSpec.error_growth), read per call: user methods too
+    power = 2 if claim == FORMS_CLAIM else get_spec(paper_claims().get(claim, claim)).error_growth
+    tol = TOLERANCE_FACTOR * s.unit_roundoff() * n * (depth + 1) ** power * kappa
+    if not tol <= MAX_TOLERANCE:
+        arithmetic = "float64" if s.dps is None else f"{s.dps} digits"
+        raise OptnetError(
+            f"claim {claim}: its tolerance would be {tol:.2g} relative, over {MAX_TOLERANCE:g}, "
+            f"so the check could not fail: cond(W) = {_cond(s):.3g} (kappa(U) = {kappa:.3g}) "
+            f"with n = {n}, K = {depth} in {arithmetic}; use a better conditioned W, a "
+            "smaller depth, or more digits (--precision)"
+        )
+    return tol
+
+
+def _cond(s: Setting) -> float:
+    """cond(W): 2-norm condition number, or max/min |eigenvalue| for a general W."""
+    W = np.asarray(s.W, dtype=np.float64)
+    if s.general_w:
+        ev = np.abs(np.linalg.eigvals(W))
+        return float(ev.max() / ev.min())
+    return float(np.linalg.cond(W))
 
 
 def _activation_name(energy: Any) -> str:
@@ -413,7 +332,7 @@ def verify_claim(
     network: Callable[..., Any] | None = None,
     **draw: Any,
 ) -> ClaimResult:
-    """Check one claim of :data:`CLAIMS` over several trials.
+    """Check one claim of :func:`list_claims` over several trials.
 
     ``settings`` from :func:`make_settings` (else drawn from ``draw``: W, dim, cond, trials,
     precision, seed, general_w, x0, params). ``beta`` is the heavy-ball momentum of (2)/(11)
@@ -421,14 +340,13 @@ def verify_claim(
     :func:`claim_error`).
     """
     claim = resolve_claim(claim)
-    depth = check_int(depth, "depth", 0)
+    depth = claim_depth(claim, check_int(depth, "depth", 0))
     if settings is None:
         settings = make_settings(activation, **draw)
+    tol = _tolerance(claim, settings, depth)  # refused before anything is run
     errs = [claim_error(claim, s, depth, beta=beta, network=network) for s in settings]
-    tol = _tolerance(claim, settings, depth)
     s0 = settings[0]
     W0 = np.asarray(s0.W, dtype=np.float64)
-    ev = np.abs(np.linalg.eigvals(W0))
     return ClaimResult(
         claim=claim,
         max_abs_error=max(e[0] for e in errs),
@@ -440,7 +358,7 @@ def verify_claim(
         activation=_activation_name(s0.energy),
         dim=W0.shape[0],
         depth=depth,
-        cond=float(ev.max() / ev.min()) if s0.general_w else float(np.linalg.cond(W0)),
+        cond=_cond(s0),
         general_w=s0.general_w,
     )
 
@@ -448,11 +366,15 @@ def verify_claim(
 def verify_all(
     activation: Any = "sigmoid",
     *,
-    claims: Sequence[str] = tuple(CLAIMS),
+    claims: Sequence[str] | None = None,
     depth: int = 20,
     beta: Any = SIMULATION_HB_BETA,
     **draw: Any,
 ) -> list[ClaimResult]:
-    """Every claim in ``claims`` on the same trials (W, x_0 drawn once)."""
+    """Every claim in ``claims`` (default every claim, :func:`list_claims`) on the same trials
+    (W, x_0 drawn once)."""
+    claims = tuple(list_claims()) if claims is None else claims
     settings = make_settings(activation, **draw)
+    for claim in claims:  # every check must be able to fail before any is run
+        _tolerance(resolve_claim(claim), settings, depth)
     return [verify_claim(c, depth=depth, settings=settings, beta=beta) for c in claims]

@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 from .framework import ProofResult
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"Markdown report to write (default: {DEFAULT_REPORT}, its folder created if "
         "needed; '-' for none)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object per proof")
+    add_json_option(parser, "print one JSON object per proof")
 
 
 def run_proofs(names: list[str] | None = None) -> list[ProofResult]:

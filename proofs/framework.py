@@ -21,6 +21,8 @@ from typing import Any
 
 import sympy as sp
 
+from optnet_theory.commands import add_json_option
+
 #: A simplifier used to decide whether a difference is identically zero.
 Simplifier = Callable[[sp.Expr], sp.Expr]
 
@@ -249,7 +251,7 @@ def main_for(prove: Callable[[], ProofResult], argv: Sequence[str] | None = None
     """``python -m optnet_proofs.NAME [--latex] [--json]``: run one proof, exit 0 iff PROVED."""
     parser = argparse.ArgumentParser(description="Run one executable proof.")
     parser.add_argument("--latex", action="store_true", help="print the steps in LaTeX")
-    parser.add_argument("--json", action="store_true", help="print only a JSON summary")
+    add_json_option(parser, "print only a JSON summary")
     args = parser.parse_args(argv)
     result = prove()
     if args.json:

@@ -34,7 +34,7 @@ summary = train(config)
 # %%
 # Export
 # ------
-files = {fmt: export_run(run, fmt)[0] for fmt in ("pt2", "onnx")}
+files = {fmt: export_run(run, fmt).path for fmt in ("pt2", "onnx")}
 for fmt, path in files.items():
     print(f"{fmt}: {path.name}, {path.stat().st_size / 1e6:.2f} MB")
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from optnet_nets.run_settings import differences, run_setting
 from optnet_nets.train.metrics import read_metrics
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: The PNG's name when --plot is not given (written in the folder that holds the first run).
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"save the curves as this PNG (default: {DEFAULT_PLOT} beside the first run)",
     )  # fmt: skip
     parser.add_argument("--no-plot", action="store_true", help="write no PNG")
-    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+    add_json_option(parser, "print the table as JSON")
 
 
 def _label(run_dir: Path) -> str:

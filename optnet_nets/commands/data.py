@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
 
-from optnet_nets.fetch import SOURCES, FetchResult, default_root, fetch, parse_md5, reader_dir
+from optnet_nets.fetch import (
+    DEADLINE,
+    SOURCES,
+    FetchResult,
+    default_root,
+    fetch,
+    parse_md5,
+    reader_dir,
+)
+from optnet_theory.commands import add_json_option
+from optnet_theory.errors import OptnetError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("name", metavar="NAME", help=f"one of {', '.join(SOURCES)}")
     sub.add_argument("--root", help=f"directory to put the data in (default: {default_root()})")
-    sub.add_argument("--url", help="a mirror's base URL holding the official file names")
+    sub.add_argument("--url", help="a mirror's base URL holding the official file names, or "
+                     "the full URL of one of its files")
     sub.add_argument("--md5", action="append", default=[], metavar="HEX|FILE=HEX",
                      help="expected MD5 instead of the published one (a mirror of other files)")
-    sub.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.add_argument("--deadline", type=float, default=DEADLINE, metavar="SECONDS",
+                     help=f"give up after this long in all, waiting for another fetch into the "
+                     f"same root included (default {DEADLINE:g}; a download stopped by it "
+                     "resumes on the next run)")
+    add_json_option(sub, "print the result as JSON")
 
 
 def _human(result: FetchResult) -> str:
@@ -48,12 +64,15 @@ def _human(result: FetchResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch; print what was done (JSON with ``--json``)."""
+    if not (args.deadline > 0 and math.isfinite(args.deadline)):
+        raise OptnetError(f"--deadline must be a positive number of seconds, got {args.deadline}")
     result = fetch(
         args.name,
         args.root,
         url=args.url,
         md5=parse_md5(args.name, args.md5),
         progress=not args.json and sys.stderr.isatty(),
+        deadline=args.deadline,
     )
     print(json.dumps(result.to_json()) if args.json else _human(result))
     return 0

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: (epochs, training images, test images) of the default and the quick demo.
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke test: {QUICK_SIZE[0]} epoch on {QUICK_SIZE[1]} images")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json_option(parser, "print the results as JSON")
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

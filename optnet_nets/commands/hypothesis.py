@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 ACTIONS = ("plan", "run", "summarize")
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--simulations", type=int, default=200,
                         help="with plan: simulated experiments per design (default 200)")
     parser.add_argument("--threads", type=int, help="threads of each run")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
     add_executor_arguments(parser)
 
 
@@ -85,14 +86,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"runs finished in {args.folder / 'main'}; next: optnet hypothesis summarize "
               f"{args.folder}", file=sys.stderr)
         return 0
-    from optnet_nets.hypothesis.summary import format_summary, plot_dose_response, summarize
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_nets.hypothesis.summary import (
+        PLOT_NAME,
+        format_summary,
+        plot_dose_response,
+        summarize,
+    )
+    from optnet_theory.atomic import write_json, write_text
 
     summary = summarize(plan, args.folder)
-    write_json_atomic(summary, args.folder / "summary.json")
+    write_json(args.folder / "summary.json", summary)
     text = format_summary(summary)
-    (args.folder / "summary.md").write_text(text + "\n")
-    plot_dose_response(summary, args.folder / "dose_response.png")
+    write_text(args.folder / "summary.md", text + "\n")
+    plot_dose_response(summary, args.folder / PLOT_NAME)
     if args.json:
         json.dump(summary, sys.stdout)
         print()

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_text
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: The cached table: {"files": {path relative to the package root: sha256}, "rows": [...]}.
@@ -30,7 +32,7 @@ _NOT_TABLE_SOURCES = ("optnet_nets.cli", "optnet_nets.commands")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    add_json_option(parser, "print only JSON on stdout")
     parser.add_argument(
         "--write-cache",
         action="store_true",
@@ -42,10 +44,10 @@ def compute_rows() -> list[dict[str, Any]]:
     """The table from the registry itself: every model built on the meta device and counted."""
     import torch
 
-    from optnet_nets.models import REGISTRY, create_model
+    from optnet_nets.models import create_model, registry
 
     rows = []
-    for name, entry in REGISTRY.items():
+    for name, entry in registry().items():
         classes = 1000 if entry.dataset == "imagenet" else 10
         with torch.device("meta"):  # shapes only: counting needs no memory and no init
             model = create_model(name, num_classes=classes, **entry.example)
@@ -96,10 +98,8 @@ def write_cache(path: Path = CACHE) -> dict[str, Any]:
     snapshot = json.loads(out.stdout)
     files = {rel: _sha256(ROOT / rel) for rel in snapshot["sources"]}
     cache = {"files": files, "rows": snapshot["rows"]}
-    tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(cache, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text(path, json.dumps(cache, indent=1) + "\n")
     except OSError as exc:
         raise OptnetError(f"cannot write {path}: {exc.strerror}") from None
     return cache

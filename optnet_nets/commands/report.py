@@ -151,7 +151,7 @@ def _table2(doc: Document, sim_dir: Path, quick: bool, work: Path) -> None:
 def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
     import json
 
-    from optnet_theory.rates import VARIANTS, measure_rates, write_outputs
+    from optnet_theory.rates import FULL_KAPPAS, KAPPAS, list_variants, measure_rates, write_outputs
 
     saved = rates_dir / "rates.json"
     if saved.exists() and not quick:
@@ -162,8 +162,7 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
         if png.exists():
             shutil.copyfile(png, image)
     else:
-        kappas = [10.0, 100.0, 1000.0] if quick else [10.0, 31.6227766, 100.0, 316.227766,
-                                                      1000.0, 3162.27766, 10000.0]
+        kappas = list(KAPPAS if quick else FULL_KAPPAS)
         t0 = time.perf_counter()
         result = measure_rates(kappas, eps=1e-6, dim=16 if quick else 30)
         write_outputs(result, work)
@@ -177,9 +176,10 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
     head = ["variant", "eq.", "momentum"] + [f"κ={k:g}" for k in data["kappas"]] + [
         "slope", "theory"]
     rows = []
+    known = list_variants()
     for v, counts in data["layers"].items():
-        s, th = data["slopes"][v], VARIANTS[v][2]
-        rows.append([v, VARIANTS[v][0], VARIANTS[v][1]]
+        s, th = data["slopes"][v], known[v][2]
+        rows.append([v, known[v][0], known[v][1]]
                     + [str(n) if n is not None else "not reached" for n in counts]
                     + [f"{s:.3f}" if s is not None else "–",
                        f"{th:g}" if th is not None else "none stated"])

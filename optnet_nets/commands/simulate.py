@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -108,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run even when the estimated memory or time exceeds what this machine has",
     )
-    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    add_json_option(parser, "print the results as JSON only")
 
 
 def run(args: argparse.Namespace) -> int:

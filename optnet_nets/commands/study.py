@@ -35,16 +35,21 @@ from optnet_nets.study.grid import (
     run_dir,
     train_argv,
 )
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: ``optnet train`` flags the study sets per run (:func:`optnet_nets.study.grid.train_argv`) or
 #: that make no sense for a grid, so it does not take them itself.
 PER_RUN_FLAGS = ("--model", "--dataset", "--out", "--seed", "--resume", "--resume-or-start",
                  "--overwrite", "--json", "--no-progress")  # fmt: skip
+#: Seeds accepted without --force (the default is 5); each seed is one training run per model
+#: and dataset (--seeds 10^9 would build 10^9 run configurations before any training).
+MAX_SEEDS = 100
 #: TrainConfig fields that may differ between a run and the study resuming or summarising it
-#: (where and how fast it runs, not what it computes).
+#: (where and how fast it runs, not what it computes), and those a run records when it starts.
 FREE_FIELDS = ("out", "data_dir", "device", "threads", "progress", "eval_batch_size",
-               "checkpoint_every_steps", "compile")  # fmt: skip
+               "checkpoint_every_steps", "compile", "channels_last", "amp_used",
+               "channels_last_used")  # fmt: skip
 
 
 class _TrainFlags(argparse.ArgumentParser):
@@ -69,7 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model(s) the others are compared with, paired by seed; with "
                              "several (e.g. resnet20,densenet40) each model gets its zoo baseline")
     parser.add_argument("--dataset", required=True, help="comma-separated dataset names")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per model (default 5)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help=f"seeds 0..N-1 per model (default 5, at most {MAX_SEEDS} without "
+                        "--force)")
+    parser.add_argument("--force", action="store_true",
+                        help=f"accept more than {MAX_SEEDS} seeds")
     parser.add_argument("--out", required=True, type=Path, help="study folder")
     add_executor_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
@@ -78,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "and train nothing")
     mode.add_argument("--summarize-only", action="store_true",
                       help="train nothing; summarise the runs found in OUT")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_option(parser, "print the summary as JSON")
     donor = _TrainFlags(parser.add_argument_group("options of 'optnet train', for every run"))
     train_command.add_arguments(donor)
     parser.set_defaults(train_actions=tuple(donor.forwarded))
@@ -92,6 +101,8 @@ def shared_train_flags(args: argparse.Namespace) -> list[str]:
         option = action.option_strings[0]
         if isinstance(action, argparse._StoreTrueAction):
             flags += [option] if value else []
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            flags += [] if value is None else [option if value else action.option_strings[1]]
         elif isinstance(action, argparse._AppendAction):
             for item in value or ():
                 flags += [option, str(item)]
@@ -130,6 +141,8 @@ def _check_existing(config: Any, path: Path) -> None:
         saved = json.loads(saved_file.read_text())
     except json.JSONDecodeError as exc:
         raise OptnetError(f"{saved_file} is not JSON ({exc.msg})") from exc
+    if "amp" in saved and saved["amp"] is None:
+        saved["amp"] = "none"  # fp32, as configs from before --amp auto store it
     for key, value in config.to_dict().items():
         if key not in FREE_FIELDS and saved.get(key) != value:
             raise OptnetError(
@@ -140,7 +153,7 @@ def _check_existing(config: Any, path: Path) -> None:
 
 def build_plan(args: argparse.Namespace) -> StudyPlan:
     """The study's plan from the flags; every run's config is built and checked first."""
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
     if args.out.exists() and not args.out.is_dir():
         raise OptnetError(f"--out {args.out} is a file; give the study's folder")
@@ -148,11 +161,14 @@ def build_plan(args: argparse.Namespace) -> StudyPlan:
     datasets = _names(args.dataset, "--dataset")
     if args.seeds < 1:
         raise OptnetError(f"--seeds must be a positive integer, got {args.seeds}")
+    if args.seeds > MAX_SEEDS and not args.force:
+        raise OptnetError(f"--seeds {args.seeds} is over {MAX_SEEDS}, a run each per model and "
+                          "dataset; pass --force if you mean it")  # fmt: skip
     if args.data_dir is not None and len(datasets) > 1:
         raise OptnetError("--data-dir applies to one dataset; give one --dataset, or none")
     baselines = pair_baselines(
         models, _names(args.baseline, "--baseline"),
-        {name: entry.baseline for name, entry in REGISTRY.items()},
+        {name: entry.baseline for name, entry in registry().items()},
     )  # fmt: skip
     for model in models:
         for dataset in datasets:
@@ -188,14 +204,15 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(shlex.join(c) for c in commands))
         return 0
     done: dict[str, Any] = {}
-    if not args.summarize_only:
-        threads = None
-        workers = options.in_flight(len(plan.cells()))
-        if options.name != "slurm" and workers > 1 and args.threads is None:
-            threads = max(1, runner.cpu_cores() // workers)
-        done = runner.run_study(plan, args.out, executor=options, threads=threads)
-    summary = summarize_study(plan, args.out)
-    files = output.write_outputs(summary, args.out)
+    with runner.study_lock(args.out):  # the study's files too are written by one study at a time
+        if not args.summarize_only:
+            threads = None
+            workers = options.in_flight(len(plan.cells()))
+            if options.name != "slurm" and workers > 1 and args.threads is None:
+                threads = max(1, runner.cpu_cores() // workers)
+            done = runner.run_study(plan, args.out, executor=options, threads=threads)
+        summary = summarize_study(plan, args.out)
+        files = output.write_outputs(summary, args.out)
     if args.json:
         print(json.dumps({**summary, "files": files, **done}))
     else:

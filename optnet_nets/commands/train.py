@@ -10,11 +10,14 @@ Launch under ``torchrun --nproc_per_node=N`` for data-parallel training.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: flags that override the preset field of the same name when given
@@ -35,6 +38,7 @@ _SAME_NAME = (
     "device",
     "threads",
     "amp",
+    "channels_last",
     "init",
     "eval_batch_size",
 )
@@ -82,8 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int,
                         help="CPU threads for torch (default: torch's; 1 on a busy machine)")
-    parser.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision autocast")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC memory (CUDA)")
+    parser.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"),
+                        help="mixed precision (default auto: bf16 autocast where the CPU (AMX, "
+                             "AVX512-BF16) or GPU has native bf16, fp32 elsewhere and for "
+                             "reversible HB-Nets; none: fp32)")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                        help="NHWC memory layout, CPU or CUDA (default: on for bf16 on the CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--eval-batch-size", type=int)
     parser.add_argument("--checkpoint-every", type=int, metavar="STEPS",
@@ -95,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh even if OUT holds a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_json_option(parser, "print the summary as JSON")
 
 
 def parse_options(items: list[str], flag: str) -> dict[str, Any]:
@@ -145,10 +153,7 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
             raise OptnetError(f"{flag} needs --out DIR (the run to continue)")
         path = Path(args.out) / CHECKPOINT_NAME
         if path.is_file():
-            saved = load_state(path).get("config")
-            if not isinstance(saved, dict):
-                raise OptnetError(f"checkpoint {path} holds no run settings; it cannot be resumed")
-            base = dict(saved)
+            base = dict(load_state(path, need=("config",))["config"])
             resuming = True
         elif args.resume:
             out = Path(args.out)
@@ -172,7 +177,6 @@ def build_config(args: argparse.Namespace) -> tuple[Any, bool]:
         ("no_nesterov", "nesterov", False),
         ("no_augment", "augment", False),
         ("deterministic", "deterministic", True),
-        ("channels_last", "channels_last", True),
         ("compile", "compile", True),
         ("no_progress", "progress", False),
     ):
@@ -218,25 +222,35 @@ def _human(summary: dict[str, Any]) -> str:
         f"{pct(summary['final_test_error'])}), best {pct(summary['best_test_acc'])} at epoch "
         f"{summary['best_epoch']}; {summary['train_time_s']:.1f} s training, "
         f"{summary['images_per_s'] or 0:.0f} img/s on {summary['device']} x"
-        f"{summary['world_size']}; run in {summary['out']}"
+        f"{summary['world_size']}, {summary['precision']}; run in {summary['out']}"
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train; print the summary (JSON with ``--json``)."""
+def _lock(out: str | None) -> contextlib.AbstractContextManager[Any]:
+    """The run folder's lock (:mod:`optnet_nets.folder_lock`), taken by the process that
+    writes it: this one, or under torchrun rank 0 only."""
+    from optnet_nets.folder_lock import folder_lock
     from optnet_nets.writable import writable_dir
 
-    config, resuming = build_config(args)
-    _check_names(config.model, config.dataset)
-    writable_dir(config.out, "--out")
-    checkpoint = Path(config.out) / "checkpoint.pt"
-    if checkpoint.is_file() and not (resuming or args.overwrite):
-        raise OptnetError(
-            f"{checkpoint} exists; pass --resume to continue that run or --overwrite to restart"
-        )
-    from optnet_nets.train import train
+    if not out or int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    writable_dir(out, "--out")
+    return folder_lock(out, "optnet train",
+                       say=lambda line: print(f"optnet train: {line}", file=sys.stderr))
 
-    summary = train(config, resume=resuming)
+
+def run(args: argparse.Namespace) -> int:
+    """Train; print the summary (JSON with ``--json``). The run folder is locked from before
+    its checkpoint is read to the end, so a second writer is refused (issue 24)."""
+    from optnet_nets.writable import writable_dir
+
+    existing = args.out if args.out and Path(args.out).is_dir() else None
+    with _lock(existing):  # a run already there is read under its lock
+        config, resuming = build_config(args)
+        _check_names(config.model, config.dataset)
+        writable_dir(config.out, "--out")
+        with _lock(config.out):  # a new folder (or the default one) is created and locked
+            summary = _train(args, config, resuming)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports
         return 0
     if args.json:
@@ -244,3 +258,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(_human(summary))
     return 0
+
+
+def _train(args: argparse.Namespace, config: Any, resuming: bool) -> dict[str, Any]:
+    checkpoint = Path(config.out) / "checkpoint.pt"
+    if checkpoint.is_file() and not (resuming or args.overwrite):
+        raise OptnetError(
+            f"{checkpoint} exists; pass --resume to continue that run or --overwrite to restart"
+        )
+    from optnet_nets.train import train
+
+    return train(config, resume=resuming)

@@ -10,13 +10,18 @@ Layouts (as downloaded from https://www.cs.toronto.edu/~kriz/cifar.html):
   ``b'coarse_label_names'``.
 
 The pickles are read by an unpickler that only builds dicts, lists, strings, numbers and NumPy
-arrays, so a tampered file cannot run code.
+arrays, so a tampered file cannot run code; and since an array pickle names its own shape, every
+array it asks for is checked against the largest CIFAR array (50,000 images x 3,072 bytes)
+before anything is allocated, as is the file's size before it is read (a regular file only).
 """
 
 from __future__ import annotations
 
 import io
+import math
+import os
 import pickle
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,23 +57,74 @@ _ALLOWED = {
 }
 
 
+#: The largest array of an official CIFAR pickle: the 50,000 training images of 3 x 32 x 32
+#: bytes; and the largest file accepted: that, plus room for the labels and names.
+MAX_ARRAY_BYTES = 50_000 * 3 * 32 * 32
+MAX_FILE_BYTES = MAX_ARRAY_BYTES + (16 << 20)
+
+
+def _check_array(shape: Any, dtype: Any) -> None:
+    """Refuse an array of ``shape`` and ``dtype`` larger than MAX_ARRAY_BYTES, unallocated."""
+    try:
+        dims = (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        size = np.dtype(dtype).itemsize
+    except (TypeError, ValueError) as exc:
+        raise pickle.UnpicklingError(f"an array of shape {shape!r}: {exc}") from None
+    if any(d < 0 for d in dims) or math.prod(dims) * size > MAX_ARRAY_BYTES:
+        raise pickle.UnpicklingError(
+            f"an array of shape {dims} and {size}-byte items is larger than any CIFAR array "
+            f"({MAX_ARRAY_BYTES} bytes)"
+        )
+
+
+def _new_array(shape: Any, dtype: Any = float, *args: Any) -> np.ndarray:
+    """``numpy.ndarray(shape, dtype, ...)``, the size checked first."""
+    _check_array(shape, dtype)
+    return np.ndarray(shape, dtype, *args)
+
+
+def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """NumPy's pickle constructor ``_reconstruct(ndarray, shape, dtype)``, checked first."""
+    if subtype is not _new_array and subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f"refusing to reconstruct a {subtype!r}")
+    _check_array(shape, dtype)
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
+
+
+#: allowed names that take a shape and allocate it -> their checked stand-ins (the other
+#: allowed names only wrap bytes that are already in the file).
+_CHECKED = {"_reconstruct": _reconstruct, "ndarray": _new_array}
+
+
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and NumPy arrays only."""
+    """Unpickles plain containers and NumPy arrays of at most MAX_ARRAY_BYTES only."""
 
     def find_class(self, module: str, name: str) -> Any:
         target = _ALLOWED.get((module, name))
         if target is None:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(*target)
+        return _CHECKED.get(name) or super().find_class(*target)
+
+
+def _read_capped(path: Path, layout: str) -> bytes:
+    """The bytes of ``path``, a regular file of at most MAX_FILE_BYTES (checked first)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a fifo opens without waiting
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise DatasetError(f"{path} is not a regular file; {layout}")
+        if info.st_size > MAX_FILE_BYTES:
+            raise DatasetError(f"{path} has {info.st_size} bytes, more than any CIFAR pickle "
+                               f"({MAX_FILE_BYTES} at most); {layout}")  # fmt: skip
+        return handle.read(MAX_FILE_BYTES + 1)
 
 
 def read_pickle(path: Path, layout: str) -> dict[bytes, Any]:
     """Load one official CIFAR pickle (a dict) with the restricted unpickler."""
-    if not path.is_file():
+    if not path.exists():
         raise DatasetError(f"missing {path}; {layout}")
     try:
-        with path.open("rb") as handle:
-            blob = handle.read()
+        blob = _read_capped(path, layout)
         obj = _ArrayUnpickler(io.BytesIO(blob), encoding="bytes").load()
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -80,6 +136,7 @@ def read_pickle(path: Path, layout: str) -> dict[bytes, Any]:
         AttributeError,
         IndexError,
         KeyError,
+        MemoryError,
     ) as exc:
         raise DatasetError(f"{path} is not a readable CIFAR pickle ({exc}); {layout}") from exc
     if not isinstance(obj, dict):

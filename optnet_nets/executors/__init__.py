@@ -166,19 +166,17 @@ def require_submitit(executor: str) -> Any:
     return submitit
 
 
-def open_executor(
-    options: ExecutorOptions, folder: Path, *, threads: int | None, inherit_fd: int | None = None
-) -> Executor:
+def open_executor(options: ExecutorOptions, folder: Path, *, threads: int | None) -> Executor:
     """The executor of ``options`` for a grid in ``folder``.
 
-    ``threads`` caps each run's OpenMP/MKL threads (None: the run's own default);
-    ``inherit_fd`` is a descriptor (the grid's lock) that local child processes keep open.
+    ``threads`` caps each run's OpenMP/MKL threads (None: the run's own default). Nothing is
+    inherited: each run takes its own run folder's lock (:mod:`optnet_nets.folder_lock`).
     """
     if options.name == "local":
         from optnet_nets.executors.local import LocalProcesses
 
         launcher = list(options.launcher)
-        return LocalProcesses(folder, launcher, threads=threads, inherit_fd=inherit_fd)
+        return LocalProcesses(folder, launcher, threads=threads)
     from optnet_nets.executors.cluster import SubmititExecutor
 
     return SubmititExecutor(options, folder, threads=threads)

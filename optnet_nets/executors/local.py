@@ -76,14 +76,12 @@ class LocalProcesses:
         launcher: list[str],
         *,
         threads: int | None = None,
-        inherit_fd: int | None = None,
     ) -> None:
         self.folder = folder
         self.command = program(launcher or None)
         self.env = dict(os.environ)
         if threads is not None:
             self.env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        self.pass_fds = () if inherit_fd is None else (inherit_fd,)
 
     def submit(self, task: Task) -> Job:
         task.log.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +89,7 @@ class LocalProcesses:
         log = task.log.open("ab")
         log.write(f"$ {' '.join(command)}\n".encode())
         log.flush()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                   pass_fds=self.pass_fds)  # fmt: skip
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         return _Process(task, process, log)
 
     def adopt(self, tasks: list[Task]) -> dict[str, Job]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_nets.executors.base import Job, Task
-from optnet_theory.certify_table import write_json_atomic
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
 
 __all__ = ["RECORD_NAME", "SUBMITIT_DIR", "adopt_recorded", "forget", "remember"]
@@ -42,7 +42,7 @@ def _read(folder: Path) -> dict[str, dict[str, str]]:
 def _write(folder: Path, record: dict[str, Any]) -> None:
     path = folder / RECORD_NAME
     if record:
-        write_json_atomic(record, path)
+        write_json(path, record)
     else:
         path.unlink(missing_ok=True)
 

@@ -21,11 +21,25 @@ from typing import Any
 
 from optnet_theory.errors import OptnetError
 
-__all__ = ["FAMILIES", "Level", "candidate_levels", "certified_speed", "choose_levels",
-           "registered_methods"]
+__all__ = ["Level", "families", "candidate_levels", "certified_speed", "choose_levels",
+           "network_refusal", "registered_methods"]
 
-#: the families levels are drawn from: blend:gd:X:t for these X.
-FAMILIES: tuple[str, ...] = ("item", "ogm", "tmm")
+
+
+def families() -> tuple[str, ...]:
+    """The families levels are drawn from: blend:gd:X:t for these X, the registered methods
+    with a CNN family (a ``network_prefix``), sorted by name; read when called."""
+    from optnet_theory.methods import get_spec, list_methods
+
+    return tuple(sorted(n for n in list_methods() if get_spec(n).network_prefix is not None))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FAMILIES":  # computed when read: the registry may have grown
+        return families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 #: the family parameters tried.
 GRID: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
@@ -57,15 +71,33 @@ class Level:
                    str(data.get("origin", "level")))
 
 
-def registered_methods(hb_beta: float) -> list[Level]:
-    """The nine registered methods with the parameters their Table-2 networks use."""
+def registered_methods(hb_beta: float | None) -> list[Level]:
+    """The registered methods with the parameters their networks use: Table 2's hb has
+    ``hb_beta``; None: every method at its defaults (the CNNs of ``methodnet``)."""
     from optnet_theory.methods import list_methods
+    from optnet_theory.methods.paper import HB
 
     out = []
-    for name in list_methods()[:9]:
-        params = {"beta": hb_beta} if name == "hb" else {}
+    for name in list_methods():
+        params = {"beta": hb_beta} if name == HB.name and hb_beta is not None else {}
         out.append(Level(name, params, origin="registered"))
     return out
+
+
+def network_refusal(level: Level, depth: int, mu: float) -> str | None:
+    """Why the Sec. 6 rule builds no ``methodnet`` layers of ``level`` at ``depth`` (its
+    one-line reason), or None when it does
+    (:func:`~optnet_nets.models.method_rule.relaxed_schedule`)."""
+    from optnet_nets.models.method_rule import relaxed_schedule
+    from optnet_theory.methods import get_method, get_spec
+
+    spec = get_spec(level.name)
+    try:
+        relaxed_schedule(get_method(level.name, L=1.0, mu=mu, N=depth if spec.needs_horizon
+                                    else None, **level.params), depth)
+    except OptnetError as exc:
+        return str(exc)
+    return None
 
 
 def certified_speed(level: Level, depth: int, mu: float) -> Level:
@@ -86,10 +118,10 @@ def certified_speed(level: Level, depth: int, mu: float) -> Level:
 
 
 def candidate_levels(depth: int, mu: float, *, progress: bool = False) -> list[Level]:
-    """Every family member blend:gd:X:t (X in :data:`FAMILIES`, t in :data:`GRID`) that
+    """Every family member blend:gd:X:t (X in :func:`families`, t in :data:`GRID`) that
     certifies, with its speed."""
     out = []
-    for family in FAMILIES:
+    for family in families():
         for t in GRID:
             name = f"blend:gd:{family}:{t:g}"
             try:

@@ -25,6 +25,7 @@ from optnet_nets.hypothesis.levels import (
     candidate_levels,
     certified_speed,
     choose_levels,
+    network_refusal,
     registered_methods,
 )
 from optnet_nets.hypothesis.power import (
@@ -34,10 +35,11 @@ from optnet_nets.hypothesis.power import (
     pilot_variance,
     simulate_power,
 )
-from optnet_nets.hypothesis.runner import quality_table, run_grid, tasks_for
+from optnet_nets.hypothesis.runner import DIVERGED_RULE, quality_table, run_grid, tasks_for
 from optnet_nets.hypothesis.settings import Setting, get_setting
 from optnet_nets.rank_statistics import ALPHA, VERDICTS, min_attainable_p
 from optnet_theory.errors import OptnetError
+from optnet_theory.paper_values import SIMULATION_HB_BETA
 
 __all__ = ["PILOT_SEEDS", "SCHEMA", "VERDICT_RULE", "make_plan", "read_plan"]
 
@@ -96,19 +98,33 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         raise OptnetError(f"the class needs 0 < mu < 1 (L = 1), got mu = {mu}")
     _say(progress, f"certifying the registered methods and the family members at N = "
                    f"{setting.depth}, mu = {mu:.4g} ...")
-    fixed = [certified_speed(m, setting.depth, mu) for m in registered_methods(0.3)]
+    fixed, excluded = [], []
+    for m in registered_methods(SIMULATION_HB_BETA if setting.kind == "table2" else None):
+        refusal = network_refusal(m, setting.depth, mu) if setting.kind == "images" else None
+        if refusal is not None:  # the rule builds no CNN of it: nothing to train
+            excluded.append({"name": m.name, "reason": refusal})
+            _say(progress, f"  {m.name}: left out, no methodnet ({refusal})")
+            continue
+        try:
+            fixed.append(certified_speed(m, setting.depth, mu))
+        except OptnetError as exc:  # no checked certificate: it cannot be ranked by speed
+            excluded.append({"name": m.name, "reason": str(exc)})
+            _say(progress, f"  {m.name}: left out, no checked certificate ({exc})")
     candidates = candidate_levels(setting.depth, mu, progress=progress)
     pool = choose_levels(candidates, min(MAX_LEVELS, _max_disjoint(candidates)))
-    _say(progress, f"{len(pool)} candidate levels with disjoint intervals; piloting them and "
-                   f"the {len(fixed)} registered methods on seeds {list(PILOT_SEEDS)} ...")
-    pilot_methods = pool + fixed
+    piloted = pool if setting.pilot_levels is None else _even(pool, setting.pilot_levels)
+    _say(progress, f"{len(pool)} candidate levels with disjoint intervals; piloting "
+                   f"{len(piloted)} of them and the {len(fixed)} registered methods on seeds "
+                   f"{list(PILOT_SEEDS)} ...")
+    pilot_methods = piloted + fixed
     run_grid(setting, tasks_for(setting, pilot_methods, PILOT_SEEDS, mu, out / "pilot",
                                 workers=2, threads=threads), out / "pilot", executor, threads)
     table, _ = quality_table(setting, pilot_methods, PILOT_SEEDS, out / "pilot")
     sigma_between, sigma_seed = pilot_variance(table)
     _say(progress, f"pilot: sigma between methods {sigma_between:.3g}, seed noise "
                    f"{sigma_seed:.3g}; simulating the power of each design ...")
-    level_counts = sorted({c for c in (8, 12, 16, 20, len(pool)) if 2 <= c <= len(pool)})
+    most = len(pool) if setting.max_levels is None else min(len(pool), setting.max_levels)
+    level_counts = sorted({c for c in (8, 12, 16, 20, len(pool)) if 2 <= c <= most} | {most})
     seed_counts = [s for s in (2, 3, 5, 8) if s <= max_seeds]
     designs = simulate_power([math.log(m.mid) for m in pool],
                              [math.log(m.mid) for m in fixed], sigma_between, sigma_seed,
@@ -125,9 +141,10 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         power = power_of(rates, floor.seeds, sigma_between, sigma_seed, simulations=simulations)
         chosen = Design(floor.levels, floor.seeds, len(rates), power,
                         min_attainable_p(len(rates)))
-        statement += (f"; raised to the floor of {min_levels} levels x {min_seeds} seeds asked "
-                      f"for: {chosen.methods} methods x {chosen.seeds} seeds, simulated power "
-                      f"{chosen.power:.2f}")
+        floor_asked = " x ".join(part for part in (
+            f"{min_levels} levels" if min_levels else "", f"{min_seeds} seeds") if part)
+        statement += (f"; raised to the floor of {floor_asked} asked for: {chosen.methods} "
+                      f"methods x {chosen.seeds} seeds, simulated power {chosen.power:.2f}")
     levels = _even(pool, chosen.levels)
     methods = levels + fixed
     plan = {
@@ -140,8 +157,10 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
                           f"class, checked interval (time-varying methods included); smaller "
                           f"is faster"),
         "methods": [m.to_json() for m in methods],
+        "excluded": excluded,
         "endpoint": setting.endpoint,
         "tie_rule": TIE_RULE,
+        **({"diverged_rule": DIVERGED_RULE} if setting.kind == "images" else {}),
         "pilot": {"seeds": list(PILOT_SEEDS), "methods": [m.name for m in pilot_methods],
                   "quality": table.tolist(), "sigma_between": sigma_between,
                   "sigma_seed": sigma_seed},
@@ -152,9 +171,9 @@ def make_plan(setting_name: str, out: Path, *, mu: float | None = None,
         "verdict_rule": VERDICT_RULE,
         "min_attainable_p": min_attainable_p(len(methods)),
     }
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.atomic import write_json
 
-    write_json_atomic(plan, out / "plan.json")
+    write_json(out / "plan.json", plan)
     return plan
 
 

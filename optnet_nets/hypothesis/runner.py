@@ -19,9 +19,10 @@ import numpy as np
 
 from optnet_nets.hypothesis.levels import Level
 from optnet_nets.hypothesis.settings import Setting
+from optnet_nets.train.config import DIVERGED_NAME
 from optnet_theory.errors import OptnetError
 
-__all__ = ["quality_table", "run_grid", "tasks_for"]
+__all__ = ["CHANCE_ERROR", "DIVERGED_RULE", "quality_table", "run_grid", "tasks_for"]
 
 
 def _safe(name: str) -> str:
@@ -46,7 +47,7 @@ def _train_argv(setting: Setting, method: Level, seed: int, mu: float, out: Path
     argv = ["train", "--model", setting.model, "--model-option", f"method={method.name}",
             "--model-option", f"mu={mu!r}", "--dataset", str(setting.extra["dataset"]),
             "--epochs", str(setting.epochs), "--seed", str(seed), "--out", str(out),
-            "--resume-or-start", "--no-progress", *extra]
+            "--resume-or-start", "--no-progress", *setting.flags, *extra]
     for key, value in method.params.items():
         raise OptnetError(f"image runs take no method parameters; {method.name} has {key}="
                           f"{value!r}")
@@ -72,12 +73,24 @@ def tasks_for(setting: Setting, methods: Sequence[Level], seeds: Sequence[int], 
     return tasks
 
 
-def _finished(setting: Setting, task: Any) -> bool:
+#: the quality of an image run that stopped on non-finite values: chance error (10 classes),
+#: the worst a classifier can be; fixed in the plan (:data:`DIVERGED_RULE`).
+CHANCE_ERROR = 0.9
+DIVERGED_RULE = (f"a training run that stops on non-finite values (its folder holds "
+                 f"{DIVERGED_NAME}) is an outcome, not a failure: its quality is chance error "
+                 f"{CHANCE_ERROR:g}")
+
+
+def _out(task: Any) -> Path:
     argv = list(task.argv)
-    out = Path(argv[argv.index("--out") + 1])
+    return Path(argv[argv.index("--out") + 1])
+
+
+def _finished(setting: Setting, task: Any) -> bool:
+    out = _out(task)
     if setting.kind == "table2":
         return (out / "results.json").is_file()
-    return (out / "summary.json").is_file()
+    return (out / "summary.json").is_file() or (out / DIVERGED_NAME).is_file()
 
 
 def run_grid(setting: Setting, tasks: list[Any], folder: Path, options: Any,
@@ -95,9 +108,10 @@ def run_grid(setting: Setting, tasks: list[Any], folder: Path, options: Any,
     executor = open_executor(options, folder, threads=threads)
     outcome = run_tasks(executor, todo, workers=options.workers or 1,
                         finished=lambda t: _finished(setting, t))
-    if outcome.failed:
-        task, reason = outcome.failed[0]
-        raise OptnetError(f"{len(outcome.failed)} run(s) failed; first {task.key}: {reason} "
+    failed = [(t, why) for t, why in outcome.failed if not _finished(setting, t)]
+    if failed:
+        task, reason = failed[0]
+        raise OptnetError(f"{len(failed)} run(s) failed; first {task.key}: {reason} "
                           f"(log {task.log}); rerun to resume")
 
 
@@ -128,7 +142,12 @@ def quality_table(setting: Setting, methods: Sequence[Level], seeds: Sequence[in
     else:
         for i, method in enumerate(methods):
             for col, seed in enumerate(seeds):
-                path = folder / "runs" / f"{_safe(method.name)}-seed{seed}" / "summary.json"
+                run = folder / "runs" / f"{_safe(method.name)}-seed{seed}"
+                path = run / "summary.json"
+                if (run / DIVERGED_NAME).is_file() and not path.is_file():
+                    stamps.append((run / DIVERGED_NAME).stat().st_mtime)
+                    table[i, col] = CHANCE_ERROR  # DIVERGED_RULE
+                    continue
                 if not path.is_file():
                     raise OptnetError(f"{path} is missing: the runs have not finished")
                 stamps.append(path.stat().st_mtime)

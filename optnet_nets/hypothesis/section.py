@@ -55,7 +55,8 @@ from optnet_theory.errors import OptnetError
 __all__ = [
     "CERTIFIED_STEPS",
     "RATES_KAPPA",
-    "RATES_VARIANT",
+    "image_methods",
+    "rates_variant",
     "Correlation",
     "Hypothesis",
     "format_hypothesis",
@@ -66,23 +67,42 @@ __all__ = [
 CERTIFIED_STEPS = 10
 #: the condition number at which ``optnet rates``' layers-to-epsilon are compared.
 RATES_KAPPA = 100.0
-#: Table-2 structure -> the ``optnet rates`` variant that runs the same method and parameters.
-RATES_VARIANT: dict[str, str] = {
-    "gd": "gd",
-    "hb": "hb-0.3",
-    "agd": "agd-theta",
-    "agd2": "agd2-theta",
-    "admm": "admm",
-    "tmm": "tmm",
-    "item": "item",
-}
-#: method-net model prefix in a study -> the method (with the parameters the net uses).
-IMAGE_METHODS: dict[str, tuple[str, dict[str, Any]]] = {
-    "hbnet": ("hb", {"beta": 1.0, "step": 1.0}),
-    "ogmnet": ("ogm", {}),
-    "tmmnet": ("tmm", {}),
-    "itemnet": ("item", {}),
-}
+
+
+def rates_variant() -> dict[str, str]:
+    """Table-2 structure -> the ``optnet rates`` variant that runs the same method and
+    parameters (each method's variant marked ``table2``), read when called."""
+    from optnet_theory.methods import get_spec, list_methods
+
+    out = {}
+    for name in list_methods():
+        for variant in get_spec(name).rate_variants:
+            if variant.table2:
+                out[name] = variant.name(name)
+    return out
+
+
+def image_methods() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Method-net model prefix in a study -> the method (with the parameters the net uses):
+    HB-Net's heavy ball (beta = 1, step 1), then every method's family by Sec. 6's rule
+    (its ``network_prefix``), read when called."""
+    from optnet_theory.methods import get_spec, list_methods
+    from optnet_theory.methods.paper import HB
+
+    out: dict[str, tuple[str, dict[str, Any]]] = {"hbnet": (HB.name, {"beta": 1.0, "step": 1.0})}
+    for name in list_methods():
+        prefix = get_spec(name).network_prefix
+        if prefix is not None:
+            out[prefix] = (name, {})
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RATES_VARIANT":  # computed when read: the registry may have grown
+        return rates_variant()
+    if name == "IMAGE_METHODS":
+        return image_methods()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -191,14 +211,15 @@ class _FrozenSchedule:
 def _studies(runs_dir: Path) -> dict[str, dict[str, Any]]:
     """Per method-net model of any study: its method and final test errors by seed."""
     found: dict[str, dict[str, Any]] = {}
+    nets = image_methods()
     for path in sorted(runs_dir.rglob("study.json")):
         data = _read_json(path)
         for rec in data.get("runs") or []:
             model = str(rec.get("model", ""))
             prefix = model.rstrip("0123456789")
-            if prefix not in IMAGE_METHODS or not rec.get("finished"):
+            if prefix not in nets or not rec.get("finished"):
                 continue
-            entry = found.setdefault(model, {"method": IMAGE_METHODS[prefix][0], "errors": [],
+            entry = found.setdefault(model, {"method": nets[prefix][0], "errors": [],
                                              "seeds": [], "study": str(path)})
             entry["errors"].append(float(rec["final_test_error"]))
             entry["seeds"].append(int(rec["seed"]))
@@ -239,7 +260,7 @@ def measure_hypothesis(
         kappas = [float(k) for k in rates["kappas"]]
         if RATES_KAPPA in kappas:
             i = kappas.index(RATES_KAPPA)
-            for m, v in RATES_VARIANT.items():
+            for m, v in rates_variant().items():
                 if m in methods and v in rates["layers"]:
                     result.rates[m] = rates["layers"][v][i]
             for label, cert in certified.items():
@@ -255,19 +276,20 @@ def measure_hypothesis(
                         "deterministic instances: no seeds to resample"))
     if runs_dir is not None:
         result.image = _studies(runs_dir)
-        image_methods = {v["method"]: v for v in result.image.values()}
-        if len(image_methods) >= 3:
-            per_seed = {m: v["errors"] for m, v in image_methods.items()}
+        by_method = {v["method"]: v for v in result.image.values()}
+        if len(by_method) >= 3:
+            per_seed = {m: v["errors"] for m, v in by_method.items()}
             for label, (cmu, metric) in CLASSES.items():
-                cert = _certified({m: IMAGE_METHODS[m + "net"][1] for m in image_methods},
+                params = {name: p for name, p in image_methods().values()}
+                cert = _certified({m: params[m] for m in by_method},
                                   mu if cmu is None else cmu, steps, metric)
                 result.correlations.append(_correlation(
                     f"image test error (studies) vs {label}", cert, per_seed, "final errors"))
-        elif image_methods:
+        elif by_method:
             result.correlations.append(Correlation(
-                "image test error (studies)", list(image_methods), float("nan"), None, None,
+                "image test error (studies)", list(by_method), float("nan"), None, None,
                 None, NOT_RESOLVED,
-                f"only {len(image_methods)} method-net(s) trained; a rank needs >= 3"))
+                f"only {len(by_method)} method-net(s) trained; a rank needs >= 3"))
     return result
 
 

@@ -2,11 +2,12 @@
 
 Spearman's rho and Kendall's tau between the certified ranking (ties: overlapping intervals)
 and the quality ranking (ties: differences within the standard error of the paired seed
-difference), exact permutation p-values, a 95 % seed-bootstrap interval of rho, the slope of
-quality on the certified log-rate with its seed-bootstrap interval, and the verdict of the
-plan's rule. Writes ``summary.json`` (with ``methods``, ``p_value``, ``verdict``), ``summary.md``
-and ``dose_response.png`` (quality against certified rate, one point per method with its
-intervals). Every number comes from the run files; the plan must predate them.
+difference), permutation p-values (exact up to 9 methods, else 10^5 random permutations), a
+95 % seed-bootstrap interval of rho, the slope of quality on the certified log-rate with its
+seed-bootstrap interval, and the verdict of the plan's rule. Writes ``summary.json`` (with
+``methods``, ``p_value``, ``verdict``), ``summary.md`` and ``dose_response.png`` (quality
+against certified rate, one point per method with its intervals). Every number comes from the
+run files; the plan must predate them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from optnet_nets.hypothesis.levels import Level
 from optnet_nets.hypothesis.runner import quality_table
 from optnet_nets.hypothesis.settings import Setting
 from optnet_nets.rank_statistics import (
+    EXACT_PERMUTATIONS,
+    RANDOM_PERMUTATIONS,
     bootstrap_spearman,
     interval_ranks,
     kendall,
@@ -37,6 +40,10 @@ __all__ = ["format_summary", "summarize"]
 
 #: seed-bootstrap resamples of the slope.
 SLOPE_RESAMPLES = 4000
+
+
+#: the dose-response plot beside summary.md.
+PLOT_NAME = "dose_response.png"
 
 
 def _slope(x: np.ndarray, table: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
@@ -96,8 +103,17 @@ def summarize(plan: dict[str, Any], folder: Path) -> dict[str, Any]:
         "min_attainable_p": min_attainable_p(n),
         "verdict": decided,
         "verdict_rule": plan["verdict_rule"],
+        "diverged_rule": plan.get("diverged_rule"),
         "power": plan["power"]["statement"],
     }
+
+
+def _p_kind(n: int) -> str:
+    """How the permutation p over ``n`` methods was computed (:func:`permutation_p`)."""
+    if n <= EXACT_PERMUTATIONS:
+        return "exact"
+    return (f"{RANDOM_PERMUTATIONS:,} random permutations, smallest possible "
+            f"{1 / (RANDOM_PERMUTATIONS + 1):.1g},")
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -122,7 +138,8 @@ def format_summary(s: dict[str, Any]) -> str:
     slope = s["slope_quality_on_log_rate"]
     lines += [
         "",
-        f"- Spearman rho = {s['spearman']:+.3f} (exact permutation p = {s['p_value']:.3g}; "
+        f"- Spearman rho = {s['spearman']:+.3f} ({_p_kind(len(s['methods']))} permutation p = "
+        f"{s['p_value']:.3g}; "
         f"95 % seed-bootstrap interval [{lo:+.3f}, {hi:+.3f}]); Kendall tau = "
         f"{s['kendall']:+.3f} (p = {s['p_value_kendall']:.3g}).",
         f"- Slope of quality on the certified log-rate: {slope['slope']:+.4g} (95 % seed "
@@ -133,6 +150,9 @@ def format_summary(s: dict[str, Any]) -> str:
         "",
         f"Rule (fixed in the plan): {s['verdict_rule']}",
     ]
+    if s.get("diverged_rule"):
+        lines += ["", f"Diverged runs (fixed in the plan): {s['diverged_rule']}"]
+    lines += ["", f"![quality against certified rate]({PLOT_NAME})"]
     return "\n".join(lines)
 
 

@@ -42,6 +42,15 @@ from optnet_nets.models.registry import (
     create_model,
     list_models,
     register_model,
+    registry,
 )
 
-__all__ = ["REGISTRY", "ModelEntry", "Option", "create_model", "list_models", "register_model"]
+__all__ = [
+    "REGISTRY",
+    "ModelEntry",
+    "Option",
+    "create_model",
+    "list_models",
+    "register_model",
+    "registry",
+]

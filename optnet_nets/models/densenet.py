@@ -47,7 +47,14 @@ from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import AGDNET_BETA
 
-__all__ = ["DenseNet", "cifar_densenet", "dense_block", "dense_layer", "imagenet_densenet"]
+__all__ = [
+    "DenseNet",
+    "cifar_densenet",
+    "dense_block",
+    "dense_layer",
+    "imagenet_densenet",
+    "method_h_rows",
+]
 
 
 def dense_layer(k: int, alpha: Sequence[Entry], b: Sequence[float]) -> Layer:
@@ -68,6 +75,27 @@ def _h_rows(n_layers: int, offset: int) -> list[list[float]]:
     ]
 
 
+def method_h_rows(method: str, n_layers: int) -> list[list[float]]:
+    """The rows h_{k+1,j} (k1 = k + 1 = 0..n_layers) of ``method``'s dense form (18) for one
+    dense block of ``n_layers`` layers: row k1 holds h_{k1-1,0..k1-1} of x_{k+1} = x_k -
+    sum_{j<=k} h_{k,j} g_j (:func:`~optnet_theory.methods.history.dense_h`; any name of the
+    grammar, e.g. a method file written by ``optnet design``, bound with L = 1 and N = the
+    block's layer count). With alpha = h and beta = 1, (21) is then the method's (18) with
+    g_j = z_j - T(z_j)."""
+    from optnet_theory.methods import get_method, get_spec
+    from optnet_theory.methods.history import dense_h
+
+    spec = get_spec(method)
+    if spec.horizon is not None and spec.horizon != n_layers:
+        raise OptnetError(
+            f"method {method!r} is defined for N = {spec.horizon} steps; a dense block here has "
+            f"{n_layers} layers, so design for N = {n_layers} (momentum=restart: one run of the "
+            f"method per block)"
+        )
+    bound = get_method(method, L=1.0, N=n_layers if spec.needs_horizon else None)
+    return [[], *([float(v) for v in row] for row in dense_h(bound, n_layers))]
+
+
 def dense_block(
     in_channels: int,
     n_layers: int,
@@ -80,9 +108,12 @@ def dense_block(
     phi: ActivationFactory,
     dropout: float = 0.0,
     offset: int = 0,
+    method: str | None = None,
 ) -> MethodStage:
     """A dense block of (21): the weights b_{k+1,j} = beta ([j = k] - h_{k+1,j}) of its
-    h-term, over the z_j of the growth rate's width (module docstring)."""
+    h-term, over the z_j of the growth rate's width (module docstring). ``method``: h from
+    that method's dense form (:func:`method_h_rows`) and alpha_{k+1}^j = h_{k+1,j} (the
+    start of the learned alpha)."""
     layers = [
         DenseLayer(
             [in_channels] + [growth_rate] * k, growth_rate, bottleneck, memory_efficient,
@@ -91,13 +122,15 @@ def dense_block(
         for k in range(n_layers)
     ]
     first = 0 if in_channels == growth_rate else 1
-    h = _h_rows(n_layers, offset) if beta != 0.0 else []
+    h = (method_h_rows(method, n_layers) if method is not None
+         else _h_rows(n_layers, offset) if beta != 0.0 else [])
     rule, start = [], []
     for k in range(n_layers):
-        weights: list[Entry] = [float(alpha)] * (k + 1)
+        alphas = [float(alpha)] * (k + 1) if method is None else h[k + 1][: k + 1]
+        weights: list[Entry] = list(alphas)
         if learnable_alpha:
             weights = [Learned("coefficients", (k * (k + 1) // 2 + j,)) for j in range(k + 1)]
-            start += [float(alpha)] * (k + 1)
+            start += alphas
         b = [beta * ((1.0 if j == k else 0.0) - h[k + 1][j]) if j >= first else 0.0
              for j in range(k + 1)] if h else []
         rule.append(dense_layer(k, weights, b))
@@ -150,17 +183,22 @@ def _build(
     phi: ActivationFactory,
     dropout: float,
     momentum: str,
+    method: str | None = None,
 ) -> DenseNet:
     if momentum not in MOMENTUM_CHOICES:
         raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
     if not 0.0 <= dropout < 1.0:
         raise OptnetError(f"dropout={dropout!r}; accepted: a rate in [0, 1)")
+    if method is not None and (momentum != "restart" or beta == 0.0):
+        raise OptnetError("method= sets alpha and the h of (21) block by block: it needs "
+                          f"momentum=restart and beta != 0, got momentum={momentum!r}, "
+                          f"beta={beta!r}")
     blocks, transitions = [], []
     for i, n in enumerate(layers):
         offset = sum(layers[:i]) if momentum == "carry" else 0
         blocks.append(dense_block(
             width, n, growth_rate, bottleneck, alpha, learnable_alpha, beta, memory_efficient,
-            phi, dropout, offset,
+            phi, dropout, offset, method,
         ))
         width += n * growth_rate
         if i < len(layers) - 1:
@@ -185,6 +223,7 @@ def cifar_densenet(
     activation: object = DEFAULT_ACTIVATION,
     dropout: float = 0.0,
     momentum: str = "restart",
+    method: str | None = None,
 ) -> DenseNet:
     """Huang et al.'s CIFAR DenseNet (3 blocks, 16 initial channels) or DenseNet-BC."""
     per_block = 6 if bc else 3
@@ -196,7 +235,7 @@ def cifar_densenet(
         stem, width, [(depth - 4) // per_block] * 3, growth_rate,
         4 * growth_rate if bc else None, 0.5 if bc else 1.0, num_classes,
         alpha, learnable_alpha, beta, memory_efficient, make_activation(activation), dropout,
-        momentum,
+        momentum, method,
     )
 
 
@@ -212,13 +251,14 @@ def imagenet_densenet(
     activation: object = DEFAULT_ACTIVATION,
     dropout: float = 0.0,
     momentum: str = "restart",
+    method: str | None = None,
 ) -> DenseNet:
     """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32)."""
     phi = make_activation(activation)
     stem = imagenet_stem(in_channels, 2 * growth_rate, phi)
     return _build(
         stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum,
+        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum, method,
     )
 
 
@@ -239,6 +279,9 @@ _AGD_OPTIONS = {
         "restart", "h of (5) per dense block (restart) or continued across blocks (carry)",
         MOMENTUM_CHOICES,
     ),
+    "method": Option(None, "initialise alpha and take the h of (21) from this method's dense "
+                     "form (18), e.g. a method file from optnet design (N = a block's layers)",
+                     kind=str),
 }
 _CIFAR_DEPTHS = (40, 52, 100)
 _IMAGENET = {"121": [6, 12, 24, 16]}

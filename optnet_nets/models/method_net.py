@@ -56,15 +56,15 @@ from optnet_nets.models.method_rule import (
     relaxed_schedule,
     rule_layer,
 )
-from optnet_nets.models.registry import ACTIVATION, Option, register_model
+from optnet_nets.models.registry import ACTIVATION, SYNC, Option, register_model, unregister
 from optnet_nets.models.stage import MethodNet, MethodStage
 from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_spec
+from optnet_theory.methods.paper import GD
 
 __all__ = [
     "COEFFICIENT_CHOICES",
-    "METHOD_NETS",
     "MethodNet",
     "MethodStage",
     "bind_method",
@@ -72,11 +72,30 @@ __all__ = [
     "generic_method_options",
     "method_net_equation",
     "method_net_options",
+    "method_nets",
     "method_stage",
-]
+]  # and METHOD_NETS (computed)
 
-#: registered families: model name prefix -> method (at the CIFAR depths 20, 32, 44, 56, 110).
-METHOD_NETS: dict[str, str] = {"ogmnet": "ogm", "tmmnet": "tmm", "itemnet": "item"}
+
+def method_nets() -> dict[str, str]:
+    """The families: model name prefix -> method (at the CIFAR depths 20, 32, 44, 56, 110), one
+    per registered method with a :attr:`~optnet_theory.methods.MethodSpec.network_prefix`, read
+    when called (a method registered later has its family)."""
+    from optnet_theory.methods import list_methods
+
+    out = {}
+    for name in list_methods():
+        prefix = get_spec(name).network_prefix
+        if prefix is not None:
+            out[prefix] = name
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    if name == "METHOD_NETS":  # computed when read: the registry may have grown
+        return method_nets()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 #: accepted values of ``coefficients=``.
 COEFFICIENT_CHOICES = ("fixed", "learnable")
 
@@ -234,24 +253,42 @@ def method_net_options(method: str) -> dict[str, Option]:
 @register_model(
     "methodnet{}", CIFAR_DEPTHS, equation=method_net_equation("METHOD"), baseline="resnet{}",
     options={**generic_method_options(), "activation": ACTIVATION},
-    example={"method": "gd"},  # fixed coefficients: every method has ResNet's count
+    example={"method": GD.name},  # fixed coefficients: every method has ResNet's count
 )
 def methodnet(depth: int, *, num_classes: int, in_channels: int, **options: Any) -> MethodNet:
     """The method-net of any method (``method=``: a name, a method file or a family string)."""
     return cifar_method_net(depth, num_classes, in_channels, **options)
 
 
-def _family(method: str) -> None:
+#: model name -> method, for the families :func:`_sync_families` registered.
+_FAMILIES: dict[str, str] = {}
+
+
+def _family(prefix: str, method: str) -> None:
     """Register ``method``'s family (``ogmnet`` for ogm, ...) at the CIFAR depths."""
 
     @register_model(
-        next(f for f, m in METHOD_NETS.items() if m == method) + "{}", CIFAR_DEPTHS,
-        equation=method_net_equation(method), baseline="resnet{}",
+        prefix + "{}", CIFAR_DEPTHS, equation=method_net_equation(method), baseline="resnet{}",
         options={**method_net_options(method), "activation": ACTIVATION},
     )
     def family(depth: int, *, num_classes: int, in_channels: int, **options: Any) -> MethodNet:
         return cifar_method_net(depth, num_classes, in_channels, method=method, **options)
 
+    _FAMILIES.update((f"{prefix}{d}", method) for d in CIFAR_DEPTHS)
 
-for _method in METHOD_NETS.values():  # Sec. 6's rule on ogm, tmm, item
-    _family(_method)
+
+def _sync_families() -> None:
+    """The family of every registered method with a network prefix (Sec. 6's rule on it),
+    and none for a method no longer registered."""
+    current = method_nets()
+    gone = [name for name, method in _FAMILIES.items() if method not in current.values()]
+    unregister(gone)
+    for name in gone:
+        del _FAMILIES[name]
+    for prefix, method in current.items():
+        if f"{prefix}{CIFAR_DEPTHS[0]}" not in _FAMILIES:
+            _family(prefix, method)
+
+
+SYNC.append(_sync_families)
+_sync_families()

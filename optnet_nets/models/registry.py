@@ -9,7 +9,7 @@ and within a trunk by size, then by family (``resnet20, hbnet20, ..., resnet32, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -22,28 +22,38 @@ from optnet_theory.validation import check_int
 
 __all__ = [
     "ACTIVATION",
+    "OPTION_BOUND",
     "REGISTRY",
     "ModelEntry",
     "Option",
     "create_model",
     "list_models",
     "register_model",
+    "registry",
+    "unregister",
 ]
 
 #: the order of the registry: datasets, then trunks.
 _DATASETS = ("cifar", "imagenet")
 _TRUNKS = ("resnet", "densenet")
 
+#: The range of a real-valued option: coefficients of (16)-(21), rates and mu are of order 1;
+#: beyond this a network overflows float32 within a few layers (beta1=1e308 did at once).
+OPTION_BOUND = 100.0
+
 
 @dataclass(frozen=True)
 class Option:
-    """One keyword option of a model family: its default, accepted type/choices and meaning."""
+    """One keyword option of a model family: its default, accepted type/choices and meaning.
+
+    A real-valued option must be finite and within [-bound, bound] (default OPTION_BOUND)."""
 
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     kind: type | None = None  # the accepted type when the default is None; object: any
     renamed: Mapping[object, str] = field(default_factory=dict)  # old spelling -> choice
+    bound: float = OPTION_BOUND
 
     def check(self, name: str, value: Any) -> Any:
         kind = self.kind or type(self.default)
@@ -63,8 +73,10 @@ class Option:
                 raise OptnetError(f"option {name}={value!r}; accepted: True or False")
             return value
         if kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise OptnetError(f"option {name}={value!r}; accepted: a real number")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not abs(value) <= self.bound):  # also NaN and infinities
+                raise OptnetError(f"option {name}={value!r}; accepted: a real number in "
+                                  f"[-{self.bound:g}, {self.bound:g}]")  # fmt: skip
             return float(value)
         return value  # kind object: the builder validates (activation specs)
 
@@ -91,6 +103,10 @@ ACTIVATION = Option(
 
 REGISTRY: dict[str, ModelEntry] = {}
 _ORDER: dict[str, tuple[int, int, int, int]] = {}
+
+#: called by :func:`registry` before every read: a family module that follows another
+#: registry (the method-nets follow the methods') brings its models up to date.
+SYNC: list[Callable[[], None]] = []
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
@@ -128,9 +144,25 @@ def register_model(
     return decorate
 
 
+def unregister(names: Iterable[str]) -> None:
+    """Remove the models ``names`` (a family whose method is no longer registered)."""
+    for name in names:
+        REGISTRY.pop(name, None)
+        _ORDER.pop(name, None)
+
+
+def registry() -> dict[str, ModelEntry]:
+    """:data:`REGISTRY`, first brought up to date by the :data:`SYNC` hooks (the family of a
+    method registered since, without the family of a method no longer registered); read the
+    models through this (or :func:`list_models`)."""
+    for sync in SYNC:
+        sync()
+    return REGISTRY
+
+
 def list_models() -> list[str]:
     """The registered model names, in registry order."""
-    return list(REGISTRY)
+    return list(registry())
 
 
 def create_model(
@@ -141,7 +173,7 @@ def create_model(
     ``options`` are the family's (see ``REGISTRY[name].options``); unknown names and values
     of the wrong kind raise :class:`~optnet_theory.errors.OptnetError`.
     """
-    entry = REGISTRY.get(name)
+    entry = registry().get(name)
     if entry is None:
         raise OptnetError(f"unknown model {name!r}; choose from {', '.join(REGISTRY)}")
     unknown = sorted(set(options) - set(entry.options))

@@ -143,6 +143,11 @@ class MethodStage(nn.Module):
             return getattr(self, entry.name)[entry.index]
         return entry
 
+    def number(self, entry: Entry) -> float:
+        """A coefficient as a float (a trained one read without its gradient)."""
+        value = self.value(entry)
+        return float(value.detach()) if isinstance(value, Tensor) else float(value)
+
     def forward(self, xi: list[Tensor]) -> list[Tensor]:
         for k, plan in enumerate(self._plans):
             if k == 1 and self.reversible:  # x_{k+1} = T(x_k) + x_k - x_{k-1}, rebuilt in backward
@@ -185,8 +190,8 @@ class MethodStage(nn.Module):
             b = torch.tensor([v for _, v in terms], dtype=states[0].dtype,
                              device=states[0].device)
             stack = torch.stack(states, 1)
-            return torch.matmul(b.view(1, -1), stack.view(stack.shape[0], len(states), -1)
-                                ).view_as(states[0])
+            return torch.matmul(b.view(1, -1), stack.reshape(stack.shape[0], len(states), -1)
+                                ).reshape(states[0].shape)
         out = combine([(x, self.value(v)) for x, (_, v) in zip(states, terms, strict=True)])
         assert out is not None  # only live terms are compiled
         return out

@@ -138,10 +138,11 @@ def method_arguments(cfg: SimulateConfig) -> tuple[dict[str, dict[str, Any]], st
     ``cfg.mu``, else :func:`curvature_mu`; the others need no mu.
     """
     from optnet_theory.methods import get_spec
+    from optnet_theory.methods.paper import HB
 
     methods: dict[str, dict[str, Any]] = {s: {} for s in cfg.structures}
-    if "hb" in methods:
-        methods["hb"]["beta"] = cfg.hb_beta
+    if HB.name in methods:
+        methods[HB.name]["beta"] = cfg.hb_beta
     needs_mu = [s for s in cfg.structures if get_spec(s).function_class == "smooth-strongly-convex"]
     if not needs_mu:
         return methods, "not needed"

@@ -15,6 +15,7 @@ from typing import Any
 
 from optnet_nets.simulate.config import SimulateConfig
 from optnet_nets.train.checkpoint import load_tensors, save_atomic
+from optnet_theory.atomic import write_text
 from optnet_theory.errors import OptnetError
 
 __all__ = [
@@ -93,12 +94,10 @@ def read_record(path: Path) -> dict[str, Any]:
 
 
 def write_record(out: Path, record: dict[str, Any]) -> None:
-    """Write one finished (depth, seed) record whole (temporary file, then rename)."""
+    """Write one finished (depth, seed) record whole (:func:`optnet_theory.atomic.write_text`)."""
     path = record_path(out, record["depth"], record["seed"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)
+    write_text(path, json.dumps(record))
 
 
 def read_checkpoint(path: Path, device: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from optnet_nets.study.grid import STUDY_JSON, STUDY_MD, STUDY_PNG
 from optnet_nets.study.summary import METRICS
+from optnet_theory.atomic import write_text
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -160,8 +161,6 @@ def write_outputs(summary: dict[str, Any], out: str | os.PathLike[str]) -> dict[
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": folder / STUDY_JSON, "md": folder / STUDY_MD, "png": folder / STUDY_PNG}
     for key, text in (("json", json.dumps(summary, indent=2) + "\n"), ("md", markdown(summary))):
-        tmp = paths[key].with_name(paths[key].name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, paths[key])
+        write_text(paths[key], text)
     plot(summary, paths["png"])
     return {key: str(path) for key, path in paths.items()}

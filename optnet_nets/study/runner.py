@@ -8,30 +8,31 @@ running run's last checkpoint. Where the runs execute (child processes here, sub
 executor or SLURM jobs) is the executor's business (:mod:`optnet_nets.executors`); a run does
 the same thing in each.
 
-A lock file in the study folder is held by the study (and inherited by its local child
-processes), so a second study on the same folder is refused while the first is alive. Each run's
-output goes to ``train.log`` in its folder; one line per finished run (errors and an ETA) goes
-to stderr.
+The study holds its folder's lock (:mod:`optnet_nets.folder_lock`), so a second study on the
+same folder is refused, naming the first; each run, an ``optnet train`` process, takes its own
+run folder's lock itself (nothing is inherited, so runs started by a cluster scheduler are
+locked the same way), so a run still alive from a killed study refuses a second writer too.
+Each run's output goes to ``train.log`` in its folder; one line per finished run (errors and an
+ETA) goes to stderr.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from optnet_nets.executors import ExecutorOptions, open_executor
 from optnet_nets.executors.base import Task
 from optnet_nets.executors.pool import run_tasks
+from optnet_nets.folder_lock import folder_lock
 from optnet_nets.study.grid import Cell, StudyPlan, finished_summary, run_dir, train_argv
 from optnet_nets.study.summary import run_record
 from optnet_theory.errors import OptnetError
 
-LOCK_NAME = ".study.lock"
 LOG_NAME = "train.log"
 
 
@@ -42,22 +43,10 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1
 
 
-@contextmanager
-def study_lock(out: Path) -> Iterator[int]:
-    """Hold ``OUT/.study.lock``; yields its descriptor, to be inherited by the runs."""
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OptnetError(
-                f"{out} is in use by another 'optnet study' or by runs it started; wait for "
-                "them to end (or stop them) and run the study again"
-            ) from None
-        yield fd
-    finally:
-        os.close(fd)
+def study_lock(out: Path) -> contextlib.AbstractContextManager[Path]:
+    """Hold the study folder's lock (a one-line error naming the holder if it is taken)."""
+    return folder_lock(out, "optnet study",
+                       say=lambda line: print(f"optnet study: {line}", file=sys.stderr))
 
 
 def _expected_seconds(durations: dict[str, list[float]], model: str) -> float:
@@ -112,8 +101,8 @@ def run_study(
         say(_progress_line(run_record(folder, cell, plan.epochs), len(done), len(todo), wall,
                            eta))  # fmt: skip
 
-    with study_lock(folder) as lock_fd:
-        runner = open_executor(options, folder, threads=threads, inherit_fd=lock_fd)
+    with study_lock(folder):
+        runner = open_executor(options, folder, threads=threads)
         say(f"study {folder}: {len(cells)} runs, {len(skipped)} already finished, {len(todo)} "
             f"to train, {workers} at a time ({options.name})")  # fmt: skip
         outcome = run_tasks(runner, tasks, workers=workers, finished=finished, on_end=on_end,

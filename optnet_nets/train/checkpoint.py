@@ -1,9 +1,9 @@
 """Checkpoints that survive a crash at any moment, loaded with ``weights_only=True``.
 
-Writing: the state goes to a temporary file in the checkpoint's own directory, is flushed and
-fsynced, then ``os.replace``-d over the old checkpoint (atomic on POSIX), and the directory is
-fsynced so the rename itself is durable. A crash before the rename leaves the previous checkpoint
-untouched; a crash after it leaves the new one complete.
+Writing (:func:`optnet_theory.atomic.staged`): the state goes to a temporary file in the
+checkpoint's own directory, is fsynced, then ``os.replace``-d over the old checkpoint (atomic on
+POSIX), and the directory is fsynced so the rename itself is durable. A crash before the rename
+leaves the previous checkpoint untouched; a crash after it leaves the new one complete.
 
 Contents hold plain types and tensors only (RNG states included), so loading never unpickles
 arbitrary objects.
@@ -14,44 +14,28 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from optnet_theory.atomic import staged
 from optnet_theory.errors import OptnetError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_atomic(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``state`` to ``path`` atomically: temp file, flush + fsync, rename, fsync dir."""
+    """Write ``state`` to ``path`` atomically, staged by :func:`optnet_theory.atomic.staged`
+    (temporary file beside it, fsync, rename, fsync of the folder); its folder is created."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with staged(target) as stage:
+        with open(stage.path, "wb") as handle:
             torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return target
+        return stage.commit()
 
 
 def _load_failure(source: Path, exc: Exception) -> str:
@@ -81,8 +65,41 @@ def load_tensors(path: str | os.PathLike[str], map_location: str = "cpu") -> Any
         raise OptnetError(_load_failure(source, exc)) from None
 
 
-def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``."""
+def _is_weights(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+
+
+def _is_config(value: Any) -> bool:
+    return (isinstance(value, dict) and all(isinstance(value.get(k), str)
+                                            for k in ("model", "dataset"))
+            and all(isinstance(value.get(k, {}), dict)
+                    for k in ("model_options", "dataset_options")))  # fmt: skip
+
+
+#: what a checkpoint entry must be, and how that is said in an error.
+ENTRIES: dict[str, tuple[Any, str]] = {
+    "model": (_is_weights, "a dict of named tensors (the model's state_dict)"),
+    "config": (_is_config, "a dict of run settings naming its model and dataset"),
+    "optimizer": (lambda v: isinstance(v, dict), "a dict (the optimizer's state_dict)"),
+    "scheduler": (lambda v: isinstance(v, dict), "a dict (the scheduler's state_dict)"),
+    "scaler": (lambda v: isinstance(v, dict), "a dict (the loss scaler's state_dict)"),
+    "rng": (lambda v: isinstance(v, dict), "a dict of RNG states"),
+    "history": (lambda v: isinstance(v, list), "a list of epoch records"),
+    "train_sums": (lambda v: isinstance(v, torch.Tensor), "a tensor"),
+    **{k: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+       for k in ("epoch", "step_in_epoch", "global_step")},
+    "elapsed_s": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "a number"),
+}
+
+
+def load_state(
+    path: str | os.PathLike[str], need: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_atomic` with ``torch.load(weights_only=True)``;
+    the entries ``need`` (keys of :data:`ENTRIES`) must be there with their types, else one
+    :class:`OptnetError` line names the first that is missing or wrong."""
     source = Path(path)
     if not source.is_file():
         raise OptnetError(f"no checkpoint at {source}; expected a file written by 'optnet train'")
@@ -91,6 +108,14 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise OptnetError(
             f"checkpoint {source} is not an optnet checkpoint (format {FORMAT_VERSION} expected)"
         )
+    for key in need:
+        valid, meaning = ENTRIES[key]
+        if key not in state:
+            raise OptnetError(f"checkpoint {source} has no {key!r} entry ({meaning}); it was not "
+                              "written by 'optnet train' or is damaged")  # fmt: skip
+        if not valid(state[key]):
+            raise OptnetError(f"checkpoint {source}: its {key!r} entry is a "
+                              f"{type(state[key]).__name__}, expected {meaning}")  # fmt: skip
     return state
 
 

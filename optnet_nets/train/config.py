@@ -44,7 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 DENSENET_DROPOUT = 0.2
 DROPOUT_DATASETS = ("cifar10", "cifar100")
 
-AMP_CHOICES = ("bf16", "fp16")
+#: ``amp`` values: what each means is :mod:`optnet_nets.train.precision`
+AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 INIT_CHOICES = ("paper", "model")
 
@@ -62,9 +63,9 @@ def recipe_model_options(model: str, dataset: str, augment: bool) -> dict[str, A
     """
     if augment or dataset not in DROPOUT_DATASETS:
         return {}
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
-    entry = REGISTRY.get(model)
+    entry = registry().get(model)
     return {"dropout": DENSENET_DROPOUT} if entry and "dropout" in entry.options else {}
 
 
@@ -72,13 +73,17 @@ def activation_record(model: str, model_options: dict[str, Any]) -> dict[str, An
     """The activation of ``model`` under ``model_options`` and its derived energy (8), or None
     for a model without an ``activation`` option."""
     from optnet_nets.activation import make_activation
-    from optnet_nets.models import REGISTRY
+    from optnet_nets.models import registry
 
-    entry = REGISTRY.get(model)
+    entry = registry().get(model)
     if entry is None or "activation" not in entry.options:
         return None
     spec = model_options.get("activation", entry.options["activation"].default)
     return make_activation(spec).record()
+
+
+#: written into the run folder when training stops on non-finite values (the run's outcome).
+DIVERGED_NAME = "diverged.json"
 
 
 @dataclass
@@ -89,7 +94,9 @@ class TrainConfig:
     "batchsize is 256 among 4 GPUs". ``lr_milestones`` are fractions of ``epochs`` when
     ``milestone_unit == "fraction"`` and epoch numbers when it is ``"epoch"``; the lr is
     multiplied by ``lr_decay`` at each one. Milestones are applied per step, so a drop at 50% of
-    3 epochs happens in the middle of epoch 2.
+    3 epochs happens in the middle of epoch 2. Beyond the paper, ``amp="auto"`` trains in bf16
+    autocast where bf16 is native (:mod:`optnet_nets.train.precision`); ``amp="none"`` is the
+    paper's fp32 arithmetic everywhere.
     """
 
     model: str = "resnet20"
@@ -115,16 +122,19 @@ class TrainConfig:
     deterministic: bool = False
     device: str = "auto"
     threads: int | None = None
-    amp: str | None = None
-    channels_last: bool = False
+    amp: str | None = "auto"  # None: fp32, as configs from before "auto" store it
+    channels_last: bool | None = None  # None: follow the precision (on for bf16 on the CPU)
     compile: bool = False
     eval_batch_size: int = 500
     checkpoint_every_steps: int = 500
     progress: bool = True
     model_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    # --- recorded, not set: Phi and its energy (see activation_record) ---
+    # --- recorded, not set: Phi and its energy (see activation_record); what amp and
+    # channels_last resolved to (optnet_nets.train.precision), set when the run starts ---
     activation_energy: dict[str, Any] | None = None
+    amp_used: str | None = None
+    channels_last_used: bool | None = None
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> TrainConfig:
@@ -188,6 +198,10 @@ class TrainConfig:
             )
         if self.amp is not None and self.amp not in AMP_CHOICES:
             raise OptnetError(f"amp must be one of {', '.join(AMP_CHOICES)}, got {self.amp!r}")
+        if not (self.channels_last is None or isinstance(self.channels_last, bool)):
+            raise OptnetError(
+                f"channels_last must be true, false or null (auto), got {self.channels_last!r}"
+            )
         if self.device not in DEVICE_CHOICES:
             raise OptnetError(
                 f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}"

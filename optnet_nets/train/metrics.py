@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_text
 from optnet_theory.errors import OptnetError
 
 METRICS_NAME = "metrics.jsonl"
@@ -82,9 +83,7 @@ class MetricsLog:
                 continue  # a line cut short by the kill that interrupted the run
             if epoch <= resume_epoch:
                 kept.append(line)
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        os.replace(tmp, self.path)
+        write_text(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one epoch (``epoch`` counts completed epochs, from 1)."""

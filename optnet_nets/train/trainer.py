@@ -14,6 +14,7 @@ equal those of an uninterrupted run bit for bit.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -30,9 +31,11 @@ from torch import nn
 
 from optnet_nets.models.layers import init_weights
 from optnet_nets.train import checkpoint as ckpt
-from optnet_nets.train.config import TrainConfig
+from optnet_nets.train.config import DIVERGED_NAME, TrainConfig
 from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
 from optnet_nets.train.metrics import MetricsLog
+from optnet_nets.train.precision import resolve_precision
+from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
 
 #: Config fields that must agree between a checkpoint and the run resuming it.
@@ -132,10 +135,11 @@ class Trainer:
         raw = model if model is not None else _create_default_model(config, self.dataset)
         if config.init == "paper":
             init_weights(raw)  # Sec. 7.1: He for convolutions, Xavier for the classifier
-        self.use_channels_last = config.channels_last and ctx.device.type == "cuda"
-        raw = raw.to(ctx.device)
-        if self.use_channels_last:
-            raw = raw.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.precision = resolve_precision(config.amp, config.channels_last, ctx.device, raw)
+        self.config = config = dataclasses.replace(  # the config.json records what is used
+            config, amp_used=self.precision.amp, channels_last_used=self.precision.channels_last
+        )
+        raw = self.precision.format_model(raw.to(ctx.device))
         self.model = raw
         self.optimizer = torch.optim.SGD(
             raw.parameters(),
@@ -147,9 +151,8 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: lr_factor(step, self.steps_per_epoch, config)
         )
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp or "")
         self.scaler = torch.amp.GradScaler(
-            ctx.device.type, enabled=self.amp_dtype is torch.float16
+            ctx.device.type, enabled=self.precision.dtype is torch.float16
         )
         self.net: nn.Module = raw
         if ctx.distributed:
@@ -218,7 +221,7 @@ class Trainer:
         return (
             f"The last finite checkpoint is {self.checkpoint_path} (step {self.saved_step}); "
             f"resume it with a lower learning rate: optnet train --resume --out {self.out} "
-            f"--lr {lower} (or try --warmup-epochs, or no --amp fp16)"
+            f"--lr {lower} (or try --warmup-epochs, or --amp none)"
         )
 
     def resume(self, *, missing_ok: bool = False) -> bool:
@@ -235,7 +238,7 @@ class Trainer:
                 f"cannot resume: no {ckpt.CHECKPOINT_NAME} in {self.out}; to start a new run "
                 "there, leave out --resume (or pass --resume-or-start)"
             )
-        state = ckpt.load_state(self.checkpoint_path)
+        state = ckpt.load_state(self.checkpoint_path, need=tuple(ckpt.ENTRIES))
         bad = ckpt.non_finite({"model": state["model"], "optimizer": state["optimizer"]})
         if bad:
             raise OptnetError(
@@ -278,17 +281,10 @@ class Trainer:
                          nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
 
     # ----------------------------------------------------------------- steps
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.ctx.device.type, dtype=self.amp_dtype)
-
     def _prepare(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[Any, Any]:
         images = images.to(self.ctx.device, non_blocking=True)
         labels = labels.to(self.ctx.device, non_blocking=True)
-        if self.use_channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images, labels
+        return self.precision.format_images(images), labels
 
     def _check_finite(self, bad: torch.Tensor, first: int) -> None:
         flag = all_reduce_sum(bad.to(torch.float64).reshape(1), self.ctx)
@@ -324,7 +320,7 @@ class Trainer:
             if self.step_in_epoch >= self.steps_per_epoch:
                 break
             images, labels = self._prepare(images, labels)
-            with self._autocast():
+            with self.precision.autocast(self.ctx.device):
                 logits = self.net(images)
                 loss = F.cross_entropy(logits, labels)
             self.optimizer.zero_grad(set_to_none=True)
@@ -388,7 +384,7 @@ class Trainer:
             cfg.eval_batch_size, rank=ctx.rank, world_size=ctx.world_size
         ):
             images, labels = self._prepare(images, labels)
-            with self._autocast():
+            with self.precision.autocast(self.ctx.device):
                 logits = self.net(images)
             loss = F.cross_entropy(logits.float(), labels, reduction="sum")
             sums += torch.stack(
@@ -446,15 +442,23 @@ class Trainer:
                     print(
                         f"{cfg.model} epoch {self.epoch}/{cfg.epochs}: train loss "
                         f"{record['train_loss']:.4f} acc {record['train_acc']:.4f} | test loss "
-                        f"{test_loss:.4f} acc {test_acc:.4f} | {images_per_s:.0f} img/s",
+                        f"{test_loss:.4f} acc {test_acc:.4f} | {images_per_s:.0f} img/s "
+                        f"{self.precision.label}",
                         file=sys.stderr,
                         flush=True,
                     )
+        except TrainingDiverged as exc:
+            if ctx.is_main:  # the run's outcome, so a grid can tell it from a crash
+                write_json(self.out / DIVERGED_NAME, {"epoch": self.epoch + 1,
+                                                       "step": self.global_step,
+                                                       "message": str(exc)})
+            raise
         finally:
             metrics.close()
         summary = self.summary()
         if ctx.is_main:
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            (self.out / DIVERGED_NAME).unlink(missing_ok=True)  # an earlier attempt's outcome
         return summary
 
     def summary(self) -> dict[str, Any]:
@@ -470,6 +474,7 @@ class Trainer:
             "batch_size": self.config.batch_size,
             "device": str(self.ctx.device),
             "world_size": self.ctx.world_size,
+            "precision": self.precision.describe(),
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "final_test_acc": accs[-1] if accs else None,
             "final_test_error": 1.0 - accs[-1] if accs else None,
@@ -511,13 +516,18 @@ def train(
 
     ``dataset``/``model`` override what ``config.dataset``/``config.model`` would build; with
     ``resume`` the run continues from ``OUT/checkpoint.pt`` (an error when there is none, unless
-    ``start_if_missing``).
+    ``start_if_missing``). The process that writes ``OUT`` (rank 0) holds its lock
+    (:mod:`optnet_nets.folder_lock`) throughout: a second writer is refused, naming this one.
     """
+    from optnet_nets.folder_lock import folder_lock
+
     ctx = setup(config.device)
     try:
-        trainer = Trainer(config, ctx, dataset=dataset, model=model)
-        if resume:
-            trainer.resume(missing_ok=start_if_missing)
-        return trainer.fit()
+        lock = folder_lock(config.out, "optnet train") if ctx.is_main else contextlib.nullcontext()
+        with lock:
+            trainer = Trainer(config, ctx, dataset=dataset, model=model)
+            if resume:
+                trainer.resume(missing_ok=start_if_missing)
+            return trainer.fit()
     finally:
         teardown(ctx)

@@ -32,8 +32,20 @@ def intervals(phi: sp.Expr) -> Pieces:
     """Phi's pieces as (interval, expression), sorted, intervals of positive length only."""
     if not isinstance(phi, sp.Piecewise):
         return [(sp.Interval(-sp.oo, sp.oo), phi)]
+    try:
+        pairs = phi.as_expr_set_pairs(sp.S.Reals)
+    except (NotImplementedError, ValueError, TypeError):
+        # max(sin(1e9), sin(x)): periodic, endless breakpoints (NotImplementedError);
+        # max(cosh(x), erf(1e9)): a breakpoint acosh(erf(1e9)) SymPy cannot prove real
+        # (ValueError "Non-real intervals"), both found by the long fuzz run
+        raise OptnetError(
+            f"the branches of Phi = {phi} cannot be located exactly (SymPy cannot solve where "
+            "each condition holds, e.g. a periodic condition or a breakpoint it cannot prove "
+            "real); write Phi with explicit breakpoints, e.g. Piecewise((..., x > c), "
+            "(..., True))"
+        ) from None
     pieces: Pieces = []
-    for expr, region in phi.as_expr_set_pairs(sp.S.Reals):
+    for expr, region in pairs:
         for part in sp.Union.make_args(region) if isinstance(region, sp.Union) else [region]:
             if isinstance(part, sp.Interval) and part.measure > 0:
                 pieces.append((part, expr))

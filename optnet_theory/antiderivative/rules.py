@@ -190,6 +190,8 @@ def _sympy(expr: sp.Expr, x: sp.Symbol, depth: int) -> Outcome:
         result = call_with_limit(limit, lambda: sp.integrate(expr, x))
         if result is None and limit < SYMPY_SECONDS:
             return None  # cut short by the budget: do not remember as a failure
+        if result is not None and result.has(sp.exp_polar):  # Ei(x exp_polar(I pi)) = Ei(-x)
+            result = result.replace(sp.exp_polar, sp.exp)  # the check confirms the branch
         _SYMPY_CACHE[key] = None if result is None or result.has(sp.Integral) else result
     found = _SYMPY_CACHE[key]
     if found is None:

@@ -35,6 +35,7 @@ import scipy.linalg
 from optnet_theory.certify.exact import RatMatrix, is_positive_definite, to_fraction
 from optnet_theory.certify.problem import Pep, quadratic_values
 from optnet_theory.certify.sdp import DualData
+from optnet_theory.certify.search import maximise_on_interval
 
 __all__ = ["LowerBound", "lower_bound", "upper_bound", "worst_quadratic"]
 
@@ -257,18 +258,8 @@ def worst_quadratic(pep: Pep) -> Fraction:
         return val[pep.metric] / init if init > 0 else 0.0
 
     lo, hi = q + 1e-9 * (1 - q), 1 - 1e-9 * (1 - q)
-    grid = np.linspace(lo, hi, 513)
-    vals = [metric(m) for m in grid]
-    k = int(np.argmax(vals))
-    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    g = (np.sqrt(5) - 1) / 2
-    for _ in range(60):
-        c1, c2 = b - g * (b - a), a + g * (b - a)
-        if metric(c1) >= metric(c2):
-            b = c2
-        else:
-            a = c1
-    return to_fraction(min(max(0.5 * (a + b), lo), hi))
+    best, _ = maximise_on_interval(metric, lo, hi, 513)
+    return to_fraction(min(max(best, lo), hi))
 
 
 @dataclass(frozen=True)

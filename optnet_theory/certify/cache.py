@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.atomic import write_json
 from optnet_theory.certify.certificate import (
     MAX_GAP,
     Certificate,
@@ -79,10 +80,8 @@ def cached_certify(method: Method, steps: int, *, metric: str | None = None,
                   file=sys.stderr)
     cert = certify(method, steps, metric=metric, initial=initial, max_gap=max_gap)
     assert cert.evidence is not None
-    from optnet_theory.certify_table import write_json_atomic
-
-    write_json_atomic({"key": key, "certificate": cert.to_json(),
-                       "evidence": cert.evidence.to_json()}, path)
+    write_json(path, {"key": key, "certificate": cert.to_json(),
+                      "evidence": cert.evidence.to_json()})
     return cert
 
 

@@ -29,7 +29,6 @@ quadratic-tuned parameters (Lessard, Recht & Packard 2016).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from optnet_theory.certify.exact import RatMatrix, is_positive_definite, to_fraction
+from optnet_theory.certify.search import maximise_on_interval
 from optnet_theory.certify.solver import require_solver
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, Step
@@ -99,18 +99,8 @@ def quadratic_rate(steps: list[Step], q: float, L: float) -> float:
             M = (A + m * L * np.outer(B, C)) @ M
         return float(np.max(np.abs(np.linalg.eigvals(M))))
 
-    grid = np.linspace(q, 1.0, 401)
-    vals = [radius(m) for m in grid]
-    k = int(np.argmax(vals))
-    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    g = (math.sqrt(5) - 1) / 2
-    for _ in range(60):
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        if radius(a) >= radius(b):
-            hi = b
-        else:
-            lo = a
-    return max(max(vals), radius(0.5 * (lo + hi)))
+    best, top = maximise_on_interval(radius, q, 1.0, 401)
+    return max(top, radius(best))
 
 
 class _Lmi:

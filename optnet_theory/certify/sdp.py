@@ -33,6 +33,8 @@ from optnet_theory.certify.problem import Pep
 __all__ = ["SOLVERS", "DualData", "SolverResult", "assemble", "smat", "solve", "svec_index",
            "violations"]
 
+#: a row scaled by the size of its terms on quadratics keeps coefficients below this.
+ROW_GROWTH = 64.0
 #: solvers tried in order.
 SOLVERS: tuple[str, ...] = ("clarabel", "scs")
 #: a solve that stopped short of its tolerance ("AlmostSolved") is used when its residuals and
@@ -122,8 +124,8 @@ def assemble(pep: Pep) -> DualData:
         size = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(qv))))
         if size == 0.0:
             continue  # nothing to constrain
-        if pep.pair_size[i, j] > 0:
-            size = float(pep.pair_size[i, j])
+        if pep.pair_size[i, j] > 0:  # never let a row's coefficients grow past ROW_GROWTH
+            size = max(float(pep.pair_size[i, j]), size / ROW_GROWTH)
         s = Fraction(2) ** (-round(math.log2(size)))
         pairs.append((i, j))
         scales.append(s)

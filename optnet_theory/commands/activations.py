@@ -6,10 +6,12 @@ import argparse
 import json
 from typing import Any
 
+from optnet_theory.commands import add_json_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet activations``."""
-    parser.add_argument("--json", action="store_true", help="print JSON rows only")
+    add_json_option(parser, "print JSON rows only")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@
   registered method. Reading the checkpoint needs torch (``optnet_nets.learned_method``); it is
   imported on this path only.
 * ``optnet certify --table``: certified rates and N-step rates for kappa in {10, 100, 1000}
-  (:mod:`optnet_theory.certify_table`), through the certificate cache.
+  (:data:`optnet_theory.rates.KAPPAS`; :mod:`optnet_theory.certify_table`), through the
+  certificate cache.
 
 With ``--json`` stdout carries one JSON object and nothing else; anything else goes to stderr.
 A certificate that cannot be checked is an error (exit 2), never a number.
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -32,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet certify``."""
     from optnet_theory.certify import INITIAL_CONDITIONS, MAX_GAP
     from optnet_theory.methods import METRICS, list_methods
+    from optnet_theory.rates import KAPPAS
 
     parser.add_argument("method", nargs="?", help=f"one of {', '.join(list_methods())}")
     parser.add_argument("--steps", type=int, help="number of iterations N")
@@ -54,15 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {MAX_GAP:g})")
     parser.add_argument("--from-run", type=Path, metavar="RUN_DIR",
                         help="certify the method a trained HB-Net/ResNet's coefficients define")
+    grid = ", ".join(f"{k:g}" for k in KAPPAS)
     parser.add_argument("--table", action="store_true",
-                        help="certified rates for kappa in {10, 100, 1000} (cached)")
+                        help=f"certified rates for kappa in {{{grid}}} (cached)")
     parser.add_argument("--cache", type=Path,
                         help="certificate cache folder (default $XDG_CACHE_HOME/optnet/"
                              "certificates)")
     parser.add_argument("--rates", type=Path, metavar="RATES_JSON",
                         help="with --table: fill the measured column from an `optnet rates` "
                              "run's rates.json")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
 
 
 def parse_params(items: list[str], accepted: dict[str, Any] | None = None) -> dict[str, Any]:

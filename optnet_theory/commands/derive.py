@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bind a parameter, e.g. --param alpha=0.1 (repeatable)",
     )
     parser.add_argument("--latex", action="store_true", help="print Phi and Psi as LaTeX")
-    parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    add_json_option(parser)
     parser.add_argument(
         "--exact-slopes",
         action="store_true",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from optnet_theory.commands import add_json_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet methods``."""
-    parser.add_argument("--json", action="store_true", help="one JSON object per method")
+    add_json_option(parser, "one JSON object per method")
     parser.add_argument(
         "--dense",
         metavar="METHOD",

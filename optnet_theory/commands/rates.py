@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 from optnet_theory.limits import (
     FLOAT_BYTES,
@@ -18,26 +20,26 @@ from optnet_theory.limits import (
     Estimate,
     check_resources,
 )
-
-FULL_KAPPAS = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766, 10000.0)
-QUICK_KAPPAS = (10.0, 100.0, 1000.0)
+from optnet_theory.rates import FULL_KAPPAS, KAPPAS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
-                        help=f"kappa in {list(QUICK_KAPPAS)}, d=16 (seconds)")
+                        help=f"kappa in {list(KAPPAS)}, d=16 (seconds)")
     parser.add_argument("--kappas", type=float, nargs="+",
                         help=f"condition numbers L/mu (default {list(FULL_KAPPAS)})")
     parser.add_argument("--eps", type=float, default=1e-6,
                         help="target ||x_K - x*|| with ||x_0 - x*|| = 1 (default 1e-6)")
     parser.add_argument("--dim", type=int, help="dimension d (default 30; 16 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="instance seed (default 0)")
-    parser.add_argument("--variants", nargs="+", help="subset of the variants (default all)")
+    parser.add_argument("--variants", nargs="+",
+                        help="subset of the variants (default all); a method file (PATH.json, "
+                             "run for its own N steps) or a family string blend:A:B:T too")
     parser.add_argument("--out", type=Path, help="directory for rates.json/.csv/.png "
                                                  "(default runs/rates, runs/rates-quick)")
     parser.add_argument("--force", action="store_true",
                         help="run even when the estimated memory or time exceeds the limits")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    add_json_option(parser, "print the results as JSON only")
 
 
 def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Estimate:
@@ -61,11 +63,11 @@ def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Es
 
 
 def run(args: argparse.Namespace) -> int:
-    from optnet_theory.rates import VARIANTS, format_rates, measure_rates, write_outputs
+    from optnet_theory.rates import format_rates, list_variants, measure_rates, write_outputs
 
-    kappas = args.kappas or (QUICK_KAPPAS if args.quick else FULL_KAPPAS)
+    kappas = args.kappas or (KAPPAS if args.quick else FULL_KAPPAS)
     dim = args.dim if args.dim is not None else (16 if args.quick else 30)
-    variants = args.variants or list(VARIANTS)
+    variants = args.variants or list(list_variants())
     if args.seed < 0:
         raise OptnetError(f"--seed must be non-negative, got {args.seed}")
     if dim < 2:
@@ -77,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         raise OptnetError(f"--eps must be in (0, 1), got {args.eps}")
     check_resources(f"rates with d = {dim} and kappa up to {max(kappas):g}",
                     estimate(kappas, args.eps, dim, len(variants)), args.force)
-    result = measure_rates(kappas, eps=args.eps, dim=dim, seed=args.seed, variants=variants)
+    from optnet_theory.methods.cost import forced
+
+    with forced() if args.force else contextlib.nullcontext():
+        result = measure_rates(kappas, eps=args.eps, dim=dim, seed=args.seed, variants=variants)
     out = args.out or Path("runs/rates-quick" if args.quick else "runs/rates")
     try:
         written = write_outputs(result, out)

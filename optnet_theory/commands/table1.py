@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
+from optnet_theory.commands import add_json_option
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet table1``."""
     fmt = parser.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON rows only")
+    add_json_option(fmt, "print JSON rows only")
     fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument(
         "--latex", action="store_true", help="formulas as LaTeX (with --markdown: inline math)"

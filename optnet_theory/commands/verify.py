@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from typing import Any
 
+from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 from optnet_theory.limits import (
     FLOAT_BYTES,
@@ -18,20 +20,29 @@ from optnet_theory.limits import (
     check_resources,
 )
 
-#: Claims that run the summed form (4), whose cost grows with K^2.
-SUMMED_CLAIMS = frozenset({"agd2", "nesterov-forms"})
+
+def _summed_claims() -> frozenset[str]:
+    """Claims that run the summed form (4), whose cost grows with K^2: agd2's and the forms'."""
+    from optnet_theory.methods.paper import AGD2
+    from optnet_theory.verify import FORMS_CLAIM, paper_claims
+
+    agd2 = [claim for claim, method in paper_claims().items() if method == AGD2.name]
+    return frozenset({*agd2, FORMS_CLAIM})
+
 
 def _choices() -> tuple[str, ...]:
     """Every claim, every registered method name (``gd`` is ``lemma1``), and ``all``."""
     from optnet_theory.methods import list_methods
-    from optnet_theory.verify import CLAIMS
+    from optnet_theory.verify import list_claims
 
-    return (*CLAIMS, *(m for m in list_methods() if m not in CLAIMS), "all")
+    claims = list_claims()
+    return (*claims, *(m for m in list_methods() if m not in claims), "all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``optnet verify``."""
-    parser.add_argument("claim", choices=_choices(), help="which claim to check ('all': every one)")
+    parser.add_argument("claim", help=f"which claim to check: {', '.join(_choices())}, a method "
+                        "file (PATH.json) or a family string blend:A:B:T ('all': every one)")
     parser.add_argument(
         "--activation", default="sigmoid", help="registry name or formula in x (default sigmoid)"
     )
@@ -76,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run even when the estimated memory or time exceeds what this machine can give",
     )
-    parser.add_argument("--json", action="store_true", help="one JSON object per claim per line")
+    add_json_option(parser, "one JSON object per claim per line")
 
 
 def _user_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -132,7 +143,7 @@ def estimate(
     flop = MP_FLOP_SECONDS * max(1.0, (precision or 0) / 50) if mp else FLOAT_FLOP_SECONDS
     size = MP_BYTES if mp else FLOAT_BYTES
     n, k = float(dim), float(depth) + 1
-    summed = sum(c in SUMMED_CLAIMS for c in claims)
+    summed = sum(c in _summed_claims() for c in claims)
     memory = size * (trials * 6 * n * n + 8 * k * n * trials + summed * k * k / 2)
     per_trial = 10 * n**3 * flop + len(claims) * k * (4 * n * n * flop + LAYER_SECONDS)
     per_trial += summed * k * k / 2 * (n * flop + LAYER_SECONDS / 10)
@@ -163,9 +174,9 @@ def _verify_all(args: argparse.Namespace, claims: tuple[str, ...], given: dict[s
 
 def run(args: argparse.Namespace) -> int:
     """Print a table (or JSON lines); exit status 1 when any claim fails."""
-    from optnet_theory.verify import CLAIMS
+    from optnet_theory.verify import list_claims
 
-    claims = tuple(CLAIMS) if args.claim == "all" else (args.claim,)
+    claims = tuple(list_claims()) if args.claim == "all" else (args.claim,)
     if args.depth is not None and args.depth < 1:
         raise OptnetError(f"--depth must be a positive integer, got {args.depth}")
     _check_numbers(args)
@@ -173,8 +184,11 @@ def run(args: argparse.Namespace) -> int:
     dim = given["W"].shape[0] if "W" in given else args.dim
     check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
                     estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
+    from optnet_theory.methods.cost import forced
+
     try:
-        results = _verify_all(args, claims, given)
+        with forced() if args.force else contextlib.nullcontext():
+            results = _verify_all(args, claims, given)
     except MemoryError:
         raise OptnetError("ran out of memory (the size check was skipped with --force)") from None
     if args.json:

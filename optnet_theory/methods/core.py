@@ -22,8 +22,7 @@ tied- or untied-weight network by Lemma 1 (:meth:`Method.network`), and the dens
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import mpmath
@@ -32,12 +31,15 @@ import sympy
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.arith import Arith, arith
+from optnet_theory.methods.cost import check_run, run_estimate
+from optnet_theory.methods.iterate import Trajectory, iterate, layer_matrices, stream
 from optnet_theory.methods.spec import (
     Feedback,
     MethodSpec,
     Params,
     Step,
 )
+from optnet_theory.methods.values import callable_or_error, checked_step
 from optnet_theory.validation import check_int
 
 __all__ = ["Method", "Trajectory"]
@@ -51,19 +53,6 @@ def _real(value: Any, name: str) -> float:
     if not np.isfinite(out):
         raise OptnetError(f"{name} must be finite, got {value!r}")
     return out
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Everything one run produced, indexed by sub-step j = 0..J (J = s * iterations).
-
-    ``states[j]`` = xi_j (m, n); ``points[j]`` = y_j (where the gradient was taken, j < J, and
-    the read-out point at J); ``outputs[k]`` = x_k after k iterations (k = 0..iterations).
-    """
-
-    states: np.ndarray
-    points: np.ndarray
-    outputs: np.ndarray
 
 
 class Method:
@@ -162,7 +151,10 @@ class Method:
 
         ``arithmetic``: "float" (float64), "mp" (mpmath at ``dps`` digits; use the returned
         numbers inside ``mpmath.workdps(dps)``) or "exact" (SymPy, where the schedule is
-        algebraic). ``N`` overrides the horizon (default :meth:`horizon`).
+        algebraic). ``N`` overrides the horizon (default :meth:`horizon`). The schedule is
+        computed only as far as asked (N = 10^9 costs nothing for 3 iterations); a list whose
+        estimated memory or time exceeds the limits of :mod:`~optnet_theory.methods.cost` is
+        refused, unless asked inside :func:`~optnet_theory.methods.cost.forced`.
         """
         iterations = check_int(iterations, "iterations", 0)
         if self.spec.horizon is not None and iterations > self.spec.horizon:
@@ -172,22 +164,46 @@ class Method:
             )
         ar = arith(arithmetic, dps)
         J = self.spec.substeps * iterations
-        p = self._params(ar, N if N is not None else self.horizon(iterations), J)
+        horizon = N if N is not None else self.horizon(iterations)
+        self._check_cost(J, horizon, arithmetic)
+        return self._step_list(J, self._params(ar, horizon, J))
+
+    def _step_list(self, J: int, p: Params) -> list[Step]:
+        ar = p.ar
         if ar.name == "mp":
             with mpmath.workdps(ar.dps or 30):
-                return [self._checked(self.spec.schedule(j, p), j) for j in range(J + 1)]
-        return [self._checked(self.spec.schedule(j, p), j) for j in range(J + 1)]
+                return list(self._steps(J, p))
+        return list(self._steps(J, p))
 
-    def _checked(self, st: Step, j: int) -> Step:
-        m = self.spec.state_size
-        if len(st.A) != m or any(len(r) != m for r in st.A) or not (
-            len(st.B) == len(st.C) == len(st.D) == m
-        ):
-            raise OptnetError(
-                f"method {self.name!r}: sub-step {j} has coefficients of the wrong size "
-                f"(state size {m})"
-            )
-        return st
+    def _steps(self, J: int, p: Params) -> Iterator[Step]:
+        """The checked steps of sub-steps 0..J, computed one at a time."""
+        for j in range(J + 1):
+            try:
+                st = self.spec.schedule(j, p)
+            except OptnetError:
+                raise
+            except Exception as exc:  # a user's schedule: its failure, named, in one line
+                raise OptnetError(
+                    f"method {self.name!r}: its schedule failed at sub-step {j} "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            yield checked_step(st, j, self.spec.state_size, self.name)
+
+    def _check_cost(
+        self,
+        sub_steps: int,
+        horizon: int | None,
+        arithmetic: str,
+        *,
+        dim: int = 0,
+        stored: bool = False,
+        listed: bool = True,
+    ) -> None:
+        need = run_estimate(self.spec, sub_steps, horizon, dim=dim, arithmetic=arithmetic,
+                            stored=stored, listed=listed)  # fmt: skip
+        what = f"{self.name} for {sub_steps // self.spec.substeps} iterations" + (
+            f" on R^{dim}" if dim else "")
+        check_run(what, need)
 
     # ------------------------------------------------------------------ generated: iterates
     def trajectory(
@@ -202,8 +218,11 @@ class Method:
         """Run the system with ``oracle(j, y_j) -> u_j`` for ``iterations`` iterations.
 
         float64 arrays, or object arrays of mpmath numbers (``arithmetic="mp"``) computed
-        inside ``mpmath.workdps(dps)``.
+        inside ``mpmath.workdps(dps)``. A run past the memory or time limits of
+        :mod:`~optnet_theory.methods.cost` is refused, unless made inside
+        :func:`~optnet_theory.methods.cost.forced`.
         """
+        callable_or_error(oracle, "the oracle (j, y) -> gradient")
         return self._run(oracle, None, x0, iterations, arithmetic, dps)
 
     def _run(
@@ -215,81 +234,53 @@ class Method:
         arithmetic: str,
         dps: int | None,
     ) -> Trajectory:
-        steps = self.coefficients(iterations, arithmetic=arithmetic, dps=dps)
+        iterations = check_int(iterations, "iterations", 0)
+        ar = arith(arithmetic, dps)  # a bad arithmetic is named before any estimate
+        dim = int(np.size(x0)) if isinstance(x0, (np.ndarray, list, tuple)) else 1
+        J, horizon = self.spec.substeps * iterations, self.horizon(iterations)
+        self._check_cost(J, horizon, arithmetic, dim=dim, stored=True)
+        steps = self._step_list(J, self._params(ar, horizon, J))
         dtype = object if arithmetic != "float" else np.float64
         if arithmetic == "mp":
             with mpmath.workdps(dps or 30):
-                return self._iterate(steps, oracle, transform, x0, dtype)
-        return self._iterate(steps, oracle, transform, x0, dtype)
-
-    def _iterate(
-        self,
-        steps: Sequence[Step],
-        oracle: Feedback | None,
-        transform: Feedback | None,
-        x0: Any,
-        dtype: Any,
-    ) -> Trajectory:
-        states, points = [], []
-        for xi, y in self._stream(steps, oracle, transform, x0, dtype):
-            states.append(xi)
-            points.append(y)
-        s = self.spec.substeps
-        outputs = [np.array(steps[j].D, dtype=dtype) @ states[j] for j in range(0, len(steps), s)]
-        return Trajectory(np.array(states), np.array(points), np.array(outputs))
-
-    def _stream(
-        self,
-        steps: Sequence[Step],
-        oracle: Feedback | None,
-        transform: Feedback | None,
-        x0: Any,
-        dtype: Any,
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(xi_j, y_j) for j = 0 .. len(steps) - 1.
-
-        xi_{j+1} = A xi + B u with u = oracle(j, y); or, given ``transform`` (u = y - T(y)),
-        xi_{j+1} = (A + B C^T) xi - B T(y), which avoids forming y - T(y) and cancelling it.
-        """
-        x0 = np.asarray(x0, dtype=dtype)
-        if x0.ndim != 1:
-            raise OptnetError(f"x0 must be a vector, got shape {x0.shape}")
-        init = np.array([c if dtype is object else float(c) for c in self.spec.initial],
-                        dtype=dtype)
-        xi = init[:, None] * x0[None, :]
-        for j, st in enumerate(steps):
-            C = np.array(st.C, dtype=dtype)
-            y = C @ xi
-            yield xi, y
-            if j == len(steps) - 1:
-                return
-            A = np.array(st.A, dtype=dtype)
-            B = np.array(st.B, dtype=dtype)
-            # an overflowing run is reported by its caller (non-finite states), not warned here
-            with np.errstate(over="ignore", invalid="ignore"):
-                if transform is not None:
-                    xi = (A + np.outer(B, C)) @ xi - B[:, None] * np.asarray(
-                        transform(j, y), dtype=dtype)[None, :]
-                else:
-                    assert oracle is not None
-                    xi = A @ xi + B[:, None] * np.asarray(oracle(j, y), dtype=dtype)[None, :]
+                return iterate(self.spec.initial, self.spec.substeps, steps, oracle, transform,
+                               x0, dtype)  # fmt: skip
+        return iterate(self.spec.initial, self.spec.substeps, steps, oracle, transform, x0, dtype)
 
     def network_outputs(
-        self, phi: Callable[[Any], Any], W: np.ndarray, x0: Any, depth: int
+        self,
+        phi: Callable[[Any], Any],
+        W: np.ndarray,
+        x0: Any,
+        depth: int,
     ) -> Iterator[np.ndarray]:
         """The tied-weight network's outputs x_0, x_1, ... one layer at a time (float64), for
-        callers that stop early (layers to epsilon)."""
+        callers that stop early (layers to epsilon). The coefficients are computed as the
+        layers go, so memory does not grow with ``depth``; a ``depth`` whose time exceeds the
+        limits is refused unless asked inside :func:`~optnet_theory.methods.cost.forced`."""
         depth = check_int(depth, "depth", 0)
-        steps = self.coefficients(depth)
-        s = self.spec.substeps
+        callable_or_error(phi, "phi")
+        J = self.spec.substeps * depth
+        horizon = self.horizon(depth)
         W = np.asarray(W)
+        self._check_cost(J, horizon, "float", dim=int(W.shape[0]) if W.ndim else 1,
+                         listed=False)  # fmt: skip
+        s = self.spec.substeps
+        p = self._params(arith("float"), horizon, J)
+        readout: list[Step] = []
+
+        def steps() -> Iterator[Step]:
+            for st in self._steps(J, p):
+                readout[:] = [st]
+                yield st
 
         def transform(_j: int, y: np.ndarray) -> np.ndarray:
             return np.asarray(phi(W @ y))
 
-        for j, (xi, _y) in enumerate(self._stream(steps, None, transform, x0, np.float64)):
+        run = stream(self.spec.initial, steps(), J, None, transform, x0, np.float64)
+        for j, (xi, _y) in enumerate(run):
             if j % s == 0:
-                yield np.array(steps[j].D, dtype=np.float64) @ xi
+                yield np.array(readout[0].D, dtype=np.float64) @ xi
 
     def run(
         self,
@@ -303,8 +294,12 @@ class Method:
         """The output points x_0 .. x_steps of ``steps`` iterations on ``grad``: (steps+1, n).
 
         float64 by default; ``arithmetic="mp"`` runs in mpmath at ``dps`` digits (pass a
-        ``grad`` that works on object arrays of mpmath numbers).
+        ``grad`` that works on object arrays of mpmath numbers). A bad ``x0`` (not a finite
+        real vector), a ``grad`` that is not callable or returns another shape, and a run past
+        the memory or time limits (unless made inside
+        :func:`~optnet_theory.methods.cost.forced`) are :class:`OptnetError`.
         """
+        callable_or_error(grad, "grad")
         return self.trajectory(
             lambda _j, y: grad(y), x0, steps, arithmetic=arithmetic, dps=dps
         ).outputs
@@ -332,24 +327,11 @@ class Method:
         For gd (B = -1, C = D = 1) this is Phi(W x_k), which is (7).
         """
         depth = check_int(depth, "depth", 0)
-        mats = _layer_matrices(W, depth)
+        callable_or_error(phi, "phi")
+        mats = layer_matrices(W, depth)
         s = self.spec.substeps
 
         def transform(j: int, y: np.ndarray) -> np.ndarray:
             return phi(mats[j // s] @ y)
 
         return self._run(None, transform, x0, depth, arithmetic, dps)
-
-
-def _layer_matrices(W: Any, depth: int) -> list[Any]:
-    if isinstance(W, np.ndarray) and W.ndim == 2:
-        return [W] * depth
-    if isinstance(W, (list, tuple)) or (isinstance(W, np.ndarray) and W.ndim == 3):
-        mats = list(W)
-        if len(mats) < depth:
-            raise OptnetError(f"got {len(mats)} layer matrices for depth {depth}")
-        return [np.asarray(m) for m in mats]
-    arr = np.asarray(W)
-    if arr.ndim != 2:
-        raise OptnetError(f"W must be a square matrix or one per layer, got shape {arr.shape}")
-    return [arr] * depth

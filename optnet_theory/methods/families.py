@@ -82,8 +82,27 @@ def _unrealised(_j: int, _p: Params) -> Step:
     raise OptnetError("a family member runs only once bound to a horizon N")
 
 
-def blend_methods(a: str, b: str, t: float) -> MethodSpec:
-    """``blend:a:b:t`` as a method description (a, b: registered names or method files)."""
+def blend_methods(a: str | Method, b: str | Method, t: float) -> MethodSpec | Method:
+    """The blend of ``a`` and ``b`` at ``t`` (module docstring).
+
+    Names (registered names or method files): the family member as a description, realised
+    when bound with its horizon (``blend_methods("gd", "ogm", 0.5).bind(N=6)``). Bound methods
+    (:func:`~optnet_theory.get_method` with the same L, mu and horizon N): the bound blend,
+    h = (1 - t) h_a + t h_b of their own dense forms.
+    """
     from optnet_theory.methods.names import resolve_spec
 
-    return blend_spec(resolve_spec(a), resolve_spec(b), t)
+    if isinstance(a, str) and isinstance(b, str):
+        return blend_spec(resolve_spec(a), resolve_spec(b), t)
+    if not (isinstance(a, Method) and isinstance(b, Method)):
+        raise OptnetError("blend_methods takes two method names or two bound methods "
+                          f"(get_method(..., N=...)), got {type(a).__name__} and "
+                          f"{type(b).__name__}")
+    if (a.L, a.mu) != (b.L, b.mu) or a.N is None or a.N != b.N:
+        raise OptnetError(f"blend_methods needs two methods bound with the same L, mu and "
+                          f"horizon N, got {a!r} and {b!r}")
+    spec = blend_spec(a.spec, b.spec, t)
+    h = [[(1 - t) * x + t * y for x, y in zip(ra, rb, strict=True)]
+         for ra, rb in zip(dense_h(a, a.N), dense_h(b, b.N), strict=True)]
+    return history_spec(spec.name, h, source=spec.source, function_class=spec.function_class,
+                        metric=spec.metric).bind(L=a.L, mu=a.mu)

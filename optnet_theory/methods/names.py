@@ -24,7 +24,9 @@ GRAMMAR = "a registered method, a method file (PATH.json) or a family string ble
 
 def resolve_spec(name: str) -> MethodSpec:
     """The description ``name`` stands for (module docstring)."""
-    from optnet_theory.methods.registry import _REGISTRY
+    from optnet_theory.methods.registry import _REGISTRY, load_entry_points
+
+    load_entry_points()
 
     if not isinstance(name, str) or not name:
         raise OptnetError(f"a method is named by a string ({GRAMMAR}), got {name!r}")

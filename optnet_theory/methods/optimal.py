@@ -10,17 +10,22 @@
   smooth strongly convex minimization", Math. Program. 199 (2023; arXiv 2021).
 
 Step 1/L throughout. The scalar sequences (theta, theta-tilde, A_t) are written once here and
-evaluate in any arithmetic of :mod:`optnet_theory.methods.arith`.
+evaluate in any arithmetic of :mod:`optnet_theory.methods.arith`. OGM, TMM and ITEM are written
+as their papers' loops and traced into (A, B, C, D) by :mod:`optnet_theory.methods.traced`;
+OGM-G gives its (A, B, C, D) by hand.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.arith import arith
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.spec import MethodSpec, Params, Step
+from optnet_theory.methods.spec import MethodSpec, Params, RateVariant, Reference, Step
+from optnet_theory.methods.traced import Grad, Lin, traced
 
 __all__ = ["ITEM", "OGM", "OGMG", "OPTIMAL_METHODS", "TMM", "item_A", "ogm_theta", "ogmg_theta"]
 
@@ -31,20 +36,26 @@ def _horizon(p: Params, name: str) -> int:
     return p.N
 
 
+def _ogm_thetas(p: Params, count: int) -> Iterator[Any]:
+    """theta_0..theta_count of OGM (count <= N), one at a time."""
+    N = _horizon(p, "ogm")
+    one = p.ar.one()
+    theta = one
+    yield theta
+    for t in range(1, count + 1):
+        c = 8 if t == N else 4
+        theta = (one + p.ar.sqrt(one + c * theta**2)) / 2
+        yield theta
+
+
 def ogm_theta(p: Params) -> list[Any]:
     """theta_0..theta_N of OGM: theta_0 = 1, theta_t = (1 + sqrt(1 + 4 theta_{t-1}^2))/2 for
     1 <= t < N, theta_N = (1 + sqrt(1 + 8 theta_{N-1}^2))/2."""
-    N = _horizon(p, "ogm")
-    one = p.ar.one()
-    theta = [one]
-    for t in range(1, N + 1):
-        c = 8 if t == N else 4
-        theta.append((one + p.ar.sqrt(one + c * theta[-1] ** 2)) / 2)
-    return theta
+    return list(_ogm_thetas(p, _horizon(p, "ogm")))
 
 
 def _two_point(p: Params, a: Any, b: Any) -> Step:
-    """The shared shape of OGM and OGM-G on the state (w_t, v_t), gradient at w_t:
+    """The shape of OGM-G on the state (w_t, v_t), gradient at w_t:
 
     v_{t+1} = w_t - u/L,  w_{t+1} = v_{t+1} + a (v_{t+1} - v_t) + b (v_{t+1} - w_t).
     """
@@ -64,19 +75,34 @@ def _hold(p: Params) -> Step:
     return Step(A=((one, zero), (zero, one)), B=(zero, zero), C=(one, zero), D=(one, zero))
 
 
-def _ogm(j: int, p: Params) -> Step:
-    """OGM on the state (y_t, x_t): x_{t+1} = y_t - grad f(y_t)/L,
-    y_{t+1} = x_{t+1} + (theta_t - 1)/theta_{t+1} (x_{t+1} - x_t)
-              + theta_t/theta_{t+1} (x_{t+1} - y_t);  x_0 = y_0; output y."""
-    theta = p.sequence("theta", ogm_theta)
-    if j >= len(theta) - 1:
-        return _hold(p)
-    return _two_point(p, (theta[j] - 1) / theta[j + 1], theta[j] / theta[j + 1])
+def _ogm_loop(t: int, p: Params, grad: Grad, y: Lin, x: Lin) -> tuple[Lin, Lin]:
+    """OGM: Kim & Fessler 2016, Algorithm OGM1 (bound: Theorem 2), in the naming of PEPit's
+    example (Kim & Fessler exchange x and y), for t = 0 .. N-1 from x_0 = y_0:
+
+        x_{t+1} = y_t - grad f(y_t) / L
+        y_{t+1} = x_{t+1} + (theta_t - 1)/theta_{t+1} (x_{t+1} - x_t)
+                          + theta_t/theta_{t+1} (x_{t+1} - y_t)
+
+    with theta of :func:`ogm_theta`. After the horizon N the point y_N is held."""
+    N = _horizon(p, "ogm")
+    if t >= N:
+        return y, x
+    # only as far as the run goes (sub-step p.last), not to the horizon N
+    theta = p.sequence("theta", lambda q: list(_ogm_thetas(q, min(N, q.last + 1))))
+    x_next = y - grad(y) / p.L
+    y_next = (x_next + (theta[t] - 1) / theta[t + 1] * (x_next - x)
+              + theta[t] / theta[t + 1] * (x_next - y))  # fmt: skip
+    return y_next, x_next
+
+
+def _ogm_output(p: Params, y: Lin, x: Lin) -> Lin:
+    """The output of OGM: y_N (Kim & Fessler's x_N)."""
+    return y
 
 
 def _ogm_bound(m: Method, N: int) -> float:
-    theta = ogm_theta(m._params(arith("float"), N))
-    return m.L / (2 * theta[N] ** 2)
+    *_, theta_n = _ogm_thetas(m._params(arith("float"), N), N)
+    return m.L / (2 * theta_n**2)
 
 
 OGM = MethodSpec(
@@ -86,34 +112,45 @@ OGM = MethodSpec(
     state_size=2,
     slots=("y_t", "x_t"),
     initial=(1.0, 1.0),
-    schedule=_ogm,
+    schedule=traced(_ogm_loop, _ogm_output),
     output="y",
     metric="function-gap",
     guarantee="f(y_N) - f* <= L ||x_0 - x*||^2 / (2 theta_N^2)",
     rate="O(L ||x_0 - x*||^2 / N^2), the exact optimum for this class (Drori 2017)",
     needs_horizon=True,
     analytic=_ogm_bound,
+    network_prefix="ogmnet",
+    reference_for=(Reference("smooth-convex", "function-gap", "distance", proven=True),),
 )
+
+
+def _ogmg_head(p: Params, count: int) -> list[Any]:
+    """theta~_0..theta~_count of OGM-G (count <= N). The recursion runs backwards from
+    theta~_N, so all N steps are computed, but only the first count + 1 values are kept."""
+    N = _horizon(p, "ogmg")
+    one = p.ar.one()
+    theta, head = one, [one] if count >= N else []  # theta~_N
+    for t in range(N - 1, -1, -1):
+        c = 8 if t == 0 else 4
+        theta = (one + p.ar.sqrt(one + c * theta**2)) / 2
+        if t <= count:
+            head.append(theta)
+    return head[::-1]
 
 
 def ogmg_theta(p: Params) -> list[Any]:
     """theta~_0..theta~_N of OGM-G: theta~_N = 1, theta~_t = (1 + sqrt(1 + 4 theta~_{t+1}^2))/2
     for t = N-1..1, theta~_0 = (1 + sqrt(1 + 8 theta~_1^2))/2."""
-    N = _horizon(p, "ogmg")
-    one = p.ar.one()
-    rev = [one]  # theta~_N, theta~_{N-1}, ...
-    for t in range(N - 1, -1, -1):
-        c = 8 if t == 0 else 4
-        rev.append((one + p.ar.sqrt(one + c * rev[-1] ** 2)) / 2)
-    return rev[::-1]
+    return _ogmg_head(p, _horizon(p, "ogmg"))
 
 
 def _ogmg(j: int, p: Params) -> Step:
     """OGM-G on the state (x_t, y_t): y_{t+1} = x_t - grad f(x_t)/L,
     x_{t+1} = y_{t+1} + (th_t - 1)(2 th_{t+1} - 1)/(th_t (2 th_t - 1)) (y_{t+1} - y_t)
               + (2 th_{t+1} - 1)/(2 th_t - 1) (y_{t+1} - x_t);  y_0 = x_0; output x."""
-    th = p.sequence("theta", ogmg_theta)
-    if j >= len(th) - 1:
+    N = _horizon(p, "ogmg")
+    th = p.sequence("theta", lambda q: _ogmg_head(q, min(N, q.last + 1)))
+    if j >= N:
         return _hold(p)
     a = (th[j] - 1) * (2 * th[j + 1] - 1) / (th[j] * (2 * th[j] - 1))
     b = (2 * th[j + 1] - 1) / (2 * th[j] - 1)
@@ -121,7 +158,7 @@ def _ogmg(j: int, p: Params) -> Step:
 
 
 def _ogmg_bound(m: Method, N: int) -> float:
-    th = ogmg_theta(m._params(arith("float"), N))
+    th = _ogmg_head(m._params(arith("float"), N), 0)
     return 2 * m.L / th[0] ** 2
 
 
@@ -140,6 +177,8 @@ OGMG = MethodSpec(
     rate="O(L (f(x_0) - f*) / N^2) for the squared gradient norm",
     needs_horizon=True,
     analytic=_ogmg_bound,
+    work=lambda J, N: max(J, N or 0),  # theta~ runs backwards from the horizon
+    reference_for=(Reference("smooth-convex", "gradient-norm", "function-gap", proven=False),),
 )
 
 
@@ -153,17 +192,24 @@ def _tmm_coefficients(p: Params) -> tuple[Any, Any, Any, Any, Any]:
     return rho, alpha, beta, gamma, delta
 
 
-def _tmm(j: int, p: Params) -> Step:
-    """TMM on the state (xi_t, xi_{t-1}): xi_{t+1} = (1+beta) xi_t - beta xi_{t-1} - alpha u,
-    y_t = (1+gamma) xi_t - gamma xi_{t-1}; output x_t = (1+delta) xi_t - delta xi_{t-1}."""
-    _rho, alpha, beta, gamma, delta = p.sequence("tmm", _tmm_coefficients)
-    one, zero = p.ar.one(), p.ar.zero()
-    return Step(
-        A=((one + beta, -beta), (one, zero)),
-        B=(-alpha, zero),
-        C=(one + gamma, -gamma),
-        D=(one + delta, -delta),
-    )
+def _tmm_loop(t: int, p: Params, grad: Grad, xi: Lin, xi_prev: Lin) -> tuple[Lin, Lin]:
+    """TMM: Van Scoy, Freeman & Lynch 2018, the triple momentum method of Sec. II (bound:
+    Theorem 1, eq. (4)), from xi_0 = xi_{-1} = x_0:
+
+        y_t      = (1 + gamma) xi_t - gamma xi_{t-1}
+        xi_{t+1} = (1 + beta) xi_t - beta xi_{t-1} - alpha grad f(y_t)
+
+    with rho = 1 - 1/sqrt(kappa), (alpha, beta, gamma, delta) = ((1 + rho)/L, rho^2/(2 - rho),
+    rho^2/((1 + rho)(2 - rho)), rho^2/(1 - rho^2))."""
+    _rho, alpha, beta, gamma, _delta = p.sequence("tmm", _tmm_coefficients)
+    y = (1 + gamma) * xi - gamma * xi_prev
+    return (1 + beta) * xi - beta * xi_prev - alpha * grad(y), xi
+
+
+def _tmm_output(p: Params, xi: Lin, xi_prev: Lin) -> Lin:
+    """The output of TMM: x_t = (1 + delta) xi_t - delta xi_{t-1}."""
+    delta = p.sequence("tmm", _tmm_coefficients)[4]
+    return (1 + delta) * xi - delta * xi_prev
 
 
 def _tmm_bound(m: Method, N: int) -> float:
@@ -178,12 +224,19 @@ TMM = MethodSpec(
     state_size=2,
     slots=("xi_t", "xi_{t-1}"),
     initial=(1.0, 1.0),
-    schedule=_tmm,
+    schedule=traced(_tmm_loop, _tmm_output),
     output="x",
     metric="function-gap",
     guarantee="f(x_N) - f* <= rho^(2N) (L/2) kappa ||x_0 - x*||^2, rho = 1 - 1/sqrt(kappa)",
     rate="rho = 1 - 1/sqrt(kappa) for the iterates",
     analytic=_tmm_bound,
+    network_prefix="tmmnet",
+    rate_variants=(
+        RateVariant("", "TMM", "Van Scoy, Freeman & Lynch 2018, rho = 1 - sqrt(mu/L)", 0.5,
+                    table2=True,
+                    published=(lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+                               "Van Scoy, Freeman & Lynch 2018")),
+    ),
 )
 
 
@@ -200,24 +253,28 @@ def item_A(p: Params, count: int) -> list[Any]:
     return A
 
 
-def _item(j: int, p: Params) -> Step:
-    """ITEM on the state (x_t, z_t): y_t = (1 - beta_t) z_t + beta_t x_t,
-    x_{t+1} = y_t - u/L, z_{t+1} = (1 - q delta_t) z_t + q delta_t y_t - (delta_t/L) u, with
-    beta_t = A_t/((1-q) A_{t+1}), delta_t = ((1-q)^2 A_{t+1} - (1+q) A_t)/(2 (1 + q + q A_t));
-    x_0 = z_0; output z."""
-    A = p.sequence("A", lambda q: item_A(q, max(q.last, q.N or 0) + 1))
-    one, zero = p.ar.one(), p.ar.zero()
+def _item_loop(t: int, p: Params, grad: Grad, x: Lin, z: Lin) -> tuple[Lin, Lin]:
+    """ITEM: Taylor & Drori 2023, the information-theoretic exact method (bound: Theorem 3),
+    from x_0 = z_0, with q = mu/L:
+
+        y_t     = (1 - beta_t) z_t + beta_t x_t
+        x_{t+1} = y_t - grad f(y_t) / L
+        z_{t+1} = (1 - q delta_t) z_t + q delta_t y_t - delta_t grad f(y_t) / L
+
+    with A of :func:`item_A`, beta_t = A_t / ((1 - q) A_{t+1}) and
+    delta_t = ((1 - q)^2 A_{t+1} - (1 + q) A_t) / (2 (1 + q + q A_t))."""
+    A = p.sequence("A", lambda r: item_A(r, r.last + 1))  # as far as the run goes
     q = p.mu / p.L
-    beta = A[j] / ((one - q) * A[j + 1])
-    delta = ((one - q) ** 2 * A[j + 1] - (one + q) * A[j]) / (2 * (one + q + q * A[j]))
-    s = one / p.L
-    # y = beta x + (1 - beta) z; x' = y - s u; z' = (1 - q delta) z + q delta y - delta s u
-    return Step(
-        A=((beta, one - beta), (q * delta * beta, one - q * delta + q * delta * (one - beta))),
-        B=(-s, -delta * s),
-        C=(beta, one - beta),
-        D=(zero, one),
-    )
+    beta = A[t] / ((1 - q) * A[t + 1])
+    delta = ((1 - q) ** 2 * A[t + 1] - (1 + q) * A[t]) / (2 * (1 + q + q * A[t]))
+    y = (1 - beta) * z + beta * x
+    g = grad(y) / p.L  # grad f(y_t) / L
+    return y - g, (1 - q * delta) * z + q * delta * y - delta * g
+
+
+def _item_output(p: Params, x: Lin, z: Lin) -> Lin:
+    """The output of ITEM: z_N."""
+    return z
 
 
 def _item_bound(m: Method, N: int) -> float:
@@ -233,12 +290,19 @@ ITEM = MethodSpec(
     state_size=2,
     slots=("x_t", "z_t"),
     initial=(1.0, 1.0),
-    schedule=_item,
+    schedule=traced(_item_loop, _item_output),
     output="z",
     metric="distance",
     guarantee="||z_N - x*||^2 <= ||z_0 - x*||^2 / (1 + q A_N), q = mu/L",
     rate="(1 - sqrt(q))^2 per iteration asymptotically, the exact optimum for this class",
     analytic=_item_bound,
+    network_prefix="itemnet",
+    rate_variants=(
+        RateVariant("", "ITEM", "Taylor & Drori 2023, q = mu/L", 0.5, table2=True,
+                    published=(lambda k: 1 - 1 / math.sqrt(k), "1 - 1/sqrt(kappa)",
+                               "asymptotically; Taylor & Drori 2023")),
+    ),
+    reference_for=(Reference("smooth-strongly-convex", "distance", "distance", proven=True),),
 )
 
 

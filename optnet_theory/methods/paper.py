@@ -8,12 +8,13 @@ Each is the one hand-written definition of its network structure: (7), (11), (12
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from optnet_theory.coefficients import nesterov_beta
+from optnet_theory.coefficients import nesterov_beta, strongly_convex_beta, tuned_hb_beta
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.spec import MethodSpec, Params, Step
+from optnet_theory.methods.spec import MethodSpec, Params, RateVariant, Step
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 
 __all__ = ["ADMM", "AGD", "AGD2", "GD", "HB", "PAPER_METHODS", "agd2_step", "agd_step"]
@@ -24,6 +25,37 @@ _PAPER = "Li, Yang, Chen, Lin 2018"
 def _inverse_L(L: float, _mu: float) -> float:
     """1/L"""
     return 1.0 / L
+
+
+def _hb_tuned(L: float, mu: float) -> dict[str, Any]:
+    """the unit-step optimal momentum (1 - sqrt(h mu))^2 for step h = 1/L"""
+    return {"beta": tuned_hb_beta(1.0 / L, mu), "step": 1.0 / L}
+
+
+def _hb_polyak(L: float, mu: float) -> dict[str, Any]:
+    return {"beta": strongly_convex_beta(L, mu) ** 2, "step": 1.0 / L}
+
+
+def _hb_quadratic(L: float, mu: float) -> dict[str, Any]:
+    return {"beta": strongly_convex_beta(L, mu) ** 2,
+            "step": 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2}
+
+
+def _hb_table2(L: float, _mu: float) -> dict[str, Any]:
+    return {"beta": SIMULATION_HB_BETA, "step": 1.0 / L}
+
+
+def _constant_momentum(_L: float, _mu: float) -> dict[str, Any]:
+    return {"momentum": "constant"}
+
+
+def _theta_momentum(_L: float, _mu: float) -> dict[str, Any]:
+    return {"momentum": "theta"}
+
+
+_AGD_FN4_RATE = (lambda k: math.sqrt(1 - 1 / math.sqrt(k)), "sqrt(1 - 1/sqrt(kappa))",
+                 "f - f* + mu/2 ||z - x*||^2 shrinks by 1 - 1/sqrt(kappa) per step "
+                 "(Nesterov 2004, Thm 2.2.3; footnote 4's momentum)")
 
 
 def _gd(j: int, p: Params) -> Step:
@@ -55,6 +87,13 @@ GD = MethodSpec(
     rate="O(L/mu log 1/eps) iterations (strongly convex)",
     params={"step": _inverse_L},
     analytic=_gd_bound,
+    rate_variants=(
+        RateVariant("", "(7)", "-", 1.0, table2=True,
+                    published=(lambda k: 1 - 1 / k, "1 - 1/kappa",
+                               "step 1/L; Nesterov 2004, Thm 2.1.15")),
+    ),
+    claim=("lemma1", "Lemma 1: GD (1) on f = network (7)"),
+    error_growth=1,
 )
 
 
@@ -85,12 +124,28 @@ HB = MethodSpec(
     "no global accelerated guarantee",
     rate="O(sqrt(L/mu) log 1/eps) with tuned beta",
     params={"beta": SIMULATION_HB_BETA, "step": _inverse_L},
+    rate_variants=(
+        RateVariant("tuned", "(11)", "beta = (1 - sqrt(mu))^2", 0.5, _hb_tuned),
+        RateVariant("polyak", "(11)",
+                    "Polyak beta ((sqrt L - sqrt mu)/(sqrt L + sqrt mu))^2, unit step", 0.5,
+                    _hb_polyak),
+        RateVariant("quadratic", "(11)",
+                    "Polyak's quadratic tuning: that beta and step 4/(sqrt L + sqrt mu)^2", 0.5,
+                    _hb_quadratic,
+                    published=(lambda k: (math.sqrt(k) - 1) / (math.sqrt(k) + 1),
+                               "(sqrt(kappa) - 1)/(sqrt(kappa) + 1)",
+                               "on quadratics only (Polyak 1964); no global rate (Lessard, "
+                               "Recht & Packard 2016)")),
+        RateVariant("0.3", "(11)", "beta = 0.3 (Sec. 5.3)", 1.0, _hb_table2, table2=True),
+    ),
+    claim=("hb", "heavy ball (2) on f = network (11)"),
 )
 
 
 def _momentum(p: Params) -> list[Any]:
-    """beta_0..beta_J (J the last sub-step): the theta schedule of (3), or footnote 4's."""
-    count = max(p.last, p.N or 0)
+    """beta_0..beta_J (J the last sub-step): the theta schedule of (3), or footnote 4's, only
+    as far as the run goes (a horizon N given to agd does not lengthen it)."""
+    count = p.last
     if p["momentum"] == "constant":
         sL, sm = p.ar.sqrt(p.L), p.ar.sqrt(p.mu)
         b = (sL - sm) / (sL + sm)
@@ -155,6 +210,13 @@ AGD = MethodSpec(
     rate="O(sqrt(L/mu) log 1/eps) with footnote 4",
     params={"momentum": "theta"},
     check=_check_momentum,
+    rate_variants=(
+        RateVariant("fn4", "(12)", "footnote 4: beta = (sqrt L - sqrt mu)/(sqrt L + sqrt mu)",
+                    0.5, _constant_momentum, published=_AGD_FN4_RATE),
+        RateVariant("theta", "(12)", "theta schedule of (3)", None, _theta_momentum,
+                    table2=True),
+    ),
+    claim=("agd", "Nesterov (3) on f = network (12)"),
 )
 
 
@@ -194,6 +256,13 @@ AGD2 = MethodSpec(
     rate="as agd",
     params={"momentum": "theta"},
     check=_check_momentum,
+    rate_variants=(
+        RateVariant("fn4", "(13)", "h of (5) with footnote 4's constant beta", 0.5,
+                    _constant_momentum),
+        RateVariant("theta", "(13)", "h of (5) with the theta schedule", None, _theta_momentum,
+                    table2=True),
+    ),
+    claim=("agd2", "summed Nesterov (4)+(5) on f = network (13)"),
 )
 
 
@@ -236,6 +305,9 @@ ADMM = MethodSpec(
     guarantee="O(1/N) ergodic (no faster theoretical rate than gd, Sec. 5.3)",
     rate="O(L/mu log 1/eps)",
     substeps=2,
+    rate_variants=(RateVariant("", "(14)", "-", 1.0, table2=True),),
+    claim=("admm", "linearized ADMM (6) on f = network (14)"),
+    error_growth=1,
 )
 
 PAPER_METHODS: tuple[MethodSpec, ...] = (GD, HB, AGD, AGD2, ADMM)

@@ -8,6 +8,7 @@ function class it is designed for, its output and the quantity its guarantee bou
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,18 @@ from optnet_theory.validation import check_int
 if TYPE_CHECKING:  # pragma: no cover
     from optnet_theory.methods.core import Method
 
-__all__ = ["FUNCTION_CLASSES", "METRICS", "Feedback", "MethodSpec", "Params", "Schedule", "Step"]
+__all__ = [
+    "FUNCTION_CLASSES",
+    "METRICS",
+    "CheckedAnalytic",
+    "Feedback",
+    "MethodSpec",
+    "Params",
+    "RateVariant",
+    "Reference",
+    "Schedule",
+    "Step",
+]
 
 #: function classes a method is designed for -> description.
 FUNCTION_CLASSES: dict[str, str] = {
@@ -78,6 +90,68 @@ Schedule = Callable[[int, Params], Step]
 #: what a run feeds back at sub-step j: the gradient u_j (an oracle) or T(y_j) (a network).
 Feedback = Callable[[int, np.ndarray], np.ndarray]
 Analytic = Callable[["Method", int], "float | None"]
+#: scalar recursion steps a schedule computes to give sub-steps 0..J at horizon N.
+Work = Callable[[int, "int | None"], int]
+
+
+@dataclass(frozen=True)
+class CheckedAnalytic:
+    """A method's published bound, called as given, whose value must be a real number or None:
+    anything else is an :class:`OptnetError` naming the method (not a TypeError later)."""
+
+    method: str
+    bound: Analytic
+
+    def __call__(self, method: Method, steps: int) -> float | None:
+        value = self.bound(method, steps)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(value, bool) or math.isnan(number):
+            raise OptnetError(
+                f"method {self.method!r}: its analytic bound after {steps} steps is "
+                f"{value!r}, not a number; analytic must return a real number or None"
+            )
+        return number
+
+
+@dataclass(frozen=True)
+class RateVariant:
+    """One variant of a method in ``optnet rates`` and ``optnet certify --table``.
+
+    Its name is the method's, or ``name-suffix``; ``equation`` and ``choice`` are the table's
+    columns (the network equation, the momentum choice in words); ``slope`` the slope of layers
+    against kappa the theory predicts (None: none). ``params(L, mu)`` gives the method's
+    parameters on the instance (None: its defaults). ``published`` is the published linear rate
+    of ||x_k - x*|| (rate of kappa, the formula as printed, its source), where one exists.
+    ``table2``: the variant that runs the method as Table 2's structure does (its parameters).
+    """
+
+    suffix: str
+    equation: str
+    choice: str
+    slope: float | None
+    params: Callable[[float, float], dict[str, Any]] | None = None
+    published: tuple[Callable[[float], float], str, str] | None = None
+    table2: bool = False
+
+    def name(self, method: str) -> str:
+        """The variant's name for the method named ``method``."""
+        return f"{method}-{self.suffix}" if self.suffix else method
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A problem (function class, metric, initial condition) whose reference bound is this
+    method's, and whether that bound is a proven optimum over all fixed-step methods."""
+
+    function_class: str
+    metric: str
+    initial: str
+    proven: bool
 
 
 @dataclass(frozen=True)
@@ -90,9 +164,19 @@ class MethodSpec:
     its guarantee bounds (a key of :data:`METRICS`), ``guarantee`` that guarantee in words.
     ``params`` are the method's own parameters with defaults (floats; a default may be a
     callable of (L, mu) for step sizes like 1/L). ``analytic(method, N)`` is the published
-    worst case of ``metric`` after N iterations, where one exists. ``horizon``: a method given
-    for a fixed number of iterations only (its dense form, :mod:`.history`); a longer run is
-    refused.
+    worst case of ``metric`` after N iterations, where one exists (its value is checked, see
+    :class:`CheckedAnalytic`). ``work(J, N)`` is how many scalar recursion steps the schedule
+    computes to give sub-steps 0..J at horizon N (default J: schedules are computed as far as
+    a run goes; OGM-G's runs backwards from N), for the cost estimate of a run. ``horizon``: a
+    method given for a fixed number of iterations only (its dense form, :mod:`.history`); a
+    longer run is refused.
+
+    The last fields say where the method appears, so that every list of methods is derived from
+    the registry when it is used: ``network_prefix`` (its CNN family, built by Sec. 6's rule),
+    ``rate_variants`` (:class:`RateVariant`), ``reference_for`` (:class:`Reference`, for
+    ``optnet design``), ``claim`` (the paper's claim that checks it, for a method of the paper)
+    and ``error_growth`` (the power of K+1 in ``optnet verify``'s tolerance: 1 where errors grow
+    linearly with depth, 2 for methods with momentum).
     """
 
     name: str
@@ -113,10 +197,25 @@ class MethodSpec:
     analytic: Analytic | None = None
     rate: str | None = None
     check: Callable[[float, float, dict[str, Any]], None] | None = None
+    work: Work | None = None
     horizon: int | None = None  # defined for this many iterations only (a method file, a blend)
     default_mu: float = 0.0  # mu/L when none is given (a method made for a strongly convex class)
+    # -- where the method appears (each list outside this package is derived from these) --
+    network_prefix: str | None = None  # its CNN family by Sec. 6's rule, e.g. "ogmnet" -> ogmnet20
+    rate_variants: tuple[RateVariant, ...] = ()  # its rows of ``optnet rates``/``certify --table``
+    reference_for: tuple[Reference, ...] = ()  # problems whose reference bound is this method's
+    claim: tuple[str, str] | None = None  # the paper's claim checking it: (name, what it checks)
+    error_growth: int = 2  # p in verify's tolerance C u n (K+1)^p kappa(U)
 
     def __post_init__(self) -> None:
+        if not callable(self.schedule):
+            raise OptnetError(f"method {self.name!r}: schedule must be a function (j, params) "
+                              f"-> Step, got {type(self.schedule).__name__}")
+        if self.analytic is not None and not isinstance(self.analytic, CheckedAnalytic):
+            if not callable(self.analytic):
+                raise OptnetError(f"method {self.name!r}: analytic must be a function "
+                                  f"(method, N) -> number, got {type(self.analytic).__name__}")
+            object.__setattr__(self, "analytic", CheckedAnalytic(self.name, self.analytic))
         if self.function_class not in FUNCTION_CLASSES:
             raise OptnetError(
                 f"method {self.name!r}: function_class must be one of "
@@ -129,11 +228,22 @@ class MethodSpec:
             )
         check_int(self.state_size, f"method {self.name!r}: state_size", 1)
         check_int(self.substeps, f"method {self.name!r}: substeps", 1)
-        if len(self.initial) != self.state_size:
+        if not isinstance(self.initial, (tuple, list)) or len(self.initial) != self.state_size:
+            count = len(self.initial) if isinstance(self.initial, (tuple, list)) else "no"
             raise OptnetError(
-                f"method {self.name!r}: initial has {len(self.initial)} entries for "
-                f"state size {self.state_size}"
+                f"method {self.name!r}: initial has {count} entries for state size "
+                f"{self.state_size}; give one multiplier of x_0 per slot, e.g. (1.0, 1.0)"
             )
+        for value in self.initial:
+            try:
+                finite = not isinstance(value, bool) and math.isfinite(float(value))
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
+                raise OptnetError(
+                    f"method {self.name!r}: initial holds {value!r}; each entry is a finite "
+                    "real multiplier of x_0"
+                )
 
     def describe(self) -> dict[str, Any]:
         """The record printed by ``optnet methods --json``."""

@@ -85,3 +85,22 @@ def test_a_wrong_suffix_is_a_one_line_error(run_dir: Path, extra: list[str], mes
 def test_a_folder_without_a_checkpoint_is_refused(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path)]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_the_old_tuple_form_of_export_run_still_works_with_a_warning(run_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """export_run returned (path, size) before it returned an Exported record: unpacking and
+    indexing still give those, with a DeprecationWarning; the record's fields need none."""
+    import warnings
+
+    from optnet_nets.export import export_run
+
+    done = export_run(run_dir, "pt2", out=tmp_path / "m.pt2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new form warns about nothing
+        assert done.passed and done.path == tmp_path / "m.pt2"
+    with pytest.warns(DeprecationWarning, match=r"\.path and \.size"):
+        path, size = done
+    assert (path, size) == (done.path, done.size)
+    with pytest.warns(DeprecationWarning):
+        assert done[0] == done.path

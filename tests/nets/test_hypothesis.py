@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -10,8 +11,6 @@ import pytest
 from scipy import stats
 
 from optnet_nets.hypothesis import format_hypothesis, measure_hypothesis
-import itertools
-
 from optnet_nets.rank_statistics import (
     UNDECIDABLE,
     bootstrap_spearman,

@@ -31,6 +31,10 @@ def test_a_family_at_its_ends_is_its_endpoints() -> None:
     assert np.abs(half - gd[-1]).max() > 1e-3 and np.abs(half - ogm[-1]).max() > 1e-3
     with pytest.raises(OptnetError, match=r"\[0, 1\]"):
         get_method("blend:gd:ogm:1.5", N=3)
+    bound = blend_methods(get_method("gd", N=6), get_method("ogm", N=6), 0.5)
+    assert np.abs(bound.run(grad, x0, 6)[-1] - half).max() < 1e-12  # bound = named form
+    with pytest.raises(OptnetError, match="same L, mu and horizon"):  # negative control
+        blend_methods(get_method("gd", N=6), get_method("ogm", N=5), 0.5)
 
 
 def test_levels_are_pairwise_distinct_beyond_their_intervals() -> None:
@@ -135,3 +139,48 @@ def test_quick_plan_run_summarize(tmp_path) -> None:
     assert main(["hypothesis", "run", str(out), "--workers", "2"]) == 0
     assert main(["hypothesis", "summarize", str(out), "--json"]) == 0
     assert json.loads((out / "summary.json").read_text())["verdict"]
+
+
+def test_a_diverged_image_run_counts_at_chance_and_a_missing_one_is_refused(tmp_path) -> None:
+    """DIVERGED_RULE: a run folder with diverged.json (and no summary) is quality CHANCE_ERROR;
+    negative control: a folder with neither is not silently given a quality."""
+    from optnet_nets.hypothesis.runner import CHANCE_ERROR, quality_table
+    from optnet_nets.hypothesis.settings import get_setting
+    from optnet_nets.train.config import DIVERGED_NAME
+
+    setting = get_setting("images-reduced")
+    methods = [Level("gd"), Level("tmm")]
+    for name, file, record in [("gd", "summary.json", {"final_test_error": 0.2}),
+                               ("tmm", DIVERGED_NAME, {"epoch": 1, "step": 31})]:
+        (tmp_path / "runs" / f"{name}-seed0").mkdir(parents=True)
+        (tmp_path / "runs" / f"{name}-seed0" / file).write_text(json.dumps(record))
+    table, stamps = quality_table(setting, methods, [0], tmp_path)
+    assert table.tolist() == [[0.2], [CHANCE_ERROR]] and len(stamps) == 2
+    (tmp_path / "runs" / "tmm-seed0" / DIVERGED_NAME).unlink()
+    with pytest.raises(OptnetError, match="missing"):
+        quality_table(setting, methods, [0], tmp_path)
+
+
+def test_training_that_diverges_leaves_its_outcome(tmp_path) -> None:
+    """optnet train writes diverged.json when it stops on non-finite values (lr 1e12 makes any
+    net diverge); a run that trains normally writes none."""
+    from optnet_nets.train.config import DIVERGED_NAME
+
+    common = ["train", "--model", "resnet20", "--dataset", "synthetic", "--epochs", "1",
+              "--limit-train", "256", "--limit-test", "32", "--batch-size", "32", "--no-progress"]
+    assert main([*common, "--lr", "1e12", "--out", str(tmp_path / "bad")]) != 0
+    record = json.loads((tmp_path / "bad" / DIVERGED_NAME).read_text())
+    assert "non-finite" in record["message"] and record["epoch"] == 1
+    assert main([*common, "--out", str(tmp_path / "good")]) == 0
+    assert not (tmp_path / "good" / DIVERGED_NAME).exists()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--overwrite"]) == 0  # a new attempt
+    assert not (tmp_path / "bad" / DIVERGED_NAME).exists()  # clears the old outcome
+
+
+def test_image_settings_leave_out_what_the_rule_cannot_build() -> None:
+    """admm (two gradient calls per iteration) has no methodnet: a one-line reason, so an image
+    plan leaves it out; gd (the control) builds."""
+    from optnet_nets.hypothesis.levels import network_refusal
+
+    assert "2 gradient calls" in (network_refusal(Level("admm"), 9, 0.1) or "")
+    assert network_refusal(Level("gd"), 9, 0.1) is None

@@ -151,7 +151,7 @@ def test_the_papers_printed_mse_has_one_lookup():
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"structures": ("gd", "resnet")}, "structures"),
+        ({"structures": ("gd", "resnet")}, "unknown method .resnet."),
         ({"optimizer": "lbfgs"}, "optimizer"),
         ({"lr": -1.0}, "lr"),
         ({"batch_size": 10_000}, "batch size"),

@@ -21,9 +21,9 @@ from scipy import stats
 
 from optnet_nets.cli import main
 from optnet_nets.commands import train as train_command
+from optnet_nets.folder_lock import LOCK_NAME
 from optnet_nets.study import statistics
 from optnet_nets.study.grid import Cell, pair_baselines, run_dir
-from optnet_nets.study.runner import study_lock
 from optnet_theory.errors import OptnetError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_killed_study_restarts_without_redoing_finished_runs(study):
 
 def test_interrupted_run_resumes_from_its_checkpoint(study, tmp_path):
     out = tmp_path / "copy"
-    shutil.copytree(study[0], out, ignore=shutil.ignore_patterns(".study.lock"))
+    shutil.copytree(study[0], out, ignore=shutil.ignore_patterns(LOCK_NAME))
     victim = run_dir(out, Cell("hbnet20", "synthetic", 2))
     (victim / "summary.json").unlink()  # as if killed after its last checkpoint
     before = _summaries(out)
@@ -122,10 +122,28 @@ def test_interrupted_run_resumes_from_its_checkpoint(study, tmp_path):
 
 
 def test_study_holds_a_lock_against_a_second_study(tmp_path, capsys):
-    with study_lock(tmp_path):
+    """A study alive in another process refuses a second one in one line naming it; once that
+    process is gone (killed), its lock no longer blocks (negative control)."""
+    code = ("import sys, time; from optnet_nets.study.runner import study_lock; "
+            "from pathlib import Path\nwith study_lock(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); time.sleep(600)")  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         assert main(["study", *FLAGS, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "in use by another" in err
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert f"in use by optnet study (pid {holder.pid} on host" in err, err
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    from optnet_nets.study.runner import study_lock
+
+    with study_lock(tmp_path):  # the dead holder's lock is taken over
+        assert (tmp_path / LOCK_NAME).is_file()
+    assert "no longer running" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- statistics from the run files
@@ -169,7 +187,7 @@ def test_outputs_and_summarize_only(study, tmp_path, capsys):
     table = (out / "study.md").read_text()
     assert "| hbnet20 | resnet20 | final | 3 |" in table and "| resnet20 | 3 |" in table
     copy = tmp_path / "copy"
-    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(".study.lock"))
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns(LOCK_NAME))
     gone = run_dir(copy, Cell("resnet20", "synthetic", 1))
     (gone / "summary.json").unlink()
     status, text = _study("--out", str(copy), "--summarize-only", "--json")
@@ -229,7 +247,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, extra, message):
 
 def test_a_run_with_other_settings_is_refused(study, tmp_path, capsys):
     out = tmp_path / "copy"
-    shutil.copytree(study[0], out, ignore=shutil.ignore_patterns(".study.lock"))
+    shutil.copytree(study[0], out, ignore=shutil.ignore_patterns(LOCK_NAME))
     assert main(["study", *FLAGS, "--lr", "0.05", "--out", str(out), "--summarize-only"]) == 2
     err = capsys.readouterr().err
     assert "was trained with lr=0.1, this study asks for lr=0.05" in err

@@ -88,7 +88,7 @@ def test_warmup_scales_the_first_epochs_only():
 def test_bad_config_values_are_clear_errors():
     with pytest.raises(OptnetError, match="batch_size"):
         TrainConfig(batch_size=0).validate()
-    with pytest.raises(OptnetError, match="amp must be one of bf16, fp16"):
+    with pytest.raises(OptnetError, match="amp must be one of auto, bf16, fp16, none"):
         TrainConfig(amp="fp8").validate()
     with pytest.raises(OptnetError, match="unknown preset"):
         TrainConfig.from_preset("mnist")
@@ -345,11 +345,11 @@ def test_bf16_autocast_trains_and_differs_from_fp32(tmp_path):
     """--amp bf16 runs the same loop under autocast (on CPU here); its arithmetic is visibly
     different from fp32, so the option is really applied."""
     results = {}
-    for amp in (None, "bf16"):
+    for amp in ("none", "bf16"):
         torch.manual_seed(0)
         model = tiny_net(True)
         train(_config(tmp_path, epochs=1, amp=amp, out=str(tmp_path / str(amp))),
               dataset=tiny_dataset(), model=model)
         results[amp] = model.state_dict()
         assert all(torch.isfinite(t).all() for t in results[amp].values() if t.is_floating_point())
-    assert not all(torch.equal(results[None][k], results["bf16"][k]) for k in results[None])
+    assert not all(torch.equal(results["none"][k], results["bf16"][k]) for k in results["none"])

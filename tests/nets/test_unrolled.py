@@ -105,13 +105,13 @@ def test_set_matrices_roundtrip_and_shared_input():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"structures": ["resnet"]}, "unknown structure"),
+        ({"structures": ["resnet"]}, "unknown method .resnet.; give a registered method"),
         ({"structures": []}, "at least one"),
         ({"depth": 0}, "depth"),
         ({"init": "he"}, "unknown init"),
         ({"activation": "nosuch"}, "unknown name .nosuch."),
-        ({"methods": {"hb": {"gamma": 0.1}}}, "no parameter"),
-        ({"methods": {"resnet": {}}}, "unknown structure"),
+        ({"structures": ["hb"], "methods": {"hb": {"gamma": 0.1}}}, "no parameter"),
+        ({"methods": {"resnet": {}}}, "not members: gd"),
         ({"structures": ["tmm"]}, "needs 0 < mu < L"),
         ({"structures": ["item"], "mu": 1.5}, "mu must satisfy"),
         ({"seeds": [1, 2, 3]}, "seeds"),

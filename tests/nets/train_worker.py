@@ -55,7 +55,8 @@ def run(
     batch_norm: bool = True,
     resume: bool = False,
 ) -> nn.Module:
-    """Train the tiny net in deterministic CPU mode; returns the trained model."""
+    """Train the tiny net in deterministic CPU mode, in fp32 (the DDP test compares float32
+    summation orders; bf16 rounds the two ranks' shards apart); returns the trained model."""
     from optnet_nets.train import TrainConfig, train
 
     config = TrainConfig(
@@ -68,6 +69,7 @@ def run(
         checkpoint_every_steps=checkpoint_every,
         deterministic=True,
         device="cpu",
+        amp="none",
         progress=False,
         eval_batch_size=32,
     )

@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("clarabel")
 
 from optnet_nets.cli import main  # noqa: E402
-from optnet_theory.certify import certify, certify_rate, fixed_point_defect  # noqa: E402
 from optnet_theory.certify import certificate as certificate_module  # noqa: E402
+from optnet_theory.certify import certify, certify_rate, fixed_point_defect  # noqa: E402
 from optnet_theory.certify.bounds import lower_bound, upper_bound  # noqa: E402
 from optnet_theory.certify.exact import RatMatrix, is_positive_definite  # noqa: E402
 from optnet_theory.certify.problem import build_pep, scale_factor  # noqa: E402

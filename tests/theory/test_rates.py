@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -111,3 +113,70 @@ def test_rates_never_imports_torch():
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_rates_and_the_certified_table_share_one_tuned_heavy_ball_beta(monkeypatch):
+    """Issue 23: the tuned heavy-ball momentum is one formula, beta = (1 - sqrt(h mu))^2 for step
+    h (:func:`optnet_theory.coefficients.tuned_hb_beta`). ``optnet rates`` runs it at the unit
+    step (L = 1: (1 - sqrt(mu))^2) and the certified table at step 1/L ((1 - sqrt(mu/L))^2); both
+    call sites get the same beta for the same (h, mu)."""
+    import optnet_theory.certify.cache as certify_cache
+    import optnet_theory.certify.rate as certify_rate
+    from optnet_theory import rates
+    from optnet_theory.certify_table import certified_rates
+    from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
+
+    made = []
+    real = rates.variant_method
+
+    def recording(variant, L, mu, N=None):
+        made.append(real(variant, L, mu, N))
+        return made[-1]
+
+    def no_certificate(*args, **kwargs):
+        raise OptnetError("not certified in this test")
+
+    monkeypatch.setattr(rates, "variant_method", recording)
+    inst = build_instance(10.0, 8)  # the rates call site, on one instance
+    assert rates.layers_to_eps("hb-tuned", inst, 1e-3, 10_000) is not None
+    monkeypatch.setattr(certify_rate, "certify_rate",  # the table's call site, certificates aside
+                        lambda method: SimpleNamespace(rate=None, rate_lower=None, reason="-"))
+    monkeypatch.setattr(certify_cache, "cached_certify", no_certificate)
+    certified_rates(kappas=(10.0,), steps=(10,), variants=("hb-tuned",))
+    from_rates, from_table = made
+    for method in made:
+        h, mu = method.params["step"], method.mu
+        assert method.params["beta"] == tuned_hb_beta(h, mu) == (1 - math.sqrt(h * mu)) ** 2
+        assert h == 1.0 / method.L
+    assert from_rates.params["beta"] == pytest.approx(from_table.params["beta"], rel=1e-12)
+    assert from_table.params["beta"] == (1 - math.sqrt(0.1)) ** 2  # unit step, rates' docstring
+    # step 1/L with L != 1: (1 - sqrt(mu/L))^2, and formulas that ignore the step differ (controls)
+    L, mu = 4.0, 0.04
+    beta = real("hb-tuned", L, mu).params["beta"]
+    assert beta == pytest.approx((1 - math.sqrt(mu / L)) ** 2, rel=1e-15)
+    assert abs(beta - (1 - math.sqrt(mu)) ** 2) > 0.1
+    assert abs(beta - strongly_convex_beta(L, mu) ** 2) > 0.01
+
+
+def test_a_method_file_runs_for_its_own_horizon_only(tmp_path) -> None:
+    """optnet rates takes a method file (what optnet design writes) as a variant: it runs for
+    its N steps only; a name that is neither a variant nor a method is refused with the
+    accepted forms (negative control)."""
+    import json
+
+    from optnet_theory import get_method
+    from optnet_theory.errors import OptnetError
+    from optnet_theory.methods.files import method_file_record
+    from optnet_theory.methods.history import dense_h
+    from optnet_theory.rates import build_instance, measure_rates, run_network
+
+    path = tmp_path / "designed-5.json"
+    path.write_text(json.dumps(method_file_record(
+        name="designed-5", h=dense_h(get_method("ogm", N=5), 5), function_class="smooth-convex",
+        metric="function-gap", initial="distance", L=1.0, mu=0.0)))
+    errors, hit = run_network(str(path), build_instance(10.0, 8), 1000, 1e-6)
+    assert len(errors) == 6 and hit is None  # x_0..x_5, then the file's horizon ends
+    result = measure_rates([10.0], dim=8, variants=["gd", str(path)])
+    assert result.layers["gd"][0] is not None and result.layers[str(path)] == [None]
+    with pytest.raises(OptnetError, match="method file"):
+        measure_rates([10.0], dim=8, variants=["no-such-method"])
