@@ -24,8 +24,12 @@ from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, register_model
 from optnet_nets.models.stage import MethodNet, MethodStage
 from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
-from optnet_nets.tables import dmrnet_coefficient
 from optnet_theory.errors import OptnetError
+
+
+def dmrnet_coefficient(k1: int, t: int) -> float:
+    """Table 3's DMRNet setting of (20): 1/2 on the newest pair (t = k), 0 before."""
+    return 0.5 if t == k1 - 1 else 0.0
 
 __all__ = ["admm_layer", "cifar_admmnet"]
 

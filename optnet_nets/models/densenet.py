@@ -38,11 +38,10 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
-from optnet_nets.models.stage import MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodStage
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import AGDNET_BETA

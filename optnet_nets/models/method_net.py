@@ -46,7 +46,6 @@ from typing import Any
 from torch import nn
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
-from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import (
     DEFAULT_KAPPA,
@@ -57,7 +56,7 @@ from optnet_nets.models.method_rule import (
     rule_layer,
 )
 from optnet_nets.models.registry import ACTIVATION, SYNC, Option, register_model, unregister
-from optnet_nets.models.stage import MethodNet, MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
 from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_spec

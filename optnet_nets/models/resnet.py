@@ -30,11 +30,10 @@ from __future__ import annotations
 import math
 
 from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
-from optnet_nets.blocks import MOMENTUM_CHOICES
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
-from optnet_nets.models.stage import MethodNet, MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
 from optnet_nets.models.trunk import CIFAR_DEPTHS, Trunk, cifar_trunk, imagenet_trunk
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError

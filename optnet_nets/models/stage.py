@@ -13,14 +13,14 @@ equation in its own order: HB-Net (Sec. 6.1) T(x_k) + x_k - x_{k-1}, ResNet ReLU
 over all earlier states, and the layers of any registered method (method-nets).
 
 The arithmetic, per new slot: the T-terms first, then the b-terms in slot order, term by term
-(:func:`~optnet_nets.blocks.combine`: a fixed 0 is left out, a fixed 1 not multiplied). A b-sum
+(:func:`combine`: a fixed 0 is left out, a fixed 1 not multiplied). A b-sum
 that several new slots share (the merge S_k of (20)) is computed once and added after their
 T-terms; one over three or more fixed terms of equal shape (the h-term of (21), the dense form
 (18)) is one batched product over their stack.
 
 Stage transitions (Sec. 6, "Block Based Structure"): the first layer's T reads the un-mapped
 state (its first convolution has stride 2), and every slot that the layer's sums read or keep
-is mapped by the stage's shortcut, all in one :func:`~optnet_nets.blocks.map_states` call.
+is mapped by the stage's shortcut, all in one :func:`map_states` call.
 """
 
 from __future__ import annotations
@@ -32,18 +32,57 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from optnet_nets.blocks import MOMENTUM_CHOICES, combine, map_states
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update, describe_layer
 from optnet_nets.reversible import hb_reversible
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method
 
-__all__ = ["MethodNet", "MethodStage"]
+__all__ = ["MOMENTUM_CHOICES", "MethodNet", "MethodStage", "combine", "map_states"]
+
+#: How a network of several stages (Sec. 6, "Block Based Structure") treats the momentum state
+#: at a stage boundary: ``carry`` it on (mapped by the shortcut), or ``restart`` the recurrence
+#: from zero momentum in each stage.
+MOMENTUM_CHOICES = ("carry", "restart")
+
 
 #: a b-sum over at least this many fixed terms of equal shape is one batched product.
 BATCHED = 3
 
 _Terms = tuple[tuple[int, Entry], ...]
+
+
+def combine(pairs: Sequence[tuple[Tensor, float | Tensor]]) -> Tensor | None:
+    """sum_i c_i x_i in the order given, None for an empty sum.
+
+    A constant 0 drops its term (so a state it names is never needed) and a constant 1 is not
+    multiplied; every stage and the tests' multistep oracle share this arithmetic, so that a model
+    and its table compute the same bits wherever their sums agree.
+    """
+    out: Tensor | None = None
+    for x, c in pairs:
+        if isinstance(c, Tensor):
+            out = x * c if out is None else out + x * c
+        elif c == 0.0:
+            continue
+        elif out is None:
+            out = x if c == 1.0 else x * c
+        else:
+            out = out + x if c == 1.0 else torch.add(out, x, alpha=c)
+    return out
+
+
+def map_states(shortcut: nn.Module, states: Sequence[Tensor]) -> list[Tensor]:
+    """The shortcut images of ``states`` (Sec. 6, "Block Based Structure"); a tensor given twice
+    is mapped once. A shortcut with a ``map_states`` method maps them all in one call (a
+    projection with BN: one pass, one running-statistics update); any other module is called
+    once per distinct tensor."""
+    distinct: list[Tensor] = []
+    for x in states:
+        if not any(d is x for d in distinct):
+            distinct.append(x)
+    several = getattr(shortcut, "map_states", None)
+    images = list(several(distinct)) if several is not None else [shortcut(d) for d in distinct]
+    return [images[next(n for n, d in enumerate(distinct) if d is x)] for x in states]
 
 
 @dataclass(frozen=True)

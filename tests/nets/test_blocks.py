@@ -13,19 +13,19 @@ import pytest
 import torch
 from torch import nn
 
-from optnet_nets.blocks import Learnable, Multistep, step, term
+from optnet_nets.models.admm import dmrnet_coefficient
 from optnet_nets.models.layers import DenseLayer, OptionAShortcut, ResidualBranch
-from optnet_nets.tables import (
+from optnet_theory import nesterov_h
+from optnet_theory.errors import OptnetError
+from tests.nets.multistep import Learnable, Multistep, step, term
+from tests.nets.multistep_tables import (
     admm_table,
     agd_beta,
     dense_table,
-    dmrnet_coefficient,
     heavy_ball_table,
     nesterov_residual_table,
     nesterov_table,
 )
-from optnet_theory import nesterov_h
-from optnet_theory.errors import OptnetError
 
 torch.set_num_threads(1)
 

@@ -2,10 +2,10 @@
 
 Every stage of ResNet/HB-Net, DMRNet/ADMM-Net and DenseNet/AGD-Net is a
 :class:`~optnet_nets.models.stage.MethodStage` running the rule's layers. Here its layers are
-written as a coefficient table of :class:`~optnet_nets.blocks.Multistep` (the independent
+written as a coefficient table of :class:`~tests.nets.multistep.Multistep` (the independent
 engine) and
 
-* the table equals the one :mod:`optnet_nets.tables` builds for the model from the paper
+* the table equals the one :mod:`tests.nets.multistep_tables` builds for the model from the paper
   (heavy_ball_table, nesterov_residual_table, admm_table, dense_table with agd_beta), learned
   entries in the order of the stage's ``coefficients``;
 * a copy of the model with each stage run by :class:`Multistep` from that table (same modules,
@@ -26,20 +26,20 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from optnet_nets.blocks import Learnable, Multistep, Step, learnables, live, step, term
 from optnet_nets.models import create_model
+from optnet_nets.models.admm import dmrnet_coefficient
 from optnet_nets.models.densenet import _h_rows
 from optnet_nets.models.method_rule import Learned
 from optnet_nets.models.stage import MethodStage
-from optnet_nets.tables import (
+from optnet_theory.coefficients import nesterov_beta
+from tests.nets.multistep import Learnable, Multistep, Step, learnables, live, step, term
+from tests.nets.multistep_tables import (
     admm_table,
     agd_beta,
     dense_table,
-    dmrnet_coefficient,
     heavy_ball_table,
     nesterov_residual_table,
 )
-from optnet_theory.coefficients import nesterov_beta
 
 torch.set_num_threads(1)
 

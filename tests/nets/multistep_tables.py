@@ -1,6 +1,6 @@
 """The coefficient tables of Sec. 6: (16), (17), (18)/(21) and (20) as rows of :class:`Step`.
 
-Each builder returns the table :class:`~optnet_nets.blocks.Multistep` runs and the named models
+Each builder returns the table :class:`~tests.nets.multistep.Multistep` runs and the named models
 of :mod:`optnet_nets.models` implement:
 
 * :func:`heavy_ball_table`, eq. (16): x_{k+1} = T(x_k) + beta1 x_k + beta2 x_{k-1};
@@ -12,9 +12,10 @@ of :mod:`optnet_nets.models` implement:
   z_{k+1} = sum_j alpha_{k+1}^j T(z_j) + sum_j beta_{k+1}^j z_j; DenseNet (19) is alpha = 1,
   beta = 0 (Table 3);
 * :func:`admm_table`, eq. (20): two paths x' and x with shared merge sums; DMRNet is
-  alpha = beta = 1/2 on the newest pair only (:func:`dmrnet_coefficient`, Table 3).
+  alpha = beta = 1/2 on the newest pair only
+  (:func:`optnet_nets.models.admm.dmrnet_coefficient`, Table 3).
 
-A coefficient is given as a :data:`Spec`: a fixed number, a :class:`~optnet_nets.blocks.Learnable`
+A coefficient is given as a :data:`Spec`: a fixed number, a :class:`~tests.nets.multistep.Learnable`
 or a schedule, a callable of the step (and term) index that returns either, e.g.
 ``lambda k1, j: h[k1][j]`` with ``h = optnet_theory.nesterov_h(K)``.
 """
@@ -24,15 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from optnet_nets.blocks import Coefficient, Learnable, Step, step, term
 from optnet_theory.errors import OptnetError
+from tests.nets.multistep import Coefficient, Learnable, Step, step, term
 
 __all__ = [
     "Spec",
     "admm_table",
     "agd_beta",
     "dense_table",
-    "dmrnet_coefficient",
     "heavy_ball_table",
     "nesterov_residual_table",
     "nesterov_table",
@@ -150,7 +150,7 @@ def admm_table(n_steps: int, alpha: Spec = 0.5, beta: Spec = 0.5) -> list[Step]:
     States interleave: x'_t is state 2t, x_t is state 2t + 1; transform 2k is T'_k, 2k + 1 is
     T_k. A schedule is called as ``alpha(k+1, t)`` once per position, so a Learnable it
     returns is shared by both paths. DMRNet [36]: alpha = beta = 1/2 at t = k, 0 for t < k
-    (:func:`dmrnet_coefficient`).
+    (:func:`~optnet_nets.models.admm.dmrnet_coefficient`).
     """
     rows = []
     for k in range(n_steps):
@@ -162,7 +162,3 @@ def admm_table(n_steps: int, alpha: Spec = 0.5, beta: Spec = 0.5) -> list[Step]:
         rows.append(step([term(1.0, {2 * k + 1: 1.0})], sums, 2 * k + 1))
     return rows
 
-
-def dmrnet_coefficient(k1: int, t: int) -> float:
-    """Table 3's DMRNet setting of (20): 1/2 on the newest pair (t = k), 0 before."""
-    return 0.5 if t == k1 - 1 else 0.0

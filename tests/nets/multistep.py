@@ -1,15 +1,16 @@
-"""Linear multistep blocks of Sec. 6: one recurrence, one coefficient table per algorithm.
+"""The test oracle: an independent linear multistep engine for the structures of Sec. 6.
 
-This is the API for experimenting with the templates (16)-(20). The named models of
-:mod:`optnet_nets.models` write their forward passes out equation by equation; each keeps the
-table it implements (``stage.table``) and is tested equal to :class:`Multistep` running it.
+The networks themselves are built by one rule (:class:`optnet_nets.models.stage.MethodStage`);
+this engine, kept in the tests, runs the coefficient tables of (16)-(20)
+(:mod:`tests.nets.multistep_tables`) by its own loop, and the named models are tested equal
+to it (``tests/nets/test_named_models.py``).
 
 Every structure of Sec. 6 is an instance of the linear multistep recurrence
 
     x_{k+1} = act( sum_j a_{k,j} T_k( sum_i c_{k,j,i} x_i ) + sum_i b_{k,i} x_i ),
 
 run by :class:`Multistep` from a table of :class:`Step` rows; the tables of (16), (17),
-(18)/(21) and (20) are built by :mod:`optnet_nets.tables`. A coefficient entry is a fixed
+(18)/(21) and (20) are built by :mod:`tests.nets.multistep_tables`. A coefficient entry is a fixed
 number or a :class:`Learnable` (an ``nn.Parameter`` trained with the weights; one parameter per
 distinct ``Learnable`` object, so reusing an object ties entries).
 
@@ -29,10 +30,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from optnet_nets.models.stage import combine, map_states
 from optnet_theory.errors import OptnetError
 
 __all__ = [
-    "MOMENTUM_CHOICES",
     "Coefficient",
     "CoefficientModule",
     "Compiled",
@@ -41,20 +42,13 @@ __all__ = [
     "Slot",
     "Step",
     "Term",
-    "combine",
     "describe_step",
     "learnables",
     "live",
-    "map_states",
     "step",
     "term",
 ]
 
-
-#: How a network of several stages (Sec. 6, "Block Based Structure") treats the momentum state
-#: at a stage boundary: ``carry`` it on (mapped by the shortcut), or ``restart`` the recurrence
-#: from zero momentum in each stage.
-MOMENTUM_CHOICES = ("carry", "restart")
 
 
 @dataclass(eq=False, frozen=True)
@@ -111,40 +105,6 @@ def step(
 
 def _format(value: Coefficient) -> str:
     return repr(value) if isinstance(value, Learnable) else f"{value:.6g}"
-
-
-def combine(pairs: Sequence[tuple[Tensor, float | Tensor]]) -> Tensor | None:
-    """sum_i c_i x_i in the order given, None for an empty sum.
-
-    A constant 0 drops its term (so a state it names is never needed) and a constant 1 is not
-    multiplied; the named models and :class:`Multistep` share this arithmetic, so that a model
-    and its table compute the same bits wherever their sums agree.
-    """
-    out: Tensor | None = None
-    for x, c in pairs:
-        if isinstance(c, Tensor):
-            out = x * c if out is None else out + x * c
-        elif c == 0.0:
-            continue
-        elif out is None:
-            out = x if c == 1.0 else x * c
-        else:
-            out = out + x if c == 1.0 else torch.add(out, x, alpha=c)
-    return out
-
-
-def map_states(shortcut: nn.Module, states: Sequence[Tensor]) -> list[Tensor]:
-    """The shortcut images of ``states`` (Sec. 6, "Block Based Structure"); a tensor given twice
-    is mapped once. A shortcut with a ``map_states`` method maps them all in one call (a
-    projection with BN: one pass, one running-statistics update); any other module is called
-    once per distinct tensor."""
-    distinct: list[Tensor] = []
-    for x in states:
-        if not any(d is x for d in distinct):
-            distinct.append(x)
-    several = getattr(shortcut, "map_states", None)
-    images = list(several(distinct)) if several is not None else [shortcut(d) for d in distinct]
-    return [images[next(n for n, d in enumerate(distinct) if d is x)] for x in states]
 
 
 def learnables(table: Sequence[Step]) -> list[Learnable]:
