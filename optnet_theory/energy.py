@@ -40,6 +40,15 @@ from optnet_theory.numerics import (
     mp_function,
 )
 
+__all__ = [
+    "FLOAT_AUDIT_POINTS",
+    "FLOAT_AUDIT_SECONDS",
+    "PHI_MAGNITUDE_LIMIT",
+    "Energy",
+    "activation_phi",
+    "derive_energy",
+]
+
 FLOAT_AUDIT_POINTS = np.concatenate(
     [-np.geomspace(1e3, 1e-3, 25), [0.0], np.geomspace(1e-3, 1e3, 25)]
 )
