@@ -21,7 +21,7 @@ import time
 import torch
 
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
-from optnet_nets.unrolled_backward import ExplicitGradient
+from optnet_nets.unrolled.adjoint import ExplicitGradient
 
 
 def main() -> None:

@@ -130,7 +130,7 @@ class _Step:
         return out
 
     def saved_bytes(self) -> int:
-        from optnet_nets.memory import SavedTensorBytes
+        from optnet_nets.train.memory import SavedTensorBytes
 
         with SavedTensorBytes() as counter:
             loss = self.loss_fn(self.model(self.x), self.y)

@@ -5,9 +5,9 @@ Measured in one run, interleaved (every kind and the GEMM peak in every round), 
 - naive: each (structure, seed) model of Sec. 5.3 trained alone, one Adam step at batch 100;
 - ensemble: the same models as ONE :class:`~optnet_nets.unrolled.UnrolledEnsemble` step (autograd);
 - explicit: the ensemble step with the generated adjoint programs of
-  :mod:`optnet_nets.unrolled_backward` instead of autograd (what ``optnet simulate`` runs);
+  :mod:`optnet_nets.unrolled.adjoint` instead of autograd (what ``optnet simulate`` runs);
 - compiled explicit (``--compile explicit``): the same programs as one function compiled by
-  torch.compile (:mod:`optnet_nets.unrolled_compiled`, what ``optnet simulate --compile`` runs);
+  torch.compile (:mod:`optnet_nets.unrolled.compiled`, what ``optnet simulate --compile`` runs);
 - peak: this machine's fp32 GEMM rate now (fastest of a few 1024 x 1024 torch.mm).
 
 Subnormals are flushed, as ``optnet simulate`` trains. The rates are printed in wall time and
@@ -55,8 +55,8 @@ import torch
 
 from optnet_nets.simulate import measure_gemm_peak
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble
-from optnet_nets.unrolled_backward import ExplicitGradient
-from optnet_nets.unrolled_compiled import CompiledGradient
+from optnet_nets.unrolled.adjoint import ExplicitGradient
+from optnet_nets.unrolled.compiled import CompiledGradient
 
 
 def _stepper(model: UnrolledEnsemble, batch: int, mode: str = "autograd") -> tuple[object, int]:

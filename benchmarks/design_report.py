@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 from optnet_theory.design import design  # noqa: E402
 from optnet_theory.methods import get_method  # noqa: E402
-from optnet_theory.methods.files import method_file_record  # noqa: E402
-from optnet_theory.methods.history import dense_h  # noqa: E402
+from optnet_theory.methods.dense.files import method_file_record  # noqa: E402
+from optnet_theory.methods.dense.history import dense_h  # noqa: E402
 
 
 def _row(d, extra=None) -> dict:

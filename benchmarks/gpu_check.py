@@ -50,7 +50,7 @@ from optnet_nets.models import create_model  # noqa: E402
 from optnet_nets.models.layers import init_weights  # noqa: E402
 from optnet_nets.train import read_metrics  # noqa: E402
 from optnet_nets.unrolled import STRUCTURES, UnrolledEnsemble  # noqa: E402
-from optnet_nets.unrolled_backward import ExplicitGradient  # noqa: E402
+from optnet_nets.unrolled.adjoint import ExplicitGradient  # noqa: E402
 
 QUICK = os.environ.get("QUICK") == "1"
 DEVICE = os.environ.get("DEVICE", "cuda")

@@ -21,7 +21,7 @@ The file is written to a temporary file beside the target and checked there on a
 batch (the exported outputs must equal the original's within :data:`TOLERANCE`); only a file
 that passes is moved into place, atomically, and an existing file is replaced only with
 ``force`` (:mod:`optnet_theory.atomic`). A failed check leaves nothing behind. Writing into the
-run folder itself (the default) takes the run's lock (:mod:`optnet_nets.folder_lock`). The
+run folder itself (the default) takes the run's lock (:mod:`optnet_nets.folders.lock`). The
 checkpoint is read with its ``model`` and ``config`` checked
 (:func:`optnet_nets.train.checkpoint.load_state`).
 """
@@ -41,9 +41,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from optnet_nets.folder_lock import folder_lock
+from optnet_nets.folders.lock import folder_lock
+from optnet_nets.folders.writable import writable_file
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
-from optnet_nets.writable import writable_file
 from optnet_theory.atomic import staged
 from optnet_theory.errors import OptnetError
 

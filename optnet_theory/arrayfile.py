@@ -8,7 +8,8 @@ goes into the JSON output, so a result can be traced to the exact file it was co
 
 Before anything is read, the file is opened without blocking and checked to be a regular file
 (a fifo would block forever, a link to /dev/zero would never end) no larger than the memory cap
-(:func:`optnet_theory.limits.memory_limit`; a text file at most an eighth of it, since parsing
+(:func:`optnet_theory.energy.limits.memory_limit`; a text file at most an eighth of it, since
+parsing
 holds the text, its decoded copy and the numbers); a ``.npy`` header is read first and refused
 when it is oversize, promises more data than the file holds or the cap allows, or a complex or
 non-numeric dtype (a complex matrix is refused, never silently made real).
@@ -25,8 +26,8 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
+from optnet_theory.energy.limits import memory_limit
 from optnet_theory.errors import OptnetError
-from optnet_theory.limits import memory_limit
 
 __all__ = ["ARRAY_SUFFIXES", "MAX_NPY_HEADER", "load_array"]
 

@@ -5,7 +5,10 @@ its module on first use, so that importing the package stays cheap (``optnet_net
 no torch until a torch-backed name is used; ``optnet_theory`` does not load SymPy-heavy
 modules for ``optnet --help``).
 
-``moved_modules({"package.old": "package.sub.new", ...})`` keeps the old path of a module that
+``__getattr__ = computed_names(__name__, {"NAME": function})`` serves names computed when read.
+``__getattr__ = forward_names(__name__, "package.sub.main")`` lets a package answer for the
+module it replaced. ``moved_modules({"package.old": "package.sub.new", ...})`` keeps the old path
+of a module that
 moved importable, as the new module with a DeprecationWarning.
 """
 
@@ -21,7 +24,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-__all__ = ["lazy_names", "moved_modules"]
+__all__ = ["computed_names", "forward_names", "lazy_names", "moved_modules"]
 
 
 def lazy_names(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
@@ -32,6 +35,32 @@ def lazy_names(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(module), name)
+
+    return __getattr__
+
+
+def computed_names(module: str, compute: Mapping[str, Callable[[], Any]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` computing each name of ``compute`` when it is read (a list
+    derived from a registry that may have grown since import, e.g. ``CLAIMS``)."""
+
+    def __getattr__(name: str) -> Any:
+        if name in compute:
+            return compute[name]()
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+def forward_names(package: str, module: str) -> Callable[[str], Any]:
+    """A package ``__getattr__`` serving the public names of its main ``module`` (imported on
+    first use): the package keeps the import path the module had before it became one."""
+
+    def __getattr__(name: str) -> Any:
+        if not name.startswith("_"):
+            target = importlib.import_module(module)
+            if hasattr(target, name):
+                return getattr(target, name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
 

@@ -6,12 +6,12 @@ float64:
 * on each side of 0 (:func:`two_sided`), the logarithms of sums of exponentials and the
   polylogarithms Li_s(-B e^u) whose argument grows on that side are turned around
   (log(1 + e^u) = u + log(1 + e^-u), and the inversion formula of
-  :func:`optnet_theory.special.inversion_polynomial`), and the polynomial parts collected, so
+  :func:`optnet_theory.energy.special.inversion_polynomial`), and the polynomial parts collected, so
   that e.g. Psi of x^2/(1 + e^x), a sum of terms of size x^3 whose total stays below 2, keeps
   its digits at x = 1000;
 * log of a positive sum of exponentials becomes a log-sum-exp, 1/(A + B e^u) a logistic
   ``expit``, Li2(-c e^u) an inversion-formula evaluation of the dilogarithm and Li_s(-c e^u)
-  :func:`optnet_theory.special.li_negexp`;
+  :func:`optnet_theory.energy.special.li_negexp`;
 * constants (eta(3), zeta(3), Li_3(1/2), ...) are evaluated once at 30 digits, and a function
   NumPy and SciPy do not know (Shi, expint, hyper, ...) is evaluated by mpmath point by point.
 
@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 from optnet_theory.antiderivative.timelimit import map_with_limit
-from optnet_theory.special import inversion_polynomial, li_negexp, mp_li_negexp, pointwise
+from optnet_theory.energy.special import inversion_polynomial, li_negexp, mp_li_negexp, pointwise
 
 FloatFn = Callable[[np.ndarray], np.ndarray]
 MpFn = Callable[[mpmath.mpf], mpmath.mpf]
@@ -151,7 +151,7 @@ def _negexp_exponent(arg: sp.Expr) -> sp.Expr | None:
 
 
 def _stable_polylog(order: sp.Expr, arg: sp.Expr) -> sp.Expr | None:
-    """Li_s(-B e^v) as :func:`~optnet_theory.special.li_negexp`, for an integer s >= 1."""
+    """Li_s(-B e^v) as :func:`~optnet_theory.energy.special.li_negexp`, for an integer s >= 1."""
     if not (order.is_Integer and order >= 1):
         return None
     u = _negexp_exponent(arg)

@@ -57,7 +57,7 @@ SIMULATION_EPOCHS: int = 1_000
 # TRANSCRIPTION, exactly as printed, built as SymPy in code (no string parsing). Each row gives
 # the printed activation Phi(x) and the printed summand Psi(t) of the objective
 # f(x) = ||x||^2/2 - sum_i Psi(U_i^T x), written in the scalar variable x (t = U_i^T x).
-# Printed errors are kept on purpose: optnet_theory.table1 audits these rows against
+# Printed errors are kept on purpose: optnet_theory.energy.table1 audits these rows against
 # derivations and reports each erratum. C is the printed arbitrary constant (Softplus row).
 # --------------------------------------------------------------------------------------------
 

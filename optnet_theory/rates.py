@@ -7,9 +7,10 @@ instances with a chosen kappa, and the layer count is fitted against kappa on lo
 (theory: slope 1 for GD, 1/2 for HB and AGD with tuned momentum).
 
 Instances. Phi = tanh, whose slope bounds (m, M) = (0, 1) come from
-:func:`optnet_theory.curvature.slope_bounds`. W = Q diag(lambda) Q^T with Q a random orthogonal
+:func:`optnet_theory.energy.curvature.slope_bounds`. W = Q diag(lambda) Q^T with Q a random
+orthogonal
 matrix and lambda_i = (1 - 1/kappa) t_i, t_i evenly spaced in [0.01, 1]; U = sqrt(W). Then
-:func:`optnet_theory.curvature.curvature` gives mu = 1 - M lambda_max(W) = 1/kappa and
+:func:`optnet_theory.energy.curvature.curvature` gives mu = 1 - M lambda_max(W) = 1/kappa and
 L = 1 - m lambda_min(W) = 1, so f of (8) is mu-strongly convex and 1-smooth: footnote 3's unit
 step is admissible and kappa = L/mu exactly as chosen. F(x) = f(Ux) has the same minimiser as
 the fixed point x* = Phi(W x*), found by a converged Newton solve (SciPy); x_0 = x* + a random
@@ -38,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 from optnet_theory.methods import Method, MethodSpec, get_spec, list_methods
 from optnet_theory.methods.spec import RateVariant
 from optnet_theory.validation import check_int
@@ -59,7 +61,7 @@ __all__ = [  # and VARIANTS, computed when read (module __getattr__)
 ]
 
 #: the kappa grid {10, 100, 1000} (L = 1, mu = 1/kappa): ``optnet rates --quick``, the report's
-#: quick rates and the certified-rates table (:mod:`optnet_theory.certify_table`).
+#: quick rates and the certified-rates table (:mod:`optnet_theory.certify.table`).
 KAPPAS: tuple[float, ...] = (10.0, 100.0, 1000.0)
 #: the full grid of ``optnet rates`` and the report: half decades from 10 to 10^4.
 FULL_KAPPAS: tuple[float, ...] = (10.0, 31.6227766, 100.0, 316.227766, 1000.0, 3162.27766,
@@ -83,10 +85,8 @@ def list_variants() -> dict[str, tuple[str, str, float | None]]:
     return {key: (v.equation, v.choice, v.slope) for key, (_, v) in rate_variants().items()}
 
 
-def __getattr__(name: str) -> Any:
-    if name == "VARIANTS":  # computed when read: the registry may have grown
-        return list_variants()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"VARIANTS": list_variants})
 
 
 def variant_info(variant: str) -> tuple[str, str, float | None]:
@@ -124,8 +124,8 @@ def variant_method(variant: str, L: float, mu: float, N: int | None = None) -> M
 
 def _horizon_cap(variant: str, max_layers: int) -> int:
     """``max_layers``, or less for a method given by its dense form: a method file's own
-    horizon, a family's largest (:data:`~optnet_theory.methods.history.MAX_HORIZON`)."""
-    from optnet_theory.methods.history import MAX_HORIZON
+    horizon, a family's largest (:data:`~optnet_theory.methods.dense.history.MAX_HORIZON`)."""
+    from optnet_theory.methods.dense.history import MAX_HORIZON
 
     if variant in rate_variants():
         return max_layers
@@ -160,7 +160,7 @@ def _tanh_energy() -> Any:
 
 def build_instance(kappa: float, dim: int, seed: int = 0, energy: Any = None) -> Instance:
     """W with spectrum (1 - 1/kappa) [0.01 .. 1] and Phi = tanh: mu = 1/kappa, L = 1."""
-    from optnet_theory.curvature import curvature
+    from optnet_theory.energy.curvature import curvature
 
     if not (isinstance(kappa, (int, float)) and math.isfinite(kappa) and kappa > 1):
         raise OptnetError(f"kappa must be a finite number > 1, got {kappa!r}")
@@ -310,7 +310,7 @@ def format_rates(result: RatesResult) -> str:
         "slope", "theory"]
     lines = [
         f"Layers to ||x_K - x*|| <= {result.eps:g} (||x_0 - x*|| = 1), tanh, d={result.dim}, "
-        f"mu = 1/kappa and L = 1 from optnet_theory.curvature",
+        f"mu = 1/kappa and L = 1 from optnet_theory.energy.curvature",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]

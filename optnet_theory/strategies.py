@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from optnet_theory.matrices import random_spd
+from optnet_theory.verify.matrices import random_spd
 
 __all__ = [
     "conditions",
@@ -30,7 +30,7 @@ __all__ = [
 
 def registry_activations(exclude: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
     """Names from the activation registry (:func:`optnet_theory.list_activations`)."""
-    from optnet_theory.activations import list_activations
+    from optnet_theory.energy.activations import list_activations
 
     names = [a for a in list_activations() if a not in exclude]
     return st.sampled_from(names)

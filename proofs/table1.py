@@ -25,10 +25,10 @@ import mpmath
 import sympy as sp
 
 from optnet_theory import derive_energy
-from optnet_theory.activations import X
 from optnet_theory.antiderivative.piecewise import as_piecewise
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.table1 import ROW_ACTIVATION, audit_row
 from optnet_theory.paper_values import table1_transcription
-from optnet_theory.table1 import ROW_ACTIVATION, audit_row
 
 from .framework import Equation, Proof, ProofResult, main_for
 
@@ -43,7 +43,7 @@ PRINTED_ROWS: dict[str, tuple[sp.Expr, sp.Expr]] = {
     ROW_ACTIVATION[label]: (cast(sp.Expr, phi), cast(sp.Expr, psi))
     for label, (phi, psi) in table1_transcription().items()
 }
-#: registry name -> Table 1 row label, for the audit of optnet_theory.table1.
+#: registry name -> Table 1 row label, for the audit of optnet_theory.energy.table1.
 ROW_LABEL = {name: label for label, name in ROW_ACTIVATION.items()}
 
 
@@ -194,7 +194,7 @@ def _row(proof: Proof, name: str, claim: Table1Claim) -> None:
         )
     audit = audit_row(ROW_LABEL[name], printed_phi, printed)
     proof.check(
-        f"{name}: the Table 1 audit (optnet_theory.table1, sampled at 30-40 digits) agrees: "
+        f"{name}: the Table 1 audit (optnet_theory.energy.table1, sampled at 30-40 digits) agrees: "
         f"verdict '{audit.verdict}' ({audit.detail})",
         (audit.verdict == "erratum") == bool(printed_problems),
     )

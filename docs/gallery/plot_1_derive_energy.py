@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from optnet_theory import derive_energy
-from optnet_theory.curvature import curvature
-from optnet_theory.energy_plot import residual
+from optnet_theory.energy.curvature import curvature
+from optnet_theory.energy.plot import residual
 
 formulas = {"x erf(x)": "x*erf(x)", "Mish": "x*tanh(log(1 + exp(x)))"}
 energies = {name: derive_energy(formula) for name, formula in formulas.items()}

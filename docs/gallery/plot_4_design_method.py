@@ -19,7 +19,7 @@ import numpy as np
 
 from optnet_theory import get_method
 from optnet_theory.design import design
-from optnet_theory.methods.history import dense_h
+from optnet_theory.methods.dense.history import dense_h
 
 N = 3
 result = design(N, "smooth-convex", "function-gap", starts=3, known_start=False)

@@ -6,7 +6,7 @@ Backpropagation normally stores every layer's activations. The heavy-ball block 
 β₁ = −β₂ = β can be run backwards, x_{k−1} = (T(x_k) + (1 + β)x_k − x_{k+1}) / β, so the
 reversible HB-Net (``reversible=True``, Sec. 6.1, as in momentumnet) rebuilds the states during
 the backward pass and keeps two states per stage, whatever the depth. Here the memory that
-autograd saves for backward (:class:`optnet_nets.memory.SavedTensorBytes`, every distinct
+autograd saves for backward (:class:`optnet_nets.train.memory.SavedTensorBytes`, every distinct
 storage counted once, parameters included) is measured for HB-Nets of growing depth, both ways,
 and the two backward passes are compared.
 """
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from optnet_nets import create_model
-from optnet_nets.memory import SavedTensorBytes
+from optnet_nets.train.memory import SavedTensorBytes
 
 torch.manual_seed(0)
 images = torch.randn(8, 3, 32, 32)

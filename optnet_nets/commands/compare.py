@@ -4,7 +4,7 @@ Reads each run's ``metrics.jsonl`` (written by ``optnet train``), prints one tab
 (the paper reports test error, Tables 4 and 5) and saves a PNG of test error and training loss
 against epochs (matplotlib, Agg backend: no display needed) -- by default ``compare.png`` in the
 folder holding the first run, or ``--plot FILE``; ``--no-plot`` for none. Runs trained on other
-data or with another recipe (:mod:`optnet_nets.run_settings`) get a warning and a table column
+data or with another recipe (:mod:`optnet_nets.folders.settings`) get a warning and a table column
 per differing field, since their errors are not directly comparable.
 """
 
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optnet_nets.run_settings import differences, run_setting
+from optnet_nets.folders.settings import differences, run_setting
 from optnet_nets.train.metrics import read_metrics
 from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
@@ -104,7 +104,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Pat
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from optnet_nets.writable import writable_file
+    from optnet_nets.folders.writable import writable_file
 
     target = Path(path)
     if target.suffix.lower() != ".png":

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise OptnetError(
             f"{out} already holds a demo; pass --overwrite to replace it or --out NEW_DIR"
         )
-    from optnet_nets.writable import writable_dir
+    from optnet_nets.folders.writable import writable_dir
 
     writable_dir(out, "--out")  # before any work: an unusable --out fails at once
     started = time.perf_counter()

@@ -1,6 +1,7 @@
 """``optnet report``: one Markdown (and HTML) document with every computed result of the project.
 
-Sections: Table 1 audited with its errata (``optnet_theory.table1``), Table 2 reproduced (from a
+Sections: Table 1 audited with its errata (``optnet_theory.energy.table1``), Table 2 reproduced
+(from a
 saved ``optnet simulate`` run, or a quick run made now), Sec. 5.1's rates with their plot
 (``optnet_theory.rates``), and the executable proofs' summary (``optnet_proofs.cli``). Every
 number is computed by this run or loaded from the results files of an earlier run, and each
@@ -105,7 +106,7 @@ def _section(doc: Document, title: str, fill: Callable[[Document], None]) -> str
 
 # --------------------------------------------------------------------------- sections
 def _table1(doc: Document) -> None:
-    from optnet_theory.table1 import audit_table1
+    from optnet_theory.energy.table1 import audit_table1
 
     t0 = time.perf_counter()
     rows = audit_table1()
@@ -170,7 +171,7 @@ def _rates(doc: Document, rates_dir: Path, quick: bool, work: Path) -> None:
         image = work / "rates.png"
         doc.p(f"COMPUTED by this run ({time.perf_counter() - t0:.1f} s).")
     doc.p(f"Tied-weight networks run as algorithms on f of (8) with Phi = tanh, mu = 1/kappa, "
-          f"L = 1 (from optnet_theory.curvature), d={data['dim']}; layers until "
+          f"L = 1 (from optnet_theory.energy.curvature), d={data['dim']}; layers until "
           f"||x_K - x*|| <= {data['eps']:g} from ||x_0 - x*|| = 1; slope of log(layers) "
           "against log(kappa).")
     head = ["variant", "eq.", "momentum"] + [f"κ={k:g}" for k in data["kappas"]] + [
@@ -274,7 +275,7 @@ def build_report(args: argparse.Namespace, work: Path) -> tuple[Document, dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from optnet_nets.writable import writable_file
+    from optnet_nets.folders.writable import writable_file
 
     out = writable_file(args.out, "--out")  # before the sections: fail at once, not at the end
     with tempfile.TemporaryDirectory() as tmp:

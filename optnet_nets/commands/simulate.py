@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from optnet_nets.folders.writable import writable_dir
     from optnet_nets.simulate import (
         SimulateConfig,
         format_table,
@@ -125,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         quick_config,
         run_simulation,
     )
-    from optnet_nets.simulate_budget import check_budget, estimate, machine_memory
-    from optnet_nets.writable import writable_dir
+    from optnet_nets.simulate.budget import check_budget, estimate, machine_memory
     from optnet_theory.validation import check_int
 
     overrides = {

@@ -227,10 +227,10 @@ def _human(summary: dict[str, Any]) -> str:
 
 
 def _lock(out: str | None) -> contextlib.AbstractContextManager[Any]:
-    """The run folder's lock (:mod:`optnet_nets.folder_lock`), taken by the process that
+    """The run folder's lock (:mod:`optnet_nets.folders.lock`), taken by the process that
     writes it: this one, or under torchrun rank 0 only."""
-    from optnet_nets.folder_lock import folder_lock
-    from optnet_nets.writable import writable_dir
+    from optnet_nets.folders.lock import folder_lock
+    from optnet_nets.folders.writable import writable_dir
 
     if not out or int(os.environ.get("RANK", "0")) != 0:
         return contextlib.nullcontext()
@@ -242,7 +242,7 @@ def _lock(out: str | None) -> contextlib.AbstractContextManager[Any]:
 def run(args: argparse.Namespace) -> int:
     """Train; print the summary (JSON with ``--json``). The run folder is locked from before
     its checkpoint is read to the end, so a second writer is refused (issue 24)."""
-    from optnet_nets.writable import writable_dir
+    from optnet_nets.folders.writable import writable_dir
 
     existing = args.out if args.out and Path(args.out).is_dir() else None
     with _lock(existing):  # a run already there is read under its lock

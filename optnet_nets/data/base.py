@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from optnet_nets.data.sampling import steps_per_epoch
+from optnet_nets.data.sampling import steps_per_epoch, test_slices, train_slices
 from optnet_theory.errors import OptnetError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -65,7 +65,6 @@ class ImageDataset(abc.ABC):
         """Optimizer steps in one epoch for a per-rank ``batch_size`` on ``world_size`` ranks."""
         return steps_per_epoch(self.train_size, batch_size, world_size, drop_last)
 
-    @abc.abstractmethod
     def train_batches(
         self,
         batch_size: int,
@@ -84,12 +83,27 @@ class ImageDataset(abc.ABC):
         epoch only, so ``start_step=s`` yields exactly batches ``s, s+1, ...`` of the full epoch,
         and the union over ranks of step ``s`` is the same images whatever ``world_size`` is.
         """
+        slices = train_slices(self.train_size, batch_size, rank=rank, world_size=world_size,
+                              start_step=start_step, drop_last=drop_last)
+        return self.epoch_batches(slices, epoch=epoch, seed=seed, augment=augment)
 
     @abc.abstractmethod
+    def epoch_batches(
+        self, slices: list[tuple[int, int]], *, epoch: int, seed: int, augment: bool
+    ) -> Iterator[Batch]:
+        """The training batches at ``slices`` (ranges of positions in epoch ``epoch``'s order,
+        :func:`~optnet_nets.data.sampling.train_slices`)."""
+
     def test_batches(
         self, batch_size: int, *, rank: int = 0, world_size: int = 1
     ) -> Iterator[Batch]:
         """The test split once, in file order, unaugmented; rank ``r`` gets its contiguous shard."""
+        slices = test_slices(self.test_size, batch_size, rank=rank, world_size=world_size)
+        return self.test_batches_at(slices)
+
+    @abc.abstractmethod
+    def test_batches_at(self, slices: list[tuple[int, int]]) -> Iterator[Batch]:
+        """The test batches at ``slices`` (ranges of the test split, in file order)."""
 
     def normalizer(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scale, shift)`` of shape (C, 1, 1) on the device: ``x_uint8 * scale + shift``."""

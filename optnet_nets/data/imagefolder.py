@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from optnet_nets.data.augment import normalize
 from optnet_nets.data.base import Batch, DatasetError, ImageDataset, channel_stats
-from optnet_nets.data.sampling import epoch_permutation, even_subset, test_slices, train_slices
+from optnet_nets.data.sampling import epoch_permutation, even_subset
 from optnet_theory.errors import OptnetError
 from optnet_theory.validation import check_int
 
@@ -299,27 +299,10 @@ class ImageFolderDataset(ImageDataset):
                 images = images.new_empty((0, 3, *self.image_size))
             yield normalize(images, self._scale, self._shift), labels.to(self.device)
 
-    def train_batches(
-        self,
-        batch_size: int,
-        *,
-        epoch: int,
-        seed: int,
-        augment: bool = True,
-        rank: int = 0,
-        world_size: int = 1,
-        start_step: int = 0,
-        drop_last: bool = True,
+    def epoch_batches(
+        self, slices: list[tuple[int, int]], *, epoch: int, seed: int, augment: bool
     ) -> Iterator[Batch]:
-        """See :meth:`ImageDataset.train_batches`; ``augment=False`` gives the val transform."""
-        slices = train_slices(
-            self.train_size,
-            batch_size,
-            rank=rank,
-            world_size=world_size,
-            start_step=start_step,
-            drop_last=drop_last,
-        )
+        """See :meth:`ImageDataset.epoch_batches`; ``augment=False`` gives the val transform."""
         order = epoch_permutation(self.train_size, seed, epoch)
         split = FolderSplit(
             self.train_split.paths,
@@ -333,11 +316,8 @@ class ImageFolderDataset(ImageDataset):
         batches = _BatchPlan(slices, order, augment)
         return self._load(split, batches)
 
-    def test_batches(
-        self, batch_size: int, *, rank: int = 0, world_size: int = 1
-    ) -> Iterator[Batch]:
-        """See :meth:`ImageDataset.test_batches`: resize + centre crop, file order."""
-        slices = test_slices(self.test_size, batch_size, rank=rank, world_size=world_size)
+    def test_batches_at(self, slices: list[tuple[int, int]]) -> Iterator[Batch]:
+        """See :meth:`ImageDataset.test_batches_at`: resize + centre crop, file order."""
         return self._load(self.test_split, _BatchPlan(slices, None, False))
 
 

@@ -19,7 +19,7 @@ from optnet_nets.data.augment import (
     sample_params,
 )
 from optnet_nets.data.base import Batch, ImageDataset, channel_stats
-from optnet_nets.data.sampling import epoch_generator, even_subset, test_slices, train_slices
+from optnet_nets.data.sampling import epoch_generator, even_subset
 from optnet_theory.errors import OptnetError
 
 
@@ -96,27 +96,10 @@ class InMemoryDataset(ImageDataset):
         )
         self._scale, self._shift = self.normalizer()
 
-    def train_batches(
-        self,
-        batch_size: int,
-        *,
-        epoch: int,
-        seed: int,
-        augment: bool = True,
-        rank: int = 0,
-        world_size: int = 1,
-        start_step: int = 0,
-        drop_last: bool = True,
+    def epoch_batches(
+        self, slices: list[tuple[int, int]], *, epoch: int, seed: int, augment: bool
     ) -> Iterator[Batch]:
-        """See :meth:`ImageDataset.train_batches`; augmentation per :attr:`augment`."""
-        slices = train_slices(
-            self.train_size,
-            batch_size,
-            rank=rank,
-            world_size=world_size,
-            start_step=start_step,
-            drop_last=drop_last,
-        )
+        """See :meth:`ImageDataset.epoch_batches`; augmentation per :attr:`augment`."""
         order, params = self.epoch_plan(seed, epoch)
         return self._iterate_train(slices, order, params if augment else None)
 
@@ -149,14 +132,8 @@ class InMemoryDataset(ImageDataset):
                 images = crop_flip(padded, params.select(start, stop), size)
             yield images, self.train_labels[index]
 
-    def test_batches(
-        self, batch_size: int, *, rank: int = 0, world_size: int = 1
-    ) -> Iterator[Batch]:
-        """See :meth:`ImageDataset.test_batches`."""
-        slices = test_slices(self.test_size, batch_size, rank=rank, world_size=world_size)
-        return self._iterate_test(slices)
-
-    def _iterate_test(self, slices: list[tuple[int, int]]) -> Iterator[Batch]:
+    def test_batches_at(self, slices: list[tuple[int, int]]) -> Iterator[Batch]:
+        """See :meth:`ImageDataset.test_batches_at`."""
         for start, stop in slices:
             images = normalize(self.test_images[start:stop], self._scale, self._shift)
             yield images, self.test_labels[start:stop]

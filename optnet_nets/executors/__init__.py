@@ -170,7 +170,7 @@ def open_executor(options: ExecutorOptions, folder: Path, *, threads: int | None
     """The executor of ``options`` for a grid in ``folder``.
 
     ``threads`` caps each run's OpenMP/MKL threads (None: the run's own default). Nothing is
-    inherited: each run takes its own run folder's lock (:mod:`optnet_nets.folder_lock`).
+    inherited: each run takes its own run folder's lock (:mod:`optnet_nets.folders.lock`).
     """
     if options.name == "local":
         from optnet_nets.executors.local import LocalProcesses

@@ -6,7 +6,6 @@
 * :mod:`.plan`, :mod:`.runner`, :mod:`.summary`: ``optnet hypothesis plan | run | summarize``.
 """
 
-from typing import Any
 
 from optnet_nets.hypothesis.section import (
     CERTIFIED_STEPS,
@@ -17,6 +16,7 @@ from optnet_nets.hypothesis.section import (
     measure_hypothesis,
     rates_variant,
 )
+from optnet_theory.lazy import computed_names
 
 __all__ = [
     "CERTIFIED_STEPS",
@@ -29,7 +29,5 @@ __all__ = [
 ]  # and RATES_VARIANT (computed when read)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RATES_VARIANT":  # computed when read: the registry may have grown
-        return rates_variant()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"RATES_VARIANT": rates_variant})

@@ -6,7 +6,7 @@ checked interval of :func:`optnet_theory.certify.certify` (through the certifica
 exists for every method, time-varying ones (OGM, a blend) included, where a Lyapunov rate does
 not; the Lyapunov rate is recorded beside it where the method has one.
 
-Levels are members of families ``blend:gd:X:t`` (:mod:`optnet_theory.methods.families`) whose
+Levels are members of families ``blend:gd:X:t`` (:mod:`optnet_theory.methods.dense.families`) whose
 certified intervals are pairwise disjoint ("distinct beyond their certification accuracy"),
 chosen evenly in log-rate between the slowest and the fastest candidate.
 """
@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 
 __all__ = ["Level", "families", "candidate_levels", "certified_speed", "choose_levels",
            "network_refusal", "registered_methods"]
@@ -34,10 +35,8 @@ def families() -> tuple[str, ...]:
     return tuple(sorted(n for n in list_methods() if get_spec(n).network_prefix is not None))
 
 
-def __getattr__(name: str) -> Any:
-    if name == "FAMILIES":  # computed when read: the registry may have grown
-        return families()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"FAMILIES": families})
 
 
 #: the family parameters tried.
@@ -75,7 +74,7 @@ def registered_methods(hb_beta: float | None) -> list[Level]:
     """The registered methods with the parameters their networks use: Table 2's hb has
     ``hb_beta``; None: every method at its defaults (the CNNs of ``methodnet``)."""
     from optnet_theory.methods import list_methods
-    from optnet_theory.methods.paper import HB
+    from optnet_theory.methods.catalogue.paper import HB
 
     out = []
     for name in list_methods():

@@ -35,9 +35,9 @@ from optnet_nets.hypothesis.power import (
     pilot_variance,
     simulate_power,
 )
+from optnet_nets.hypothesis.rank_statistics import ALPHA, VERDICTS, min_attainable_p
 from optnet_nets.hypothesis.runner import DIVERGED_RULE, quality_table, run_grid, tasks_for
 from optnet_nets.hypothesis.settings import Setting, get_setting
-from optnet_nets.rank_statistics import ALPHA, VERDICTS, min_attainable_p
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from optnet_nets.rank_statistics import (
+from optnet_nets.hypothesis.rank_statistics import (
     ALPHA,
     SUPPORTED,
     min_attainable_p,

@@ -25,7 +25,8 @@ standard error of their paired difference being ties, a 95 % bootstrap interval 
 resampled seeds for every method, so the comparison stays paired), and an exact permutation
 p-value over the methods (with 7-9 methods a rho of 0.5 can arise by chance; the seed
 bootstrap does not see that, and with 3 seeds it has only 10 distinct resamples). The verdict
-(:func:`optnet_nets.rank_statistics.verdict`): "undecidable by design" with n <= 4 methods
+(:func:`optnet_nets.hypothesis.rank_statistics.verdict`): "undecidable by design" with n <= 4
+methods
 (no permutation can reach p < 0.05: 2/n! >= 0.083); "supported" when rho > 0, the interval
 lies above 0 and p < 0.05; "contradicted" when rho < 0, the interval lies below 0 and
 p < 0.05; otherwise "not resolved at this budget".
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from optnet_nets.rank_statistics import (
+from optnet_nets.hypothesis.rank_statistics import (
     NOT_RESOLVED,
     bootstrap_spearman,
     interval_ranks,
@@ -51,6 +52,7 @@ from optnet_nets.rank_statistics import (
     verdict,
 )
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 
 __all__ = [
     "CERTIFIED_STEPS",
@@ -87,7 +89,7 @@ def image_methods() -> dict[str, tuple[str, dict[str, Any]]]:
     HB-Net's heavy ball (beta = 1, step 1), then every method's family by Sec. 6's rule
     (its ``network_prefix``), read when called."""
     from optnet_theory.methods import get_spec, list_methods
-    from optnet_theory.methods.paper import HB
+    from optnet_theory.methods.catalogue.paper import HB
 
     out: dict[str, tuple[str, dict[str, Any]]] = {"hbnet": (HB.name, {"beta": 1.0, "step": 1.0})}
     for name in list_methods():
@@ -97,12 +99,10 @@ def image_methods() -> dict[str, tuple[str, dict[str, Any]]]:
     return out
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RATES_VARIANT":  # computed when read: the registry may have grown
-        return rates_variant()
-    if name == "IMAGE_METHODS":
-        return image_methods()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(
+    __name__, {"RATES_VARIANT": rates_variant, "IMAGE_METHODS": image_methods}
+)
 
 
 @dataclass

@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 
 from optnet_nets.hypothesis.levels import Level
-from optnet_nets.hypothesis.runner import quality_table
-from optnet_nets.hypothesis.settings import Setting
-from optnet_nets.rank_statistics import (
+from optnet_nets.hypothesis.rank_statistics import (
     EXACT_PERMUTATIONS,
     RANDOM_PERMUTATIONS,
     bootstrap_spearman,
@@ -34,6 +32,8 @@ from optnet_nets.rank_statistics import (
     spearman,
     verdict,
 )
+from optnet_nets.hypothesis.runner import quality_table
+from optnet_nets.hypothesis.settings import Setting
 from optnet_theory.errors import OptnetError
 
 __all__ = ["format_summary", "summarize"]

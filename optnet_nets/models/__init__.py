@@ -13,7 +13,7 @@ Every network is the relaxation rule of Sec. 6 on one stage class,
 :mod:`.method_net`, DenseNet (19) and AGD-Net (21) in :mod:`.densenet`.
 
 Every family takes ``activation=`` (a registry name, a formula in x or a SymPy expression;
-default :data:`~optnet_nets.activation.DEFAULT_ACTIVATION`, the paper's ReLU). DenseNet and
+default :data:`~optnet_nets.models.activation.DEFAULT_ACTIVATION`, the paper's ReLU). DenseNet and
 AGD-Net take ``dropout=`` (off by default; the training recipe turns it on where Huang et al.'s
 does, see :func:`optnet_nets.train.config.recipe_model_options`). HB-Net and AGD-Net take
 ``momentum="carry"|"restart"`` (what happens to the momentum at a stage boundary).
@@ -35,22 +35,5 @@ from optnet_nets.models import method_net  # noqa: F401
 from optnet_nets.models import densenet  # noqa: F401
 
 # isort: split
-from optnet_nets.models.registry import (
-    REGISTRY,
-    ModelEntry,
-    Option,
-    create_model,
-    list_models,
-    register_model,
-    registry,
-)
-
-__all__ = [
-    "REGISTRY",
-    "ModelEntry",
-    "Option",
-    "create_model",
-    "list_models",
-    "register_model",
-    "registry",
-]
+from optnet_nets.models.registry import *  # noqa: F403  (create_model, list_models, REGISTRY, ...)
+from optnet_nets.models.registry import __all__ as __all__

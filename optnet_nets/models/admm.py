@@ -18,7 +18,7 @@ states); the classifier reads the mean (x'_K + x_K) / 2 of the two paths.
 
 from __future__ import annotations
 
-from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
+from optnet_nets.models.activation import DEFAULT_ACTIVATION, make_activation
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, register_model

@@ -33,11 +33,12 @@ after each convolution except the stem's (Huang et al.'s recipe for un-augmented
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
+from optnet_nets.models.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
@@ -77,12 +78,12 @@ def _h_rows(n_layers: int, offset: int) -> list[list[float]]:
 def method_h_rows(method: str, n_layers: int) -> list[list[float]]:
     """The rows h_{k+1,j} (k1 = k + 1 = 0..n_layers) of ``method``'s dense form (18) for one
     dense block of ``n_layers`` layers: row k1 holds h_{k1-1,0..k1-1} of x_{k+1} = x_k -
-    sum_{j<=k} h_{k,j} g_j (:func:`~optnet_theory.methods.history.dense_h`; any name of the
+    sum_{j<=k} h_{k,j} g_j (:func:`~optnet_theory.methods.dense.history.dense_h`; any name of the
     grammar, e.g. a method file written by ``optnet design``, bound with L = 1 and N = the
     block's layer count). With alpha = h and beta = 1, (21) is then the method's (18) with
     g_j = z_j - T(z_j)."""
     from optnet_theory.methods import get_method, get_spec
-    from optnet_theory.methods.history import dense_h
+    from optnet_theory.methods.dense.history import dense_h
 
     spec = get_spec(method)
     if spec.horizon is not None and spec.horizon != n_layers:
@@ -175,15 +176,18 @@ def _build(
     bottleneck: int | None,
     compression: float,
     classes: int,
-    alpha: float,
-    learnable_alpha: bool,
-    beta: float,
-    memory_efficient: bool,
     phi: ActivationFactory,
-    dropout: float,
-    momentum: str,
+    *,
+    alpha: float = 1.0,
+    learnable_alpha: bool = False,
+    beta: float = 0.0,
+    memory_efficient: bool = False,
+    dropout: float = 0.0,
+    momentum: str = "restart",
     method: str | None = None,
 ) -> DenseNet:
+    """The DenseNet/AGD-Net of dense blocks of ``layers`` layers after ``stem`` (the options
+    of both sizes: alpha, beta and h of (21), checkpointing, dropout, ``momentum``, ``method``)."""
     if momentum not in MOMENTUM_CHOICES:
         raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
     if not 0.0 <= dropout < 1.0:
@@ -215,27 +219,20 @@ def cifar_densenet(
     in_channels: int,
     bc: bool = False,
     growth_rate: int = 12,
-    alpha: float = 1.0,
-    learnable_alpha: bool = False,
-    beta: float = 0.0,
-    memory_efficient: bool = False,
     activation: object = DEFAULT_ACTIVATION,
-    dropout: float = 0.0,
-    momentum: str = "restart",
-    method: str | None = None,
+    **options: Any,
 ) -> DenseNet:
-    """Huang et al.'s CIFAR DenseNet (3 blocks, 16 initial channels) or DenseNet-BC."""
+    """Huang et al.'s CIFAR DenseNet (3 blocks, 16 initial channels) or DenseNet-BC;
+    ``options``: those of both sizes (alpha, learnable_alpha, beta, memory_efficient, dropout,
+    momentum, method; see the registry)."""
     per_block = 6 if bc else 3
     if (depth - 4) % per_block:
         raise OptnetError(f"CIFAR DenseNet{'-BC' if bc else ''} depth must be {per_block}n+4")
     width = 2 * growth_rate if bc else 16
     stem = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
-    return _build(
-        stem, width, [(depth - 4) // per_block] * 3, growth_rate,
-        4 * growth_rate if bc else None, 0.5 if bc else 1.0, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient, make_activation(activation), dropout,
-        momentum, method,
-    )
+    return _build(stem, width, [(depth - 4) // per_block] * 3, growth_rate,
+                  4 * growth_rate if bc else None, 0.5 if bc else 1.0, num_classes,
+                  make_activation(activation), **options)
 
 
 def imagenet_densenet(
@@ -243,22 +240,15 @@ def imagenet_densenet(
     num_classes: int,
     in_channels: int,
     growth_rate: int = 32,
-    alpha: float = 1.0,
-    learnable_alpha: bool = False,
-    beta: float = 0.0,
-    memory_efficient: bool = False,
     activation: object = DEFAULT_ACTIVATION,
-    dropout: float = 0.0,
-    momentum: str = "restart",
-    method: str | None = None,
+    **options: Any,
 ) -> DenseNet:
-    """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32)."""
+    """Huang et al.'s ImageNet DenseNet-BC (DenseNet-121: 6, 12, 24, 16; k = 32); ``options`` as
+    :func:`cifar_densenet`'s."""
     phi = make_activation(activation)
     stem = imagenet_stem(in_channels, 2 * growth_rate, phi)
-    return _build(
-        stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
-        alpha, learnable_alpha, beta, memory_efficient, phi, dropout, momentum, method,
-    )
+    return _build(stem, 2 * growth_rate, layers, growth_rate, 4 * growth_rate, 0.5, num_classes,
+                  phi, **options)
 
 
 _DENSE_EQ = "(19) = (18) with alpha=1, beta=0: z_{k+1} = T([z_0, ..., z_k])"

@@ -12,7 +12,7 @@
 * :func:`cifar_stem` and :func:`imagenet_stem`: the convolutional stems before the first stage.
 
 Phi is the paper's ReLU unless an ``activation`` factory
-(:func:`optnet_nets.activation.make_activation`) says otherwise. ``dropout`` (DenseNet and
+(:func:`optnet_nets.models.activation.make_activation`) says otherwise. ``dropout`` (DenseNet and
 AGD-Net only) follows every convolution of a dense layer and of a transition, as in Huang et
 al.'s recipe for un-augmented data (the stem's convolution, the first of the network, has none).
 """
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from optnet_nets.activation import ActivationFactory, make_activation
+from optnet_nets.models.activation import ActivationFactory, make_activation
 
 __all__ = [
     "DenseLayer",
@@ -41,7 +41,7 @@ __all__ = [
 
 
 def _default() -> ActivationFactory:
-    """The paper's Phi (:data:`optnet_nets.activation.DEFAULT_ACTIVATION`, ReLU)."""
+    """The paper's Phi (:data:`optnet_nets.models.activation.DEFAULT_ACTIVATION`, ReLU)."""
     return make_activation()
 
 

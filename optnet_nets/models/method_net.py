@@ -35,7 +35,7 @@ the dense form the k + 2 weights of x_{k+1} are learned instead (the stage's ``c
 and the read-out is x.
 
 The per-layer coefficients of a built net, as floats:
-:func:`optnet_nets.net_coefficients.net_coefficients`.
+:func:`optnet_nets.learned.coefficients.net_coefficients`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from typing import Any
 
 from torch import nn
 
-from optnet_nets.activation import DEFAULT_ACTIVATION, make_activation
+from optnet_nets.models.activation import DEFAULT_ACTIVATION, make_activation
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import (
     DEFAULT_KAPPA,
@@ -59,8 +59,9 @@ from optnet_nets.models.registry import ACTIVATION, SYNC, Option, register_model
 from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
 from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 from optnet_theory.methods import Method, get_spec
-from optnet_theory.methods.paper import GD
+from optnet_theory.methods.catalogue.paper import GD
 
 __all__ = [
     "COEFFICIENT_CHOICES",
@@ -90,10 +91,8 @@ def method_nets() -> dict[str, str]:
     return out
 
 
-def __getattr__(name: str) -> Any:
-    if name == "METHOD_NETS":  # computed when read: the registry may have grown
-        return method_nets()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"METHOD_NETS": method_nets})
 
 #: accepted values of ``coefficients=``.
 COEFFICIENT_CHOICES = ("fixed", "learnable")
@@ -211,6 +210,19 @@ def method_net_equation(method: str) -> str:
     return f"Sec. 6 rule on {method}: xi' = A xi + B (y - T(y)), y = C xi (docs/method-nets.md)"
 
 
+#: the options of every method-net: fixed or learnable coefficients, one run or one per stage.
+_RUN_OPTIONS = {
+    "coefficients": Option(
+        "fixed", "the method's coefficients (L = 1) fixed, or learnable from them",
+        COEFFICIENT_CHOICES,
+    ),
+    "momentum": Option(
+        "carry", "one run of the method over all layers (carry) or one per stage (restart)",
+        MOMENTUM_CHOICES,
+    ),
+}
+
+
 def generic_method_options() -> dict[str, Option]:
     """The options of the generic family ``methodnet{depth}`` (any method by name)."""
     return {
@@ -218,29 +230,13 @@ def generic_method_options() -> dict[str, Option]:
                          "family string blend:A:B:T (required)", kind=str),
         "mu": Option(None, f"mu with L = 1 for a strongly convex method (default 1/"
                      f"{DEFAULT_KAPPA:g}, or the mu a method file was made for)", kind=float),
-        "coefficients": Option(
-            "fixed", "the method's coefficients (L = 1) fixed, or learnable from them",
-            COEFFICIENT_CHOICES,
-        ),
-        "momentum": Option(
-            "carry", "one run of the method over all layers (carry) or one per stage (restart)",
-            MOMENTUM_CHOICES,
-        ),
+        **_RUN_OPTIONS,
     }
 
 
 def method_net_options(method: str) -> dict[str, Option]:
     """The options of ``method``'s family in the model registry (activation aside)."""
-    options = {
-        "coefficients": Option(
-            "fixed", "the method's coefficients (L = 1) fixed, or learnable from them",
-            COEFFICIENT_CHOICES,
-        ),
-        "momentum": Option(
-            "carry", "one run of the method over all layers (carry) or one per stage (restart)",
-            MOMENTUM_CHOICES,
-        ),
-    }
+    options = dict(_RUN_OPTIONS)
     if get_spec(method).function_class == "smooth-strongly-convex":
         options["mu"] = Option(
             1.0 / DEFAULT_KAPPA, f"mu = 1/kappa of {method} with L = 1 (default kappa = "

@@ -170,7 +170,7 @@ def history_layer(layer: RelaxedLayer, k: int, block: int, learned: int | None =
     u_k = x_k - T(x_k) appended; the stored u_j are kept, never recombined.
 
     ``layer`` is the rule's layer on the full state (x, u_0, ..., u_{N-1}) of
-    :func:`~optnet_theory.methods.history.history_spec`; anything else is refused. With
+    :func:`~optnet_theory.methods.dense.history.history_spec`; anything else is refused. With
     ``learned`` = i0 the k + 2 weights of x_{k+1} are elements i0.. of the stage's
     ``coefficients`` (u_k stays the gradient).
     """

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from optnet_nets.activation import DEFAULT_ACTIVATION
+from optnet_nets.models.activation import DEFAULT_ACTIVATION
 from optnet_theory.errors import OptnetError
 from optnet_theory.validation import check_int
 

@@ -2,7 +2,7 @@
 
 The state is (x_k, x_{k-1}), both begun at the stem's output (x_{-1} = x_0), and layer k, with
 T_k = conv-BN-Phi-conv-BN (Phi the paper's ReLU unless ``activation`` names another,
-:mod:`optnet_nets.activation`), is one :class:`~optnet_nets.models.method_rule.Layer`
+:mod:`optnet_nets.models.activation`), is one :class:`~optnet_nets.models.method_rule.Layer`
 (:func:`heavy_ball_layer`), run by :class:`~optnet_nets.models.stage.MethodStage`:
 
 * (16): x_{k+1} = act(T_k(x_k) + beta1 x_k + beta2 x_{k-1}), and x_k is kept as x_{k-1};
@@ -22,14 +22,15 @@ the stage's shortcut (option A on CIFAR, option B on ImageNet) maps every state 
 as one map (one BN pass for option B). ``momentum``: ``"carry"`` passes x_{k-1} on from one
 stage to the next; ``"restart"`` sets x_{-1} = x_0 again at each stage ("the formulations
 (16), (17) and (18) are used in each block"). ``reversible=True``: HB-Net's layers after the
-first rebuild their states in backward (:func:`optnet_nets.reversible.hb_reversible`).
+first rebuild their states in backward (:func:`optnet_nets.models.reversible.hb_reversible`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from optnet_nets.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
+from optnet_nets.models.activation import DEFAULT_ACTIVATION, ActivationFactory, make_activation
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
@@ -101,13 +102,14 @@ def _betas(
 def _network(
     trunk: Trunk,
     phi: ActivationFactory,
-    beta1: float | None,
-    beta2: float | None,
-    learnable: bool,
-    activate_sum: bool,
-    reversible: bool,
-    structure: str,
-    momentum: str,
+    *,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    learnable: bool = False,
+    activate_sum: bool = False,
+    reversible: bool = False,
+    structure: str = "heavy-ball",
+    momentum: str = "carry",
 ) -> MethodNet:
     """The network of (16)/(17) on ``trunk``: one stage of heavy-ball layers per trunk stage."""
     structure = check_structure(structure)
@@ -131,51 +133,31 @@ def _network(
 
 
 def cifar_resnet(
-    depth: int,
-    num_classes: int,
-    in_channels: int,
-    beta1: float | None = None,
-    beta2: float | None = None,
-    learnable: bool = False,
-    activation: object = DEFAULT_ACTIVATION,
-    activate_sum: bool = False,
-    reversible: bool = False,
-    structure: str = "heavy-ball",
-    momentum: str = "carry",
+    depth: int, num_classes: int, in_channels: int, activation: object = DEFAULT_ACTIVATION,
+    **options: Any,
 ) -> MethodNet:
-    """CIFAR HB-Net/ResNet-(6n+2) [6]: widths 16/32/64, option-A shortcuts.
+    """CIFAR HB-Net/ResNet-(6n+2) [6]: widths 16/32/64, option-A shortcuts. ``options``: beta1,
+    beta2, learnable, activate_sum, reversible, structure, momentum (see the registry).
 
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
     """
     phi = make_activation(activation)
     if (depth - 2) % 6:
         raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-    trunk = cifar_trunk((depth - 2) // 6, in_channels, num_classes, phi)
-    return _network(trunk, phi, beta1, beta2, learnable, activate_sum, reversible, structure,
-                    momentum)
+    return _network(cifar_trunk((depth - 2) // 6, in_channels, num_classes, phi), phi, **options)
 
 
 def imagenet_resnet(
-    depths: list[int],
-    num_classes: int,
-    in_channels: int,
-    beta1: float | None = None,
-    beta2: float | None = None,
-    learnable: bool = False,
-    activation: object = DEFAULT_ACTIVATION,
-    activate_sum: bool = False,
-    reversible: bool = False,
-    structure: str = "heavy-ball",
-    momentum: str = "carry",
+    depths: list[int], num_classes: int, in_channels: int,
+    activation: object = DEFAULT_ACTIVATION, **options: Any,
 ) -> MethodNet:
-    """ImageNet HB-Net/ResNet with basic blocks [6] (34 layers: 3, 4, 6, 3), option B.
+    """ImageNet HB-Net/ResNet with basic blocks [6] (34 layers: 3, 4, 6, 3), option B;
+    ``options`` as :func:`cifar_resnet`'s.
 
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
     """
     phi = make_activation(activation)
-    trunk = imagenet_trunk(depths, in_channels, num_classes, phi)
-    return _network(trunk, phi, beta1, beta2, learnable, activate_sum, reversible, structure,
-                    momentum)
+    return _network(imagenet_trunk(depths, in_channels, num_classes, phi), phi, **options)
 
 
 _RESNET_EQ = "(16) with beta1=1, beta2=0: x_{k+1} = ReLU(T(x_k) + x_k)"
@@ -210,7 +192,7 @@ def resnet(depth: int, *, num_classes: int, in_channels: int, activation: object
                 options=_HB_OPTIONS)
 def hbnet(depth: int, *, num_classes: int, in_channels: int, **options: object) -> MethodNet:
     """HB-Net (Sec. 6.1) and the (16)/(17) family on the CIFAR trunk."""
-    return cifar_resnet(depth, num_classes, in_channels, **options)  # type: ignore[arg-type]
+    return cifar_resnet(depth, num_classes, in_channels, **options)
 
 
 @register_model("resnet{}", _IMAGENET, equation=_RESNET_EQ, dataset="imagenet",
@@ -229,4 +211,4 @@ def hbnet_imagenet(
     depths: list[int], *, num_classes: int, in_channels: int, **options: object
 ) -> MethodNet:
     """HB-Net-34 (Table 5) and the (16)/(17) family on the ImageNet trunk."""
-    return imagenet_resnet(depths, num_classes, in_channels, **options)  # type: ignore[arg-type]
+    return imagenet_resnet(depths, num_classes, in_channels, **options)

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update, describe_layer
-from optnet_nets.reversible import hb_reversible
+from optnet_nets.models.reversible import hb_reversible
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method
 
@@ -141,7 +141,8 @@ class MethodStage(nn.Module):
     learned coefficients by name (one ``nn.Parameter`` each, e.g. ``coefficients``).
     ``activation``: the Phi of an update with ``activate``. ``keep``: return only the last
     ``keep`` slots (ADMM's pair); ``concat``: return their concatenation (a dense block).
-    ``reversible``: layers 1.. are HB-Net's, run by :func:`~optnet_nets.reversible.hb_reversible`.
+    ``reversible``: layers 1.. are HB-Net's, run by
+    :func:`~optnet_nets.models.reversible.hb_reversible`.
     """
 
     def __init__(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from optnet_nets.activation import ActivationFactory
+from optnet_nets.models.activation import ActivationFactory
 from optnet_nets.models.layers import (
     OptionAShortcut,
     Projection,

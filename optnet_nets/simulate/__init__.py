@@ -10,7 +10,7 @@ Methods for mu-strongly convex f (tmm, item) need mu; Sec. 5's instances have L 
 For each depth all structures and all seeds train together in one
 :class:`~optnet_nets.unrolled.UnrolledEnsemble` (one batched product per structure and layer).
 Gradients are computed by the generated adjoint programs of
-:mod:`optnet_nets.unrolled_backward` (``engine="autograd"`` for the reference), subnormal floats
+:mod:`optnet_nets.unrolled.adjoint` (``engine="autograd"`` for the reference), subnormal floats
 are flushed to zero while training (deep GD's vanishing gradients made steps 2x slower, the
 weights do not change), and ``workers`` trains several (depth, seed) units at once in separate
 processes.

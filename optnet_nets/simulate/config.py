@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
-#: how gradients are computed: by the generated adjoint (:mod:`optnet_nets.unrolled_backward`)
+#: how gradients are computed: by the generated adjoint (:mod:`optnet_nets.unrolled.adjoint`)
 #: or by autograd.
 ENGINES: tuple[str, ...] = ("explicit", "autograd")
 
@@ -111,14 +111,14 @@ def curvature_mu(init: str, dim: int, activation: str = "sigmoid") -> float:
 
     A trained W is neither symmetric nor fixed, so "the" mu of a network does not exist. We take
     the PSD matrix with W's singular values, (W W^T)^{1/2} = U U^T, and Phi's slope
-    bounds m <= Phi' <= M: :func:`optnet_theory.curvature.curvature` gives
+    bounds m <= Phi' <= M: :func:`optnet_theory.energy.curvature.curvature` gives
     mu = 1 - M sigma_max(W) and L = 1 (footnote 3). Depends on (init, d) only, so a run and its
     resumption agree.
     """
     import numpy as np
 
-    from optnet_theory.curvature import curvature
     from optnet_theory.energy import derive_energy
+    from optnet_theory.energy.curvature import curvature
 
     W = init_weight(init, (dim, dim), dim, torch.Generator().manual_seed(0), torch.float64)
     V, sv, _ = np.linalg.svd(W.numpy().T)
@@ -138,7 +138,7 @@ def method_arguments(cfg: SimulateConfig) -> tuple[dict[str, dict[str, Any]], st
     ``cfg.mu``, else :func:`curvature_mu`; the others need no mu.
     """
     from optnet_theory.methods import get_spec
-    from optnet_theory.methods.paper import HB
+    from optnet_theory.methods.catalogue.paper import HB
 
     methods: dict[str, dict[str, Any]] = {s: {} for s in cfg.structures}
     if HB.name in methods:

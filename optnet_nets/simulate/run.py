@@ -101,7 +101,7 @@ def run_simulation(
     layer's product while they run): same results, fewer and larger products; the unit of
     resumption is then the whole table (still checkpointed every ``checkpoint_seconds``).
     ``engine="explicit"`` computes gradients by the adjoint programs generated in
-    :mod:`optnet_nets.unrolled_backward` (equal to autograd's up to rounding; ``compile_model``
+    :mod:`optnet_nets.unrolled.adjoint` (equal to autograd's up to rounding; ``compile_model``
     compiles them into one function); it falls back to autograd where those do not apply
     (``batch_depths``).
     ``workers`` > 1 trains that many units (depth, seed) at once in separate processes, each with

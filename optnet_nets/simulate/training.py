@@ -5,9 +5,9 @@
 Seed s fixes its own data, its initial weights (shared by the structures: a paired comparison)
 and its batch order, so a seed's result does not depend on which other seeds trained beside it.
 Each member minimises model (15), the mean squared distance of its output to f, on its seed's
-batches; gradients come from the adjoint programs of :mod:`optnet_nets.unrolled_backward`
+batches; gradients come from the adjoint programs of :mod:`optnet_nets.unrolled.adjoint`
 (``engine="explicit"``; with ``compile_model`` the same programs compiled into one function,
-:mod:`optnet_nets.unrolled_compiled`) or from autograd (compiled with ``compile_model``).
+:mod:`optnet_nets.unrolled.compiled`) or from autograd (compiled with ``compile_model``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from optnet_nets.simulate.files import (
     write_record,
 )
 from optnet_nets.unrolled import UnrolledEnsemble
-from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
-from optnet_nets.unrolled_compiled import CompiledGradient
+from optnet_nets.unrolled.adjoint import ExplicitGradient, unsupported_reason
+from optnet_nets.unrolled.compiled import CompiledGradient
 
 __all__ = [
     "Progress",

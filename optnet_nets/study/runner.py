@@ -8,7 +8,7 @@ running run's last checkpoint. Where the runs execute (child processes here, sub
 executor or SLURM jobs) is the executor's business (:mod:`optnet_nets.executors`); a run does
 the same thing in each.
 
-The study holds its folder's lock (:mod:`optnet_nets.folder_lock`), so a second study on the
+The study holds its folder's lock (:mod:`optnet_nets.folders.lock`), so a second study on the
 same folder is refused, naming the first; each run, an ``optnet train`` process, takes its own
 run folder's lock itself (nothing is inherited, so runs started by a cluster scheduler are
 locked the same way), so a run still alive from a killed study refuses a second writer too.
@@ -28,7 +28,7 @@ from typing import Any
 from optnet_nets.executors import ExecutorOptions, open_executor
 from optnet_nets.executors.base import Task
 from optnet_nets.executors.pool import run_tasks
-from optnet_nets.folder_lock import folder_lock
+from optnet_nets.folders.lock import folder_lock
 from optnet_nets.study.grid import Cell, StudyPlan, finished_summary, run_dir, train_argv
 from optnet_nets.study.summary import run_record
 from optnet_theory.errors import OptnetError

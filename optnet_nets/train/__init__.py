@@ -19,8 +19,8 @@ _LAZY: dict[str, str] = {
     "save_atomic": "optnet_nets.train.checkpoint",
     "Trainer": "optnet_nets.train.trainer",
     "TrainingDiverged": "optnet_nets.train.trainer",
-    "lr_factor": "optnet_nets.train.trainer",
-    "train": "optnet_nets.train.trainer",
+    "lr_factor": "optnet_nets.train.prepare",
+    "train": "optnet_nets.train.run",
 }
 
 __all__ = [
@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from optnet_nets.train.checkpoint import load_state, save_atomic
     from optnet_nets.train.config import PRESETS, TrainConfig, preset_for_dataset
     from optnet_nets.train.metrics import REQUIRED_KEYS, read_metrics
-    from optnet_nets.train.trainer import Trainer, TrainingDiverged, lr_factor, train
+    from optnet_nets.train.prepare import lr_factor
+    from optnet_nets.train.run import train
+    from optnet_nets.train.trainer import Trainer, TrainingDiverged
 
 __getattr__ = lazy_names(__name__, _LAZY)

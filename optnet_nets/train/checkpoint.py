@@ -179,3 +179,51 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss_next"]))
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+#: Config fields that must agree between a checkpoint and the run resuming it.
+RESUME_FIXED = ("model", "dataset", "batch_size", "seed", "model_options", "dataset_options")
+
+
+def load_for_resume(path: Path, config: dict[str, Any], missing_ok: bool) -> dict[str, Any] | None:
+    """The state at ``path`` for the run of ``config`` (a config dict) to resume from; None when
+    there is none and ``missing_ok``. Refused, in one line each: a missing checkpoint (unless
+    ``missing_ok``), non-finite values, and a run that differs in a :data:`RESUME_FIXED` field."""
+    if not path.is_file():
+        if missing_ok:
+            return None
+        raise OptnetError(
+            f"cannot resume: no {CHECKPOINT_NAME} in {path.parent}; to start a new run "
+            "there, leave out --resume (or pass --resume-or-start)"
+        )
+    state = load_state(path, need=tuple(ENTRIES))
+    bad = non_finite({"model": state["model"], "optimizer": state["optimizer"]})
+    if bad:
+        raise OptnetError(
+            f"cannot resume {path}: it holds non-finite values ("
+            f"{', '.join(bad[:3])}); start the run again with --overwrite and a lower --lr"
+        )
+    saved = state["config"]
+    for key in RESUME_FIXED:
+        if saved.get(key) != config[key]:
+            raise OptnetError(
+                f"cannot resume {path}: it was written with {key}="
+                f"{saved.get(key)!r}, this run has {key}={config[key]!r}"
+            )
+    return state
+
+
+def diverged_advice(lr: float, out: Path, path: Path, saved_step: int | None) -> str:
+    """Where a diverged run's last finite checkpoint is (or that there is none) and how to go
+    on: resume it, or start again, with a lower learning rate."""
+    lower = f"{lr / 10:g}"
+    if saved_step is None:
+        return (
+            "No checkpoint of this run was written (it diverged before its first save); "
+            f"start again with a lower learning rate, e.g. --lr {lower} --overwrite"
+        )
+    return (
+        f"The last finite checkpoint is {path} (step {saved_step}); "
+        f"resume it with a lower learning rate: optnet train --resume --out {out} "
+        f"--lr {lower} (or try --warmup-epochs, or --amp none)"
+    )

@@ -72,8 +72,8 @@ def recipe_model_options(model: str, dataset: str, augment: bool) -> dict[str, A
 def activation_record(model: str, model_options: dict[str, Any]) -> dict[str, Any] | None:
     """The activation of ``model`` under ``model_options`` and its derived energy (8), or None
     for a model without an ``activation`` option."""
-    from optnet_nets.activation import make_activation
     from optnet_nets.models import registry
+    from optnet_nets.models.activation import make_activation
 
     entry = registry().get(model)
     if entry is None or "activation" not in entry.options:

@@ -107,3 +107,13 @@ class MetricsLog:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def epoch_line(config: Any, record: dict[str, Any], precision: str) -> str:
+    """The one console line of an epoch's ``record`` (a :class:`TrainConfig` ``config``)."""
+    return (
+        f"{config.model} epoch {record['epoch']}/{config.epochs}: train loss "
+        f"{record['train_loss']:.4f} acc {record['train_acc']:.4f} | test loss "
+        f"{record['test_loss']:.4f} acc {record['test_acc']:.4f} | "
+        f"{record['images_per_s']:.0f} img/s {precision}"
+    )

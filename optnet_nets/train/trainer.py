@@ -1,8 +1,5 @@
 """The training loop of Sec. 7.1: SGD + Nesterov, step-wise lr drops, resumable at any step.
 
-Length note: over 400 lines because resuming, checkpointing and the divergence guard act on the
-same loop state at every step; they are kept beside the loop they protect.
-
 A run is a pure function of its :class:`TrainConfig`: batches come from the data API, which is
 deterministic in ``(seed, epoch)`` and can start at any step of an epoch, and every other piece
 of state (weights, momentum buffers, lr schedule, loss scaler, RNGs, the running sums of the
@@ -13,18 +10,14 @@ equal those of an uninterrupted run bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import random
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,70 +25,24 @@ from torch import nn
 from optnet_nets.models.layers import init_weights
 from optnet_nets.train import checkpoint as ckpt
 from optnet_nets.train.config import DIVERGED_NAME, TrainConfig
-from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier, setup, teardown
-from optnet_nets.train.metrics import MetricsLog
+from optnet_nets.train.distributed import DistContext, all_reduce_sum, barrier
+from optnet_nets.train.metrics import MetricsLog, epoch_line
 from optnet_nets.train.precision import resolve_precision
+from optnet_nets.train.prepare import (
+    default_dataset,
+    default_model,
+    lr_factor,
+    progress_bar,
+    seed_everything,
+    set_deterministic,
+)
 from optnet_theory.atomic import write_json
 from optnet_theory.errors import OptnetError
-
-#: Config fields that must agree between a checkpoint and the run resuming it.
-RESUME_FIXED = ("model", "dataset", "batch_size", "seed", "model_options", "dataset_options")
 
 
 class TrainingDiverged(OptnetError):
     """The loss, weights or optimizer state became NaN or infinite; only finite checkpoints
     are ever written, so the run's checkpoint (if any) is its last finite state."""
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def set_deterministic(enabled: bool) -> None:
-    """``torch.use_deterministic_algorithms`` plus the cuDNN/cuBLAS settings it needs."""
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(enabled)
-    torch.backends.cudnn.deterministic = enabled
-    torch.backends.cudnn.benchmark = not enabled
-
-
-def lr_factor(step: int, steps_per_epoch: int, config: TrainConfig) -> float:
-    """The multiplier of the base lr after ``step`` optimizer steps (Sec. 7.1 drops + warm-up).
-
-    The lr is divided by ``1/lr_decay`` at every milestone passed (milestones in epochs, may be
-    fractional, so 50% of 3 epochs is step 1.5 * steps_per_epoch); during the first
-    ``warmup_epochs`` it is additionally scaled by ``warmup_factor`` (the ResNet paper's
-    warm-up, which Sec. 7.2 says ResNet-110 needs).
-    """
-    position = step / steps_per_epoch
-    drops = sum(1 for m in config.milestone_epochs() if position >= m)
-    factor = config.lr_decay**drops
-    if position < config.warmup_epochs:
-        factor *= config.warmup_factor
-    return factor
-
-
-def _load_default_dataset(config: TrainConfig, device: torch.device) -> Any:
-    from optnet_nets.data import load_dataset
-
-    return load_dataset(
-        config.dataset, config.data_dir, device=str(device), **config.dataset_options
-    )
-
-
-def _create_default_model(config: TrainConfig, dataset: Any) -> nn.Module:
-    from optnet_nets.models import create_model
-
-    return create_model(
-        config.model,
-        num_classes=dataset.num_classes,
-        in_channels=dataset.in_channels,
-        **config.model_options,
-    )
 
 
 class Trainer:
@@ -124,7 +71,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         set_deterministic(config.deterministic)
         seed_everything(config.seed)
-        self.dataset = dataset if dataset is not None else _load_default_dataset(config, ctx.device)
+        self.dataset = dataset if dataset is not None else default_dataset(config, ctx.device)
         steps = self.dataset.steps_per_epoch(self.rank_batch, world_size=ctx.world_size)
         if steps < 1:
             raise OptnetError(
@@ -132,7 +79,7 @@ class Trainer:
                 f"global batch {config.batch_size}; lower --batch-size"
             )
         self.steps_per_epoch = steps
-        raw = model if model is not None else _create_default_model(config, self.dataset)
+        raw = model if model is not None else default_model(config, self.dataset)
         if config.init == "paper":
             init_weights(raw)  # Sec. 7.1: He for convolutions, Xavier for the classifier
         self.precision = resolve_precision(config.amp, config.channels_last, ctx.device, raw)
@@ -211,18 +158,8 @@ class Trainer:
             )
 
     def _advice(self) -> str:
-        """Where the last finite checkpoint is (or that there is none) and how to go on."""
-        lower = f"{self.config.lr / 10:g}"
-        if self.saved_step is None:
-            return (
-                "No checkpoint of this run was written (it diverged before its first save); "
-                f"start again with a lower learning rate, e.g. --lr {lower} --overwrite"
-            )
-        return (
-            f"The last finite checkpoint is {self.checkpoint_path} (step {self.saved_step}); "
-            f"resume it with a lower learning rate: optnet train --resume --out {self.out} "
-            f"--lr {lower} (or try --warmup-epochs, or --amp none)"
-        )
+        return ckpt.diverged_advice(self.config.lr, self.out, self.checkpoint_path,
+                                    self.saved_step)
 
     def resume(self, *, missing_ok: bool = False) -> bool:
         """Restore the run from ``OUT/checkpoint.pt``; True when restored.
@@ -231,28 +168,9 @@ class Trainer:
         checkpoint recorded, so a copied or moved run resumes where it now is. A missing
         checkpoint is an error unless ``missing_ok`` (then the run starts afresh).
         """
-        if not self.checkpoint_path.is_file():
-            if missing_ok:
-                return False
-            raise OptnetError(
-                f"cannot resume: no {ckpt.CHECKPOINT_NAME} in {self.out}; to start a new run "
-                "there, leave out --resume (or pass --resume-or-start)"
-            )
-        state = ckpt.load_state(self.checkpoint_path, need=tuple(ckpt.ENTRIES))
-        bad = ckpt.non_finite({"model": state["model"], "optimizer": state["optimizer"]})
-        if bad:
-            raise OptnetError(
-                f"cannot resume {self.checkpoint_path}: it holds non-finite values ("
-                f"{', '.join(bad[:3])}); start the run again with --overwrite and a lower --lr"
-            )
-        saved = state["config"]
-        current = self.config.to_dict()
-        for key in RESUME_FIXED:
-            if saved.get(key) != current[key]:
-                raise OptnetError(
-                    f"cannot resume {self.checkpoint_path}: it was written with {key}="
-                    f"{saved.get(key)!r}, this run has {key}={current[key]!r}"
-                )
+        state = ckpt.load_for_resume(self.checkpoint_path, self.config.to_dict(), missing_ok)
+        if state is None:
+            return False
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -313,7 +231,7 @@ class Trainer:
             world_size=ctx.world_size,
             start_step=start_step,
         )
-        bar = _progress(cfg, ctx, self.epoch, self.steps_per_epoch, start_step)
+        bar = progress_bar(cfg, ctx, self.epoch, self.steps_per_epoch, start_step)
         train_s = 0.0
         mark = started = time.perf_counter()
         for images, labels in batches:
@@ -439,14 +357,8 @@ class Trainer:
                 metrics.write(record)
                 self.save_checkpoint()
                 if ctx.is_main:  # one line per epoch, with or without the progress bar
-                    print(
-                        f"{cfg.model} epoch {self.epoch}/{cfg.epochs}: train loss "
-                        f"{record['train_loss']:.4f} acc {record['train_acc']:.4f} | test loss "
-                        f"{test_loss:.4f} acc {test_acc:.4f} | {images_per_s:.0f} img/s "
-                        f"{self.precision.label}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                    print(epoch_line(cfg, record, self.precision.label), file=sys.stderr,
+                          flush=True)
         except TrainingDiverged as exc:
             if ctx.is_main:  # the run's outcome, so a grid can tell it from a crash
                 write_json(self.out / DIVERGED_NAME, {"epoch": self.epoch + 1,
@@ -486,48 +398,3 @@ class Trainer:
             "resumed_from_step": self.resumed_from,
             "out": str(self.out),
         }
-
-
-def _progress(cfg: TrainConfig, ctx: DistContext, epoch: int, total: int, initial: int) -> Any:
-    if not (cfg.progress and ctx.is_main):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}",
-        unit="batch",
-        file=sys.stderr,
-        leave=False,
-        dynamic_ncols=True,
-    )
-
-
-def train(
-    config: TrainConfig,
-    *,
-    dataset: Any = None,
-    model: nn.Module | None = None,
-    resume: bool = False,
-    start_if_missing: bool = False,
-) -> dict[str, Any]:
-    """Train ``config`` (joining a torchrun group if launched by one) and return the summary.
-
-    ``dataset``/``model`` override what ``config.dataset``/``config.model`` would build; with
-    ``resume`` the run continues from ``OUT/checkpoint.pt`` (an error when there is none, unless
-    ``start_if_missing``). The process that writes ``OUT`` (rank 0) holds its lock
-    (:mod:`optnet_nets.folder_lock`) throughout: a second writer is refused, naming this one.
-    """
-    from optnet_nets.folder_lock import folder_lock
-
-    ctx = setup(config.device)
-    try:
-        lock = folder_lock(config.out, "optnet train") if ctx.is_main else contextlib.nullcontext()
-        with lock:
-            trainer = Trainer(config, ctx, dataset=dataset, model=model)
-            if resume:
-                trainer.resume(missing_ok=start_if_missing)
-            return trainer.fit()
-    finally:
-        teardown(ctx)

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print name, Phi, parameters with defaults and whether the row is in Table 1."""
-    from optnet_theory.activations import REGISTRY
+    from optnet_theory.energy.activations import REGISTRY
 
     rows: list[dict[str, Any]] = [
         {

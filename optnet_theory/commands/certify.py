@@ -6,10 +6,10 @@
   rate certified by a quadratic Lyapunov function, or ``null`` with the reason.
 * ``optnet certify --from-run RUN_DIR``: the method a trained HB-Net/ResNet's coefficients define
   (:mod:`optnet_theory.learned`), certified at the network's depth and twice it, and the nearest
-  registered method. Reading the checkpoint needs torch (``optnet_nets.learned_method``); it is
+  registered method. Reading the checkpoint needs torch (``optnet_nets.learned.method``); it is
   imported on this path only.
 * ``optnet certify --table``: certified rates and N-step rates for kappa in {10, 100, 1000}
-  (:data:`optnet_theory.rates.KAPPAS`; :mod:`optnet_theory.certify_table`), through the
+  (:data:`optnet_theory.rates.KAPPAS`; :mod:`optnet_theory.certify.table`), through the
   certificate cache.
 
 With ``--json`` stdout carries one JSON object and nothing else; anything else goes to stderr.
@@ -152,7 +152,7 @@ def _format_rate(record: dict[str, Any]) -> str:
 def _from_run(args: argparse.Namespace) -> int:
     from optnet_theory.learned import report_learned
 
-    reader = importlib.import_module("optnet_nets.learned_method")  # torch: this path only
+    reader = importlib.import_module("optnet_nets.learned.method")  # torch: this path only
     run = reader.read_run(args.from_run)
     report = report_learned(run.schedule, L=args.L, mu=args.mu)
     record = {"run": str(args.from_run), "model": run.model, "model_options": run.options,
@@ -174,7 +174,7 @@ def measured_layers(path: Path) -> dict[tuple[str, float], int | None]:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from optnet_theory.certify_table import certified_rates, format_table
+    from optnet_theory.certify.table import certified_rates, format_table
 
     table = certified_rates(cache=args.cache, progress=not args.json)
     measured = None if args.rates is None else measured_layers(args.rates)

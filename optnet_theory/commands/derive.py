@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import sympy as sp
 
-    from optnet_theory.curvature import curvature, deciding_unbounded
     from optnet_theory.energy import activation_phi, derive_energy
+    from optnet_theory.energy.curvature import curvature, deciding_unbounded
 
     params = parse_params(args.param)
     with deciding_unbounded(activation_phi(args.spec, **params)):
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         curv = curvature(energy, np.eye(1), symbolic=args.exact_slopes)
     record = energy.to_json()
     if args.plot:
-        from optnet_theory.energy_plot import DEFAULT_RANGE, plot_energy
+        from optnet_theory.energy.plot import DEFAULT_RANGE, plot_energy
 
         x_range = tuple(args.range) if args.range else DEFAULT_RANGE
         record["plot"] = str(plot_energy(energy, args.plot, x_range))

@@ -72,7 +72,7 @@ def _version() -> str:
 def run(args: argparse.Namespace) -> int:
     from optnet_theory.atomic import write_json
     from optnet_theory.design import design
-    from optnet_theory.methods.files import NAME_PATTERN, is_method_file, method_file_record
+    from optnet_theory.methods.dense.files import NAME_PATTERN, is_method_file, method_file_record
 
     name = args.name or f"designed-{args.steps}"
     if not NAME_PATTERN.match(name):

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from optnet_theory.commands import add_json_option
-from optnet_theory.errors import OptnetError
-from optnet_theory.limits import (
+from optnet_theory.energy.limits import (
     FLOAT_BYTES,
     FLOAT_FLOP_SECONDS,
     LAYER_SECONDS,
     Estimate,
     check_resources,
 )
+from optnet_theory.errors import OptnetError
 from optnet_theory.rates import FULL_KAPPAS, KAPPAS
 
 
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def estimate(kappas: Sequence[float], eps: float, dim: int, variants: int) -> Estimate:
-    """Memory and time of ``rates`` from its sizes (lower bounds, see optnet_theory.limits).
+    """Memory and time of ``rates`` from its sizes (lower bounds, see optnet_theory.energy.limits).
 
     Per kappa: the instance (QR and a Newton solve, about 60 d^3 flops) and, per variant, up to
     ``budget * kappa * ln(1/eps) + 100`` layers of one d x d product each (the cap of

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the audited rows: side by side in the terminal, Markdown, LaTeX or JSON."""
     import sympy as sp
 
-    from optnet_theory.table1 import audit_table1
+    from optnet_theory.energy.table1 import audit_table1
 
     rows = audit_table1()
     if args.json:

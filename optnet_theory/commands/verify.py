@@ -9,21 +9,13 @@ import math
 from typing import Any
 
 from optnet_theory.commands import add_json_option
+from optnet_theory.energy import limits
 from optnet_theory.errors import OptnetError
-from optnet_theory.limits import (
-    FLOAT_BYTES,
-    FLOAT_FLOP_SECONDS,
-    LAYER_SECONDS,
-    MP_BYTES,
-    MP_FLOP_SECONDS,
-    Estimate,
-    check_resources,
-)
 
 
 def _summed_claims() -> frozenset[str]:
     """Claims that run the summed form (4), whose cost grows with K^2: agd2's and the forms'."""
-    from optnet_theory.methods.paper import AGD2
+    from optnet_theory.methods.catalogue.paper import AGD2
     from optnet_theory.verify import FORMS_CLAIM, paper_claims
 
     agd2 = [claim for claim, method in paper_claims().items() if method == AGD2.name]
@@ -106,7 +98,7 @@ def _user_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, An
     return given, sources
 
 
-#: Why a claim with a non-finite compared state fails (see optnet_theory.verify._errors).
+#: Why a claim with a non-finite compared state fails (see optnet_theory.verify.claims._errors).
 NON_FINITE = (
     "a compared state is not finite (NaN or overflow), so no error can be measured; "
     "try a smaller --beta, --depth or --cond"
@@ -132,22 +124,23 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def estimate(
     claims: tuple[str, ...], dim: int, depth: int, trials: int, precision: int | None
-) -> Estimate:
-    """Memory and time of ``verify`` from its sizes (lower bounds, see optnet_theory.limits).
+) -> limits.Estimate:
+    """Memory and time of ``verify`` from its sizes (lower bounds, see optnet_theory.energy.limits).
 
     Per trial: W, U, U^{-1} and the eigendecomposition (n^3); per claim and layer a few
     n x n products; the summed form (4) of agd2 and nesterov-forms keeps the (K+1)^2 table h
     of (5) and sums over all earlier gradients (K^2 / 2 vector updates).
     """
     mp = precision is not None
-    flop = MP_FLOP_SECONDS * max(1.0, (precision or 0) / 50) if mp else FLOAT_FLOP_SECONDS
-    size = MP_BYTES if mp else FLOAT_BYTES
+    flop = (limits.MP_FLOP_SECONDS * max(1.0, (precision or 0) / 50) if mp
+            else limits.FLOAT_FLOP_SECONDS)
+    size = limits.MP_BYTES if mp else limits.FLOAT_BYTES
     n, k = float(dim), float(depth) + 1
     summed = sum(c in _summed_claims() for c in claims)
     memory = size * (trials * 6 * n * n + 8 * k * n * trials + summed * k * k / 2)
-    per_trial = 10 * n**3 * flop + len(claims) * k * (4 * n * n * flop + LAYER_SECONDS)
-    per_trial += summed * k * k / 2 * (n * flop + LAYER_SECONDS / 10)
-    return Estimate(memory, trials * per_trial)
+    per_trial = 10 * n**3 * flop + len(claims) * k * (4 * n * n * flop + limits.LAYER_SECONDS)
+    per_trial += summed * k * k / 2 * (n * flop + limits.LAYER_SECONDS / 10)
+    return limits.Estimate(memory, trials * per_trial)
 
 
 def _verify_all(args: argparse.Namespace, claims: tuple[str, ...], given: dict[str, Any]) -> Any:
@@ -182,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     _check_numbers(args)
     given, sources = _user_inputs(args)
     dim = given["W"].shape[0] if "W" in given else args.dim
-    check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
+    limits.check_resources(f"verify with n = {dim}, K = {args.depth}, {args.trials} trial(s)",
                     estimate(claims, dim, args.depth, args.trials, args.precision), args.force)
     from optnet_theory.methods.cost import forced
 

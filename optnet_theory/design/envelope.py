@@ -1,6 +1,6 @@
 """The worst case of a dense-form method and its gradient in h, by the envelope theorem.
 
-For x_{k+1} = x_k - sum_{j<=k} h_{k,j} g_j / L (:mod:`optnet_theory.methods.history`) every
+For x_{k+1} = x_k - sum_{j<=k} h_{k,j} g_j / L (:mod:`optnet_theory.methods.dense.history`) every
 point is y_k = x_0 - sum_j H_{k,j} g_j with H_{k,j} = sum_{m=j}^{k-1} h_{m,j}, so the PEP's data
 depend on h through the positions only. At the optimum (G*, F*) with multipliers lambda*,
 
@@ -24,7 +24,7 @@ import numpy as np
 from optnet_theory.certify.problem import build_pep
 from optnet_theory.certify.sdp import assemble, solve
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods.history import history_spec
+from optnet_theory.methods.dense.history import history_spec
 
 __all__ = ["Evaluation", "flatten", "unflatten", "worst_case_and_gradient"]
 

@@ -23,8 +23,9 @@ import scipy.optimize
 
 from optnet_theory.design.envelope import flatten, unflatten, worst_case_and_gradient
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 from optnet_theory.methods import FUNCTION_CLASSES, METRICS, get_method, get_spec, list_methods
-from optnet_theory.methods.history import dense_h, history_spec
+from optnet_theory.methods.dense.history import dense_h, history_spec
 from optnet_theory.validation import check_int
 
 __all__ = ["Design", "design", "known_references", "nearest_registered"]  # and KNOWN (computed)
@@ -40,10 +41,8 @@ def known_references() -> dict[tuple[str, str, str], tuple[str, bool]]:
     return out
 
 
-def __getattr__(name: str) -> Any:
-    if name == "KNOWN":  # computed when read: the registry may have grown
-        return known_references()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"KNOWN": known_references})
 #: the largest horizon ``design`` accepts (820 numbers at N = 40).
 MAX_STEPS = 40
 
@@ -73,8 +72,8 @@ class Design:
 def _start_points(N: int, cls: str, metric: str, initial: str, mu: float, starts: int,
                   rng: np.random.Generator, known_start: bool
                   ) -> list[tuple[str, list[list[float]]]]:
-    from optnet_theory.methods.optimal import TMM
-    from optnet_theory.methods.paper import AGD, GD
+    from optnet_theory.methods.catalogue.optimal import TMM
+    from optnet_theory.methods.catalogue.paper import AGD, GD
 
     # the plain method and the accelerated one of the class, then the reference
     names = [GD.name, AGD.name if cls == "smooth-convex" else TMM.name]

@@ -2,8 +2,8 @@
 
 from optnet_theory.methods.core import Method, Trajectory
 from optnet_theory.methods.cost import forced
-from optnet_theory.methods.families import blend_methods
-from optnet_theory.methods.files import load_method_file
+from optnet_theory.methods.dense.families import blend_methods
+from optnet_theory.methods.dense.files import load_method_file
 from optnet_theory.methods.registry import get_method, get_spec, list_methods, register_method
 from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec, Params, Step
 from optnet_theory.methods.traced import Grad, Lin, traced

@@ -6,7 +6,7 @@ trajectory, J + 1 states (m x n), J + 1 points and the outputs; each sub-step co
 m x m and m x n products plus the Python overhead of one layer, and the schedule computes
 ``spec.work(J, N)`` scalar recursion steps (J for every method of this package but OGM-G, whose
 theta-tilde runs backwards from the horizon N). The estimate is a lower bound (optimistic
-per-operation costs of :mod:`optnet_theory.limits`, the gradient's own cost left out), and
+per-operation costs of :mod:`optnet_theory.energy.limits`, the gradient's own cost left out), and
 :func:`check_run` refuses a run past half of this machine's memory or an hour of computation,
 unless it is made inside ``with forced():`` (the force override: from Python, or a command's
 ``--force`` reaching the runs deep inside it; the methods' signatures stay as they were).
@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from optnet_theory.limits import (
+from optnet_theory.energy.limits import (
     FLOAT_BYTES,
     FLOAT_FLOP_SECONDS,
     LAYER_SECONDS,
@@ -85,7 +85,7 @@ def forced() -> Iterator[None]:
 
 
 def check_run(what: str, need: Estimate) -> None:
-    """Refuse a run past the limits of :func:`optnet_theory.limits.check_resources`, unless
+    """Refuse a run past the limits of :func:`optnet_theory.energy.limits.check_resources`, unless
     inside :func:`forced`."""
     check_resources(what, need, _FORCED.get(),
                     override="run it inside 'with optnet_theory.methods.forced():'")  # fmt: skip

@@ -12,8 +12,8 @@ from typing import Any
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.families import BLEND, blend_spec
-from optnet_theory.methods.files import is_method_file, load_method_file
+from optnet_theory.methods.dense.families import BLEND, blend_spec
+from optnet_theory.methods.dense.files import is_method_file, load_method_file
 from optnet_theory.methods.spec import MethodSpec
 
 __all__ = ["GRAMMAR", "load_method", "resolve_method", "resolve_spec"]

@@ -1,7 +1,8 @@
 """The method registry: ``get_method``, ``list_methods`` and ``register_method``.
 
-The registry starts with the paper's methods (:mod:`optnet_theory.methods.paper`) and the
-methods that beat Nesterov's worst case (:mod:`optnet_theory.methods.optimal`). A user adds a
+The registry starts with the paper's methods (:mod:`optnet_theory.methods.catalogue.paper`) and the
+methods that beat Nesterov's worst case (:mod:`optnet_theory.methods.catalogue.optimal`). A user
+adds a
 method from their own code with :func:`register_method` (a :class:`MethodSpec`); nothing in the
 package needs editing.
 """
@@ -12,9 +13,9 @@ import re
 from typing import Any
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.methods.catalogue.optimal import OPTIMAL_METHODS
+from optnet_theory.methods.catalogue.paper import PAPER_METHODS
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.optimal import OPTIMAL_METHODS
-from optnet_theory.methods.paper import PAPER_METHODS
 from optnet_theory.methods.spec import MethodSpec
 
 __all__ = ["ENTRY_POINT_GROUP", "get_method", "list_methods", "load_entry_points",

@@ -141,7 +141,7 @@ class CoefficientModule(nn.Module):
     """A module that implements a coefficient table: the named stages and :class:`Multistep`.
 
     ``table`` is the recurrence as data (what :class:`Multistep` runs and what
-    :mod:`optnet_nets.learned_method` reads); its :class:`Learnable` entries are ONE parameter
+    :mod:`optnet_nets.learned.method` reads); its :class:`Learnable` entries are ONE parameter
     vector ``coefficients`` (in the order of :func:`learnables`; None when there are none).
     A forward pass reads entries compiled at construction (:meth:`compiled`: a float or a
     :class:`Slot`, so a copied or pickled module needs no object identities) through

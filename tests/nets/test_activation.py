@@ -15,7 +15,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from optnet_nets.activation import (
+from optnet_nets.models.activation import (
     DEFAULT_ACTIVATION,
     TORCH_FUNCTIONS,
     Phi,
@@ -23,9 +23,9 @@ from optnet_nets.activation import (
     torch_function,
 )
 from optnet_theory import derive_energy, list_activations
-from optnet_theory.activations import X
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.formula import FormulaError
 from optnet_theory.errors import OptnetError
-from optnet_theory.formula import FormulaError
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ import pytest
 
 from optnet_nets.cli import main
 from optnet_nets.commands import compare
-from optnet_nets.run_settings import differences, run_setting
+from optnet_nets.folders.settings import differences, run_setting
 from optnet_nets.train.metrics import MetricsLog
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from optnet_nets.hypothesis import format_hypothesis, measure_hypothesis
-from optnet_nets.rank_statistics import (
+from optnet_nets.hypothesis.rank_statistics import (
     UNDECIDABLE,
     bootstrap_spearman,
     interval_ranks,

@@ -13,8 +13,8 @@ from optnet_nets.cli import main
 from optnet_nets.hypothesis.levels import Level, choose_levels
 from optnet_nets.hypothesis.plan import SCHEMA, VERDICT_RULE
 from optnet_nets.hypothesis.power import pilot_variance, power_of
+from optnet_nets.hypothesis.rank_statistics import SUPPORTED, UNDECIDABLE
 from optnet_nets.hypothesis.summary import summarize
-from optnet_nets.rank_statistics import SUPPORTED, UNDECIDABLE
 from optnet_theory import blend_methods, get_method
 from optnet_theory.errors import OptnetError
 

@@ -11,7 +11,7 @@ import torch
 pytest.importorskip("PEPit")
 
 from optnet_nets.cli import main  # noqa: E402
-from optnet_nets.learned_method import read_run  # noqa: E402
+from optnet_nets.learned.method import read_run  # noqa: E402
 from optnet_nets.train import TrainConfig, train  # noqa: E402
 from optnet_nets.train import checkpoint as ckpt  # noqa: E402
 

@@ -11,8 +11,8 @@ import pytest
 from optnet_nets.cli import main
 from optnet_theory import get_method
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods.files import method_file_record
-from optnet_theory.methods.history import dense_h
+from optnet_theory.methods.dense.files import method_file_record
+from optnet_theory.methods.dense.history import dense_h
 from optnet_theory.paper_values import AGDNET_BETA
 
 

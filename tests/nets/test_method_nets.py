@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from optnet_nets.learned.coefficients import net_coefficients
 from optnet_nets.models import create_model
 from optnet_nets.models.method_net import (
     MethodNet,
@@ -25,7 +26,6 @@ from optnet_nets.models.method_net import (
     method_stage,
 )
 from optnet_nets.models.method_rule import format_layers, relaxed_schedule
-from optnet_nets.net_coefficients import net_coefficients
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method, get_method
 

@@ -15,9 +15,9 @@ import sympy as sp
 import torch
 from torch import nn
 
-from optnet_nets.activation import Phi
 from optnet_nets.cli import main
 from optnet_nets.models import REGISTRY, create_model
+from optnet_nets.models.activation import Phi
 from optnet_theory import derive_energy
 
 torch.set_num_threads(1)

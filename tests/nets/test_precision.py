@@ -16,8 +16,8 @@ from optnet_nets.cli import main
 from optnet_nets.commands import study as study_command
 from optnet_nets.commands.study import _check_existing, shared_train_flags
 from optnet_nets.data import load_dataset
+from optnet_nets.folders.settings import run_setting
 from optnet_nets.models import create_model
-from optnet_nets.run_settings import run_setting
 from optnet_nets.train import TrainConfig, precision, read_metrics, train
 from optnet_nets.train import checkpoint as ckpt
 from optnet_nets.train.precision import cpu_flags, native_bf16_cpu, resolve_precision

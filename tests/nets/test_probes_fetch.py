@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from optnet_nets import fetch_transfer
 from optnet_nets.cli import main
 from optnet_nets.fetch import MANIFEST_NAME, SOURCES, fetch
-from optnet_nets.fetch_sources import RemoteFile
+from optnet_nets.fetch import transfer as fetch_transfer
+from optnet_nets.fetch.sources import RemoteFile
 from optnet_theory.errors import OptnetError
 from tests.nets.test_fetch import _md5_flags, _publish, _url, server  # noqa: F401 (fixture)
 
@@ -161,7 +161,7 @@ def test_a_fetch_held_up_past_its_deadline_is_one_line(tmp_path, capsys, server)
     files, _ = _publish("mnist", tmp_path / "src")
     server.files.update(files)
     root = tmp_path / "root"
-    code = ("import sys, time; from optnet_nets.folder_lock import folder_lock\n"
+    code = ("import sys, time; from optnet_nets.folders.lock import folder_lock\n"
             "with folder_lock(sys.argv[1], 'optnet data fetch'):\n"
             "    print('held', flush=True); time.sleep(600)")  # fmt: skip
     other = subprocess.Popen([sys.executable, "-c", code, str(root)], cwd=ROOT,

@@ -25,7 +25,7 @@ import torch
 
 from optnet_nets.cli import main
 from optnet_nets.data.base import DatasetError
-from optnet_nets.folder_lock import LOCK_NAME, folder_lock, holder
+from optnet_nets.folders.lock import LOCK_NAME, folder_lock, holder
 from optnet_nets.models import create_model
 from optnet_nets.train import checkpoint as ckpt
 from optnet_theory.errors import OptnetError
@@ -102,7 +102,7 @@ def test_the_python_api_takes_the_lock_too(tmp_path):
                                      out=str(tmp_path / "run"), progress=False, batch_size=32,
                                      dataset_options={"num_train": 64, "num_test": 32,
                                                       "image_size": 8})  # fmt: skip
-    code = ("import sys, time; from optnet_nets.folder_lock import folder_lock\n"
+    code = ("import sys, time; from optnet_nets.folders.lock import folder_lock\n"
             "with folder_lock(sys.argv[1], 'a cluster job'):\n"
             "    print('held', flush=True); time.sleep(600)")  # fmt: skip
     job = subprocess.Popen([sys.executable, "-c", code, config.out], cwd=ROOT,
@@ -214,7 +214,7 @@ def test_a_failed_check_writes_nothing(run_dir, tmp_path, capsys, monkeypatch):
 
 
 def test_export_into_a_run_folder_in_use_is_refused(run_dir, tmp_path, capsys):
-    code = ("import sys, time; from optnet_nets.folder_lock import folder_lock\n"
+    code = ("import sys, time; from optnet_nets.folders.lock import folder_lock\n"
             "with folder_lock(sys.argv[1], 'optnet train'):\n"
             "    print('held', flush=True); time.sleep(600)")  # fmt: skip
     trainer = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], cwd=ROOT,
@@ -333,7 +333,7 @@ def test_a_product_activation_trains_and_records_its_energy(tmp_path, flag):
     assert _train(out, "--model", "hbnet20", *flag) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 1
-    from optnet_nets.activation import make_activation
+    from optnet_nets.models.activation import make_activation
 
     record = make_activation(flag[1].removeprefix("activation=")).record()
     assert record["method"] == "closed-form" and record["verified"] and "polylog" in record["psi"]

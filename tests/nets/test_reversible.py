@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from optnet_nets import reversible
-from optnet_nets.memory import SavedTensorBytes
-from optnet_nets.reversible import hb_reversible, reconstruction_error
+from optnet_nets.models import reversible
+from optnet_nets.models.reversible import hb_reversible, reconstruction_error
+from optnet_nets.train.memory import SavedTensorBytes
 from optnet_theory.errors import OptnetError
 
 

@@ -15,7 +15,7 @@ from torch import nn
 from optnet_nets import simulate
 from optnet_nets.cli import main
 from optnet_nets.simulate import SimulateConfig, load_results, run_simulation
-from optnet_nets.simulate_budget import estimate
+from optnet_nets.simulate.budget import estimate
 from optnet_nets.train import Trainer, TrainingDiverged, train
 from optnet_nets.train import checkpoint as ckpt
 from optnet_nets.train.config import TrainConfig

@@ -264,8 +264,8 @@ def test_runs_written_before_methods_as_data_still_load(tmp_path):
 def test_compile_keeps_the_explicit_engine(tmp_path, compile_model):
     """--compile trains with the generated adjoint compiled into one function (not autograd)."""
     from optnet_nets.simulate.training import TrainOptions, build
-    from optnet_nets.unrolled_backward import ExplicitGradient
-    from optnet_nets.unrolled_compiled import CompiledGradient
+    from optnet_nets.unrolled.adjoint import ExplicitGradient
+    from optnet_nets.unrolled.compiled import CompiledGradient
 
     cfg = SimulateConfig(depths=(3,), seeds=(0,), epochs=1, samples=100, dim=8, batch_size=50)
     opts = TrainOptions(tmp_path, "cpu", False, 60.0, compile_model, "explicit")

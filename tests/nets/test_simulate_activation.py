@@ -9,7 +9,7 @@ import torch
 
 from optnet_nets.cli import main
 from optnet_nets.unrolled import UnrolledEnsemble
-from optnet_nets.unrolled_backward import unsupported_reason
+from optnet_nets.unrolled.adjoint import unsupported_reason
 
 
 def test_a_formula_activation_trains_by_autograd_with_the_right_gradient():

@@ -21,7 +21,7 @@ from scipy import stats
 
 from optnet_nets.cli import main
 from optnet_nets.commands import train as train_command
-from optnet_nets.folder_lock import LOCK_NAME
+from optnet_nets.folders.lock import LOCK_NAME
 from optnet_nets.study import statistics
 from optnet_nets.study.grid import Cell, pair_baselines, run_dir
 from optnet_theory.errors import OptnetError

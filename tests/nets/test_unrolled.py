@@ -12,7 +12,8 @@ import torch
 from scipy.special import expit
 
 from optnet_nets.unrolled import PAPER_LABELS, STRUCTURES, UnrolledEnsemble, label
-from optnet_nets.unrolled_plan import Lin, Product, adjoint_plan, build_plan, synthesize
+from optnet_nets.unrolled.adjoint_plan import adjoint_plan
+from optnet_nets.unrolled.plan import Lin, Product, build_plan, synthesize
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import get_method, list_methods
 from optnet_theory.paper_values import TABLE2_MSE
@@ -131,14 +132,14 @@ def test_bad_input_shape_is_refused():
 
 def _reference_states(structure: str, W, x0, K: int, **coefficients):
     """optnet_theory's reference network, one sample at a time (float64 NumPy)."""
-    from optnet_theory.networks import network_forward
+    from optnet_theory.verify.networks import network_forward
 
     return np.stack([network_forward(structure, expit, W, x, K, **coefficients)[-1] for x in x0])
 
 
 @pytest.mark.parametrize("K", [1, 2, 9])
 def test_tied_float64_reproduces_the_reference_networks(K):
-    """Tied weights, float64: each structure equals optnet_theory.networks to 1e-12."""
+    """Tied weights, float64: each structure equals optnet_theory.verify.networks to 1e-12."""
     net = _net(ALL, depth=K, tied=True)
     W = torch.randn(D, D, generator=torch.Generator().manual_seed(K), dtype=torch.float64)
     W = (W + W.T) / 2  # symmetric, as in Lemma 1 (not needed for the forward pass)
@@ -152,7 +153,7 @@ def test_tied_float64_reproduces_the_reference_networks(K):
 
 def test_cross_check_catches_a_wrong_network():
     """Negative controls: a different beta, or ADMM's other path, is not within 1e-12."""
-    from optnet_theory.networks import admm_network
+    from optnet_theory.verify.networks import admm_network
 
     K = 6
     net = _net(["hb", "admm"], depth=K, tied=True)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from optnet_nets.unrolled import UnrolledEnsemble
-from optnet_nets.unrolled_backward import ExplicitGradient, unsupported_reason
-from optnet_nets.unrolled_plan import Product, build_plan
+from optnet_nets.unrolled.adjoint import ExplicitGradient, unsupported_reason
+from optnet_nets.unrolled.plan import Product, build_plan
 from tests.nets.unrolled_cases import (
     METHODS,
     B,

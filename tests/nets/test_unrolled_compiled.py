@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from optnet_nets.unrolled import UnrolledEnsemble
-from optnet_nets.unrolled_compiled import CompiledGradient
-from optnet_nets.unrolled_plan import build_plan
+from optnet_nets.unrolled.compiled import CompiledGradient
+from optnet_nets.unrolled.plan import build_plan
 from tests.nets.unrolled_cases import (
     METHODS,
     B,

@@ -39,7 +39,8 @@ def test_printed_rows_are_audited(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(table1, "PRINTED_ROWS", corrected)
     result = table1.prove(Table1Claim(activations=("elu",)))
     assert result.errata == []
-    assert result.proved  # the audit of optnet_theory.table1 agrees that the row is now right
+    # the audit of optnet_theory.energy.table1 agrees that the row is now right
+    assert result.proved
 
 
 def test_sign_slips_are_named() -> None:

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from optnet_theory import list_activations
-from optnet_theory.activations import X, get_activation, parameter
+from optnet_theory.energy.activations import X, get_activation, parameter
 from optnet_theory.errors import OptnetError
 
 CONTRACT_NAMES = {

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from optnet_theory.coefficients import strongly_convex_beta
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import random_spd, to_mp
 from optnet_theory.methods import get_method
-from optnet_theory.methods.paper import AGD, AGD2, agd2_step, agd_step
+from optnet_theory.methods.catalogue.paper import AGD, AGD2, agd2_step, agd_step
 from optnet_theory.strategies import spd_matrices
+from optnet_theory.verify.matrices import random_spd, to_mp
 from tests.theory import reference_algorithms as ref
 
 
@@ -171,7 +171,7 @@ def test_lemma1_reading_gd_on_the_energy_decreases_f():
     """With Phi' in [0, M] and lambda_max(W) <= 1/M, f of (8) is convex with L <= 1, so GD (1)
     with step 1 decreases it; the GD iterates are the network (7) mapped by z = U x."""
     from optnet_theory import derive_energy
-    from optnet_theory.matrices import spd_sqrt
+    from optnet_theory.verify.matrices import spd_sqrt
 
     energy = derive_energy("sigmoid")  # Phi' in [0, 1/4]
     rng = np.random.default_rng(7)

@@ -35,7 +35,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
 
 
 def test_the_old_name_warns_and_writes_the_same_file(tmp_path):
-    from optnet_theory.certify_table import write_json_atomic
+    from optnet_theory.certify.table import write_json_atomic
 
     with pytest.warns(DeprecationWarning, match="atomic.write_json"):
         write_json_atomic({"x": 1}, tmp_path / "old.json")

@@ -474,7 +474,7 @@ def test_report_of_an_inconsistent_schedule_says_so_and_still_ranks() -> None:
 
 # ---------------------------------------------------------------- rates table
 def test_table_rows_are_certified_cached_and_formatted(tmp_path, monkeypatch) -> None:
-    from optnet_theory.certify_table import TIED, certified_rates, compare_rates, format_table
+    from optnet_theory.certify.table import TIED, certified_rates, compare_rates, format_table
 
     small = dict(cache=tmp_path, kappas=(10.0,), steps=(2, 3), variants=("gd", "item"))
     table = certified_rates(**small)

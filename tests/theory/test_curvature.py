@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optnet_theory import derive_energy
-from optnet_theory.curvature import curvature, slope_bounds, slope_bounds_report
+from optnet_theory.energy.curvature import curvature, slope_bounds, slope_bounds_report
 from optnet_theory.errors import OptnetError
 
 EXPECTED = {  # inf and sup of Phi' worked out by hand from the registry formulas

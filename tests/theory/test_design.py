@@ -15,7 +15,7 @@ from optnet_theory.design import design  # noqa: E402
 from optnet_theory.design.envelope import flatten, unflatten, worst_case_and_gradient  # noqa: E402
 from optnet_theory.errors import OptnetError  # noqa: E402
 from optnet_theory.methods import get_method  # noqa: E402
-from optnet_theory.methods.history import dense_h, history_spec  # noqa: E402
+from optnet_theory.methods.dense.history import dense_h, history_spec  # noqa: E402
 
 
 def test_envelope_gradient_equals_finite_differences() -> None:

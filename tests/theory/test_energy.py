@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from optnet_nets.cli import main
 from optnet_theory import derive_energy, list_activations
-from optnet_theory.activations import X
 from optnet_theory.antiderivative.check import check_antiderivative
 from optnet_theory.antiderivative.piecewise import float_breakpoints
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.formula import FormulaError
 from optnet_theory.errors import OptnetError
-from optnet_theory.formula import FormulaError
 
 NAMES = list_activations()
 

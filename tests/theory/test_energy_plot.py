@@ -14,7 +14,7 @@ import pytest
 
 from optnet_nets.cli import main
 from optnet_theory import derive_energy
-from optnet_theory.energy_plot import residual
+from optnet_theory.energy.plot import residual
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -7,8 +7,8 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from optnet_theory.activations import X, parameter
-from optnet_theory.formula import FormulaError, parse_formula
+from optnet_theory.energy.activations import X, parameter
+from optnet_theory.energy.formula import FormulaError, parse_formula
 
 GOOD = {
     "x*tanh(log(1+exp(x)))": X * sp.tanh(sp.log(1 + sp.exp(X))),

@@ -1,7 +1,7 @@
 """Property-based fuzzing of the theory commands (issue 15): every outcome is either a verified
 result or a one-line error with a non-zero exit; never a traceback, never a silent wrong answer.
 
-Formulas come from the accepted grammar (:mod:`optnet_theory.formula`), nested saturating and
+Formulas come from the accepted grammar (:mod:`optnet_theory.energy.formula`), nested saturating and
 oscillating ones included; command lines are random argument lists for derive, verify, rates,
 activations and table1, small and hostile values mixed. Everything runs in-process through
 :func:`optnet_nets.cli.main`. The CI profile keeps the sizes small and the symbolic budgets short
@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from optnet_nets.cli import main
-from optnet_theory.activations import list_activations
 from optnet_theory.antiderivative.piecewise import float_breakpoints
-from optnet_theory.formula import FUNCTIONS
+from optnet_theory.energy.activations import list_activations
+from optnet_theory.energy.formula import FUNCTIONS
 
 CI_EXAMPLES = 300
 SLOW_EXAMPLES = 3000
@@ -96,7 +96,7 @@ def small_budgets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     import optnet_theory.antiderivative.piecewise as piecewise
     import optnet_theory.antiderivative.reference as reference
     import optnet_theory.antiderivative.rules as rules
-    import optnet_theory.curvature as curvature
+    import optnet_theory.energy.curvature as curvature
 
     monkeypatch.setattr(rules, "BUDGET_SECONDS", 0.3)
     monkeypatch.setattr(rules, "SYMPY_SECONDS", 0.15)

@@ -14,14 +14,14 @@ from scipy.optimize import minimize
 
 from optnet_nets.cli import main
 from optnet_theory import derive_energy, get_method, list_methods
-from optnet_theory.activations import list_activations
 from optnet_theory.coefficients import h_recursion, nesterov_h
-from optnet_theory.curvature import curvature
+from optnet_theory.energy.activations import list_activations
+from optnet_theory.energy.curvature import curvature
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import random_spd, spd_sqrt, to_mp
 from optnet_theory.methods import MethodSpec, Step, get_spec, register_method
+from optnet_theory.methods.catalogue.paper import AGD, agd_step
 from optnet_theory.methods.dense import dense_form
-from optnet_theory.methods.paper import AGD, agd_step
+from optnet_theory.verify.matrices import random_spd, spd_sqrt, to_mp
 from tests.theory import reference_networks as ref
 
 NEW = ("ogm", "ogmg", "tmm", "item")

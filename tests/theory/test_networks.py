@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from optnet_theory.coefficients import nesterov_beta, nesterov_h
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import random_spd, to_mp
-from optnet_theory.networks import (
+from optnet_theory.strategies import depths, initial_points, spd_matrices
+from optnet_theory.verify.matrices import random_spd, to_mp
+from optnet_theory.verify.networks import (
     admm_network,
     agd2_network,
     agd_network,
@@ -24,7 +25,6 @@ from optnet_theory.networks import (
     template_18,
     template_20,
 )
-from optnet_theory.strategies import depths, initial_points, spd_matrices
 
 N = 6
 

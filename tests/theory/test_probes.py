@@ -153,7 +153,7 @@ def test_a_run_past_the_limits_is_refused_unless_forced(monkeypatch) -> None:
         get_method("ogmg", N=10**12).run(grad, np.ones(2), 3)  # its theta runs back from N
     with pytest.raises(OptnetError, match="GiB of memory"):
         get_method("gd").coefficients(10**9)
-    import optnet_theory.limits as limits
+    import optnet_theory.energy.limits as limits
     from optnet_theory.methods import forced
 
     monkeypatch.setattr(limits, "MAX_SECONDS", 1e-12)  # every run is now "too long" ...
@@ -167,7 +167,7 @@ def test_a_run_past_the_limits_is_refused_unless_forced(monkeypatch) -> None:
 
 def test_the_package_own_sizes_stay_under_the_cap() -> None:
     """certify's 10,000 steps, rates at kappa = 1e4 (its cap of ~830,000 gd layers), Table 2."""
-    from optnet_theory.limits import MAX_SECONDS, memory_limit
+    from optnet_theory.energy.limits import MAX_SECONDS, memory_limit
     from optnet_theory.methods.cost import run_estimate
 
     for name, sub_steps, dim, stored, listed in (

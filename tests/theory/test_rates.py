@@ -123,7 +123,7 @@ def test_rates_and_the_certified_table_share_one_tuned_heavy_ball_beta(monkeypat
     import optnet_theory.certify.cache as certify_cache
     import optnet_theory.certify.rate as certify_rate
     from optnet_theory import rates
-    from optnet_theory.certify_table import certified_rates
+    from optnet_theory.certify.table import certified_rates
     from optnet_theory.coefficients import strongly_convex_beta, tuned_hb_beta
 
     made = []
@@ -166,8 +166,8 @@ def test_a_method_file_runs_for_its_own_horizon_only(tmp_path) -> None:
 
     from optnet_theory import get_method
     from optnet_theory.errors import OptnetError
-    from optnet_theory.methods.files import method_file_record
-    from optnet_theory.methods.history import dense_h
+    from optnet_theory.methods.dense.files import method_file_record
+    from optnet_theory.methods.dense.history import dense_h
     from optnet_theory.rates import build_instance, measure_rates, run_network
 
     path = tmp_path / "designed-5.json"

@@ -20,9 +20,9 @@ from optnet_theory.antiderivative.numeric import (
     NumericFailure,
     establish,
 )
-from optnet_theory.curvature import slope_bounds_report
+from optnet_theory.energy.curvature import slope_bounds_report
 from optnet_theory.errors import OptnetError
-from optnet_theory.verify import _errors, verify_claim
+from optnet_theory.verify.claims import _errors, verify_claim
 
 PROBE_POINTS = (1.0, 10.0, 45.0, 100.0, 300.0)
 
@@ -235,7 +235,7 @@ def test_cond_refusal_does_not_blame_a_user_matrix() -> None:
 def test_force_overrides_the_caps(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import optnet_theory.limits as limits
+    import optnet_theory.energy.limits as limits
 
     monkeypatch.setattr(limits, "MAX_SECONDS", 1e-9)
     argv = ["verify", "lemma1", "--dim", "2", "--depth", "2", "--trials", "1"]

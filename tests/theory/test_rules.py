@@ -9,9 +9,9 @@ import pytest
 import sympy as sp
 
 from optnet_theory import derive_energy
-from optnet_theory.activations import X
 from optnet_theory.antiderivative.rules import exp_rational_poles
-from optnet_theory.formula import parse_formula
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.formula import parse_formula
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,12 @@ import pytest
 import sympy as sp
 
 from optnet_theory import derive_energy
-from optnet_theory.activations import X
 from optnet_theory.antiderivative import rules
 from optnet_theory.antiderivative.piecewise import antiderivative_on_reals
-from optnet_theory.formula import parse_formula
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.formula import parse_formula
+from optnet_theory.energy.special import inversion_polynomial, li_negexp
 from optnet_theory.numerics import float_function, missing_evaluators
-from optnet_theory.special import inversion_polynomial, li_negexp
 
 #: rule name -> integrands (formula strings) on which that rule fires when called directly.
 CORPUS: dict[str, tuple[str, ...]] = {

@@ -8,10 +8,10 @@ import pytest
 import sympy as sp
 
 from optnet_nets.cli import main
-from optnet_theory.activations import X
 from optnet_theory.antiderivative.check import check_antiderivative
+from optnet_theory.energy.activations import X
+from optnet_theory.energy.table1 import audit_row, audit_table1
 from optnet_theory.paper_values import table1_transcription
-from optnet_theory.table1 import audit_row, audit_table1
 
 
 @pytest.fixture(scope="module")

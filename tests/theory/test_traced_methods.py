@@ -16,7 +16,7 @@ import pytest
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import MethodSpec, Params, Step, get_method, get_spec
-from optnet_theory.methods.optimal import _ogm_thetas, _tmm_coefficients, item_A
+from optnet_theory.methods.catalogue.optimal import _ogm_thetas, _tmm_coefficients, item_A
 from optnet_theory.methods.traced import Grad, Lin, traced
 
 # --- the reference: the hand-written schedules the loops replaced ---------------------------

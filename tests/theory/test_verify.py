@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import optnet_theory.verify as verify_mod
+import optnet_theory.verify.claims as verify_mod
 from optnet_nets.cli import main
-from optnet_theory.activations import list_activations
 from optnet_theory.coefficients import h_recursion, nesterov_beta
+from optnet_theory.energy.activations import list_activations
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import NotSPDError, random_spd
-from optnet_theory.networks import hb_network, layer_map
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.strategies import conditions, depths, dims, registry_activations
 from optnet_theory.verify import CLAIMS, claim_method, make_settings, verify_all, verify_claim
+from optnet_theory.verify.matrices import NotSPDError, random_spd
+from optnet_theory.verify.networks import hb_network, layer_map
 from tests.theory.reference_algorithms import nesterov_agd_summed
 from tests.theory.reference_networks import agd2_network, agd_network
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from optnet_nets.fetch_sources import RemoteFile, Source
+from optnet_nets.fetch.sources import RemoteFile, Source
 from optnet_theory.errors import OptnetError
 
 __all__ = ["ATTEMPTS", "SIZE_MARGIN", "Budget", "download", "file_urls", "size_cap"]

@@ -16,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from optnet_nets.fetch_sources import Source
+from optnet_nets.fetch.sources import Source
 from optnet_theory.atomic import write_text
 from optnet_theory.errors import OptnetError
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
-from optnet_theory.activations import X, parameter, sigmoid
+from optnet_theory.energy.activations import X, parameter, sigmoid
 from optnet_theory.errors import OptnetError
 
 MAX_LENGTH = 500

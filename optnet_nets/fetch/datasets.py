@@ -4,11 +4,11 @@
 ``ROOT/cifar-10-batches-py/``, ``ROOT/cifar-100-python/`` (the official archives, unpacked),
 ``ROOT/mnist/`` and ``ROOT/fashion-mnist/`` (the four official ``.gz`` IDX files, kept
 compressed: the IDX reader decompresses them). One fetch at a time works in a root: the root's
-lock (:mod:`optnet_nets.folder_lock`) is taken first, and a second fetch waits for it (within
+lock (:mod:`optnet_nets.folders.lock`) is taken first, and a second fetch waits for it (within
 its deadline) and then finds the data present. Every step is safe to interrupt:
 
 1. a staging folder left by a killed fetch is removed;
-2. each file is downloaded to ``ROOT/.NAME.FILE.part`` (:mod:`optnet_nets.fetch_transfer`:
+2. each file is downloaded to ``ROOT/.NAME.FILE.part`` (:mod:`optnet_nets.fetch.transfer`:
    resumed with a Range request, capped at the published size plus a margin, within a per-read
    timeout and an overall deadline);
 3. its MD5 is checked against the published checksum; on a mismatch every part of the dataset
@@ -17,7 +17,7 @@ its deadline) and then finds the data present. Every step is safe to interrupt:
    ``ROOT/.NAME-*`` with a manifest of what was installed (``.optnet-fetch.json``: each
    file's size and MD5), whose dataset folder is then renamed into place in one step.
 
-"Already present" is said only of a folder that checks out (:mod:`optnet_nets.fetch_check`); an
+"Already present" is said only of a folder that checks out (:mod:`optnet_nets.fetch.check`); an
 empty folder is filled, any other folder that does not check out is a one-line error.
 
 The default root, :func:`default_root`, is ``$XDG_CACHE_HOME/optnet`` (or ``~/.cache/optnet``);
@@ -38,8 +38,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from optnet_nets.fetch_check import MANIFEST_NAME, check_installed, file_md5, write_manifest
-from optnet_nets.fetch_sources import (
+from optnet_nets.fetch.check import MANIFEST_NAME, check_installed, file_md5, write_manifest
+from optnet_nets.fetch.sources import (
     CIFAR10_DIR,
     CIFAR100_DIR,
     SOURCES,
@@ -48,8 +48,8 @@ from optnet_nets.fetch_sources import (
     parse_md5,
     source,
 )
-from optnet_nets.fetch_transfer import Budget, download, file_urls
-from optnet_nets.folder_lock import folder_lock
+from optnet_nets.fetch.transfer import Budget, download, file_urls
+from optnet_nets.folders.lock import folder_lock
 from optnet_theory.errors import OptnetError
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Numerical checks of Lemma 1 and the unrollings (11)-(14), layer by layer, for every method.
 
-The trials (W, U, x_0) are drawn in :mod:`optnet_theory.verify_settings`; the method
+The trials (W, U, x_0) are drawn in :mod:`optnet_theory.verify.settings`; the method
 generation itself lives in :mod:`optnet_theory.methods`.
 
 For an activation (anything :func:`~optnet_theory.derive_energy` accepts) and an SPD matrix W,
@@ -58,11 +58,15 @@ import mpmath
 import numpy as np
 
 from optnet_theory.errors import OptnetError
+from optnet_theory.lazy import computed_names
 from optnet_theory.methods import Method, get_method, get_spec, list_methods
-from optnet_theory.methods.paper import AGD, AGD2  # the two forms (3) and (4) of one method
+from optnet_theory.methods.catalogue.paper import (  # the two forms (3) and (4) of one method
+    AGD,
+    AGD2,
+)
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
-from optnet_theory.verify_settings import MAX_DRAWN_COND, Setting, make_settings
+from optnet_theory.verify.settings import MAX_DRAWN_COND, Setting, make_settings
 
 __all__ = [  # and CLAIMS, PAPER_CLAIMS: computed when read (module __getattr__)
     "FORMS_CLAIM",
@@ -111,12 +115,8 @@ def list_claims() -> dict[str, str]:
     }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "CLAIMS":  # computed when read: the registry may have grown
-        return list_claims()
-    if name == "PAPER_CLAIMS":
-        return paper_claims()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"CLAIMS": list_claims, "PAPER_CLAIMS": paper_claims})
 
 
 #: mu used for the claims of methods designed for strongly convex f (tmm, item): the

@@ -24,8 +24,8 @@ import numpy as np
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import get_method
+from optnet_theory.methods.catalogue.paper import PAPER_METHODS
 from optnet_theory.methods.core import Trajectory
-from optnet_theory.methods.paper import PAPER_METHODS
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
 

@@ -6,7 +6,7 @@ with the model's ``state_dict`` and the run's config. For a network of the heavy
 (``create_model``), the checkpoint's learned coefficients are loaded into it (a learnable
 layer's beta1, beta2 are elements 2k, 2k + 1 of its stage's ``coefficients``; the trunk's
 weights are not needed), and its layers are read into
-(beta1_k, beta2_k), stages in order (:func:`optnet_nets.net_coefficients.heavy_ball_betas`):
+(beta1_k, beta2_k), stages in order (:func:`optnet_nets.learned.coefficients.heavy_ball_betas`):
 :class:`optnet_theory.learned.LearnedSchedule`. The theory side (which method it is, its
 certificate, the nearest registered method) is :mod:`optnet_theory.learned`.
 """
@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
+from optnet_nets.learned.coefficients import heavy_ball_betas
 from optnet_nets.models import create_model
-from optnet_nets.net_coefficients import heavy_ball_betas
 from optnet_nets.train.checkpoint import CHECKPOINT_NAME, load_state
 from optnet_theory.errors import OptnetError
 from optnet_theory.learned import LearnedSchedule

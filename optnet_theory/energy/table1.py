@@ -15,7 +15,6 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
-from optnet_theory.activations import X, get_activation, parameter
 from optnet_theory.antiderivative.check import check_antiderivative
 from optnet_theory.antiderivative.piecewise import (
     antiderivative_on_reals,
@@ -25,6 +24,7 @@ from optnet_theory.antiderivative.piecewise import (
 )
 from optnet_theory.antiderivative.realness import interior_point
 from optnet_theory.antiderivative.timelimit import call_with_limit
+from optnet_theory.energy.activations import X, get_activation, parameter
 from optnet_theory.numerics import mp_function
 from optnet_theory.paper_values import table1_transcription
 

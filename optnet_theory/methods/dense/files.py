@@ -1,7 +1,7 @@
 """Method files: a method given by its dense form (18) in JSON, read without executing anything.
 
 A method file holds ``schema`` (:data:`SCHEMA`), ``name`` (identifier-like), ``h`` (the
-lower-triangular dense form, rows in units of 1/L; :mod:`optnet_theory.methods.history`),
+lower-triangular dense form, rows in units of 1/L; :mod:`optnet_theory.methods.dense.history`),
 ``class`` (a key of :data:`~optnet_theory.methods.spec.FUNCTION_CLASSES`), ``metric``,
 ``initial``, ``N`` (= the number of rows), ``L`` and ``mu`` (the class it was made for; h is
 scale-free, so it runs at any L), and optionally ``certificate``, ``seed`` and ``provenance``
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.methods.history import check_h, history_spec
+from optnet_theory.methods.dense.history import check_h, history_spec
 from optnet_theory.methods.spec import FUNCTION_CLASSES, METRICS, MethodSpec
 
 __all__ = ["MAX_FILE_BYTES", "SCHEMA", "is_method_file", "load_method_file",

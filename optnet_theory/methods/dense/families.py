@@ -15,7 +15,7 @@ from typing import Any
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods.core import Method
-from optnet_theory.methods.history import dense_h, history_spec
+from optnet_theory.methods.dense.history import dense_h, history_spec
 from optnet_theory.methods.spec import MethodSpec, Params, Step
 
 __all__ = ["BLEND", "FamilySpec", "blend_methods", "blend_spec"]
@@ -27,7 +27,7 @@ BLEND = "blend"
 @dataclass(frozen=True)
 class FamilySpec(MethodSpec):
     """A family member whose dense form depends on the horizon: binding it with N realises
-    the method (:func:`~optnet_theory.methods.history.history_spec` of its h at that N)."""
+    the method (:func:`~optnet_theory.methods.dense.history.history_spec` of its h at that N)."""
 
     realize: Callable[[float, float, int], list[list[float]]] | None = None
 

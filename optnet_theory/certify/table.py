@@ -49,7 +49,7 @@ TABLE_MAX_GAP = 0.05
 
 def write_json_atomic(data: Any, path: Path) -> None:
     """Deprecated: :func:`optnet_theory.atomic.write_json` (``path`` first) writes the same file."""
-    warnings.warn("optnet_theory.certify_table.write_json_atomic is deprecated; use "
+    warnings.warn("optnet_theory.certify.table.write_json_atomic is deprecated; use "
                   "optnet_theory.atomic.write_json(path, data)", DeprecationWarning, stacklevel=2)
     write_json(path, data)
 

@@ -1,10 +1,10 @@
 """Model (15)'s loss and gradient for the unrolled networks as ONE compiled function.
 
-:class:`~optnet_nets.unrolled_backward.ExplicitGradient` runs the generated forward program and
+:class:`~optnet_nets.unrolled.adjoint.ExplicitGradient` runs the generated forward program and
 its adjoint as ~55 small torch calls per layer of Table 2's five structures (d = 100, batch 100:
 10^4 elements each): a tenth of a step is per-call dispatch, a quarter the element-wise work
 (Phi, Phi', the side paths of (11)-(14)) (``benchmarks/bench_simulate.py --breakdown``).
-:func:`adjoint_function` writes the same two programs (:mod:`optnet_nets.unrolled_plan`) as one
+:func:`adjoint_function` writes the same two programs (:mod:`optnet_nets.unrolled.plan`) as one
 pure function of (x_0, f, W^T); :class:`CompiledGradient` hands it to ``torch.compile``
 (inductor, with its C++ wrapper), which fuses each run of element-wise work between two
 products into one loop and calls the products and the loops from generated C++, without Python
@@ -22,8 +22,9 @@ from collections.abc import Callable
 import torch
 
 from optnet_nets.unrolled import UnrolledEnsemble, run_ops
-from optnet_nets.unrolled_backward import unsupported_reason
-from optnet_nets.unrolled_plan import AdjointPlan, Lin, Plan, adjoint_plan
+from optnet_nets.unrolled.adjoint import unsupported_reason
+from optnet_nets.unrolled.adjoint_plan import AdjointPlan, adjoint_plan
+from optnet_nets.unrolled.plan import Lin, Plan
 
 __all__ = ["CompiledGradient", "adjoint_function"]
 
@@ -99,7 +100,7 @@ def adjoint_function(model: UnrolledEnsemble, batch: int) -> Function:
 
 
 class CompiledGradient:
-    """:class:`~optnet_nets.unrolled_backward.ExplicitGradient`'s interface on the compiled
+    """:class:`~optnet_nets.unrolled.adjoint.ExplicitGradient`'s interface on the compiled
     :func:`adjoint_function`: ``losses = grad(x0, f)`` returns the per-member losses and sets
     ``model.weight.grad``. ``compile=False`` runs the same function eagerly (for tests)."""
 

@@ -17,7 +17,8 @@ import mpmath
 import numpy as np
 
 from optnet_theory.errors import OptnetError
-from optnet_theory.matrices import (
+from optnet_theory.validation import check_int
+from optnet_theory.verify.matrices import (
     as_square_matrix,
     check_spd,
     general_sqrt,
@@ -25,7 +26,6 @@ from optnet_theory.matrices import (
     spd_sqrt,
     to_mp,
 )
-from optnet_theory.validation import check_int
 
 __all__ = ["MAX_DRAWN_COND", "Setting", "make_settings"]
 

@@ -2,7 +2,7 @@
 
 Any activation the theory accepts can run in a network. :func:`make_activation` takes what
 ``optnet derive`` takes -- a registry name, a formula string in ``x`` (parsed by the AST
-whitelist of :mod:`optnet_theory.formula`, never evaluated) or a SymPy expression -- resolves
+whitelist of :mod:`optnet_theory.energy.formula`, never evaluated) or a SymPy expression -- resolves
 Phi with :func:`optnet_theory.energy.derive_energy` (which also checks that Phi is real and
 finite on R), and translates Phi node by node into torch operations (:func:`torch_function`):
 a fixed table maps each SymPy node type to a torch function; nothing is passed to ``eval``,
@@ -38,7 +38,7 @@ import sympy as sp
 import torch
 from torch import Tensor, nn
 
-from optnet_theory.activations import X, get_activation, is_registry_name
+from optnet_theory.energy.activations import X, get_activation, is_registry_name
 from optnet_theory.errors import OptnetError
 from optnet_theory.numerics import _EXPIT, _LSE, stable_form  # the rewrites' node types
 
@@ -299,7 +299,7 @@ def _inside(region: sp.Basic) -> Any:
 def torch_function(
     phi: sp.Expr, functions: dict[Any, Callable[..., _Value]] | None = None
 ) -> TorchFn:
-    """Phi (SymPy in ``optnet_theory.activations.X``) as an elementwise torch function.
+    """Phi (SymPy in ``optnet_theory.energy.activations.X``) as an elementwise torch function.
 
     The expression is first put in :func:`~optnet_theory.numerics.stable_form` (and products
     of exponentials and logistics merged, see the module docstring); ``functions``

@@ -20,7 +20,6 @@ import numpy as np
 import sympy as sp
 from sympy.calculus.singularities import singularities
 
-from optnet_theory.activations import X
 from optnet_theory.antiderivative.piecewise import (
     as_piecewise,
     float_breakpoints,
@@ -30,6 +29,7 @@ from optnet_theory.antiderivative.piecewise import (
 )
 from optnet_theory.antiderivative.timelimit import Pending, call_with_limit, start_with_limit
 from optnet_theory.energy import Energy
+from optnet_theory.energy.activations import X
 from optnet_theory.errors import OptnetError
 from optnet_theory.numerics import mp_function
 

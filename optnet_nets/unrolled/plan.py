@@ -1,8 +1,5 @@
 """The program of an unrolled method network, generated from the method's description.
 
-Length note: over 400 lines because the forward program and its adjoint are built from the same
-statements and must stay in one place to stay each other's transpose.
-
 A method of :mod:`optnet_theory.methods` is the linear system xi_{j+1} = A_j xi_j + B_j u_j,
 y_j = C_j xi_j, output x = D xi. Its network (Lemma 1, with footnote 3's L = 1) feeds back
 u_j = y_j - Phi(W_k y_j), so sub-step j of layer k is
@@ -21,15 +18,14 @@ Each new slot is written with the fewest terms among its direct form and forms t
 computed just before (e.g. (13)'s y_{k+1} = y_k - G_{k+1} instead of four terms), and each
 combination is evaluated by the fewest torch calls (:func:`synthesize`: add with alpha, lerp,
 in-place updates). So the generated network does no more element-wise work than the hand-written
-layer maps did. :func:`adjoint_plan` derives the reverse program (the gradient) from the same
-statements: the adjoint of a value is the combination, with the same coefficients, of the
-adjoints of the values that use it.
+layer maps did. :func:`~optnet_nets.unrolled.adjoint_plan.adjoint_plan` derives the reverse
+program (the gradient) from the same statements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
 from typing import NamedTuple
@@ -37,13 +33,10 @@ from typing import NamedTuple
 from optnet_theory.methods import Step
 
 __all__ = [
-    "AdjointPlan",
-    "AdjointProduct",
     "Lin",
     "Op",
     "Plan",
     "Product",
-    "adjoint_plan",
     "build_plan",
     "step_matrices",
     "synthesize",
@@ -99,36 +92,6 @@ class Plan:
     slots: list[tuple[int | None, ...]]
     readout: list[tuple[Term, ...]]
     output: int
-
-
-@dataclass(frozen=True)
-class AdjointProduct:
-    """Backward of one :class:`Product`: gP = g_s * Phi'(s); dW^T (+)= alpha y^T gP;
-    g_y = alpha gP W^T.
-
-    ``gs[t]`` is the adjoint of ``ss[t]`` divided by ``alpha`` (None: zero), so a scalar
-    multiple of an adjoint costs no pass of its own: it rides in the products' alpha.
-    ``gys[t]`` is the new value holding g_y / alpha for ``ys[t]`` (None: not needed), ``gp``
-    the value of gP; ``accumulate``: add to the layer's gradient (another sub-step of the layer
-    wrote it first).
-    """
-
-    forward: Product
-    gs: tuple[int | None, ...]
-    alpha: float
-    gp: int
-    gys: tuple[int | None, ...]
-    accumulate: bool
-
-
-@dataclass
-class AdjointPlan:
-    """The reverse program: ``seed`` is dL/d(output); values are numbered after the forward's."""
-
-    statements: list[Lin | AdjointProduct]
-    seed: int
-    count: int
-    live: frozenset[int] = field(default_factory=frozenset)  # forward values that matter
 
 
 # --------------------------------------------------------------------------- combinations
@@ -395,78 +358,3 @@ def _resolve(terms: list[tuple[float, _Key]]) -> list[Term]:
 
 def _is_s(b: _Builder, v: int) -> bool:
     return any(isinstance(st, Product) and v in st.ss for st in b.statements)
-
-
-# --------------------------------------------------------------------------- the adjoint
-def adjoint_plan(plan: Plan) -> AdjointPlan:
-    """The reverse program of ``plan`` for d(loss)/dW given dL/d(output) (value ``seed``).
-
-    Only values that depend on a weight get adjoints (x_0's path needs none), statements whose
-    result never reaches the output are dropped, and the adjoint of v is the combination
-    sum c g_u over the statements u = ... + c v + ... that use v (plus g_y from the products).
-    """
-    live = {plan.output}
-    for st in reversed(plan.statements):
-        if isinstance(st, Product):
-            live.update(st.ys)
-        elif st.out in live:
-            live.update(v for _, v in st.terms)
-    active: set[int] = set()
-    for st in plan.statements:
-        if isinstance(st, Product):
-            active.update(st.ss)
-        elif any(v in active for _, v in st.terms):
-            active.add(st.out)
-    b = _Builder()
-    b.count = plan.count
-    seed = b.new()
-    # users[v]: (c, g) with dL/dv = sum c g; an adjoint is kept as a scaled value (c, g)
-    users: dict[int, list[Term]] = {plan.output: [(1.0, seed)]}
-    statements: list[Lin | AdjointProduct] = []
-    written: set[int] = set()
-
-    def adjoint(v: int) -> Term | None:
-        terms = _merge(users.get(v, []))
-        if not terms:
-            return None
-        if len(terms) == 1:
-            return terms[0]
-        before = len(b.statements)
-        g = b.lin(terms)
-        statements.extend(b.statements[before:])  # type: ignore[arg-type]
-        return None if g is None else (1.0, g)
-
-    def use(v: int, c: float, g: Term) -> None:
-        if v in active:
-            users.setdefault(v, []).append((c * g[0], g[1]))
-
-    for st in reversed(plan.statements):
-        if isinstance(st, Lin):
-            if st.out in active and st.out in live:
-                g = adjoint(st.out)
-                if g is not None:
-                    for c, v in st.terms:
-                        use(v, c, g)
-            continue
-        refs = [adjoint(s) for s in st.ss]
-        present = [r for r in refs if r is not None]
-        if not present:
-            continue
-        alpha = present[0][0]
-        gs: list[int | None] = []
-        for r in refs:  # one alpha per product: other scales are applied by a pass
-            if r is None:
-                gs.append(None)
-            elif r[0] == alpha:
-                gs.append(r[1])
-            else:
-                before = len(b.statements)
-                gs.append(b.lin([(r[0] / alpha, r[1])], materialize=True))
-                statements.extend(b.statements[before:])  # type: ignore[arg-type]
-        gys = tuple(b.new() if y in active else None for y in st.ys)
-        statements.append(AdjointProduct(st, tuple(gs), alpha, b.new(), gys, st.layer in written))
-        written.add(st.layer)
-        for y, gy in zip(st.ys, gys, strict=True):
-            if gy is not None:
-                use(y, 1.0, (alpha, gy))
-    return AdjointPlan(statements, seed, b.count, frozenset(live))

@@ -1,7 +1,8 @@
 """The energy of an activation: Psi with Psi' = Phi and the objective (8) of Lemma 1.
 
 ``derive_energy(spec, **params)`` takes a registry name, a formula string in ``x`` (parsed by
-:mod:`optnet_theory.formula`, never evaluated) or a SymPy expression in ``Symbol('x')``, binds
+:mod:`optnet_theory.energy.formula`, never evaluated) or a SymPy expression in ``Symbol('x')``,
+binds
 the parameters, derives Psi by the strategy chain of :mod:`optnet_theory.antiderivative`
 (numeric fallback when no closed form is found), checks it, and returns an :class:`Energy`
 with f(z) = ||z||^2/2 - sum_i Psi(U_i^T z) (eq. (8)) and its gradient z - U Phi(U^T z)
@@ -20,7 +21,6 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from optnet_theory.activations import X, get_activation, is_registry_name, parameter
 from optnet_theory.antiderivative.check import CHECK_DPS, check_antiderivative, check_points
 from optnet_theory.antiderivative.numeric import DEGREE, ChebyshevAntiderivative, establish
 from optnet_theory.antiderivative.piecewise import (
@@ -30,8 +30,9 @@ from optnet_theory.antiderivative.piecewise import (
 )
 from optnet_theory.antiderivative.reference import REF_DPS, psi_by_quadrature
 from optnet_theory.antiderivative.timelimit import map_with_limit, start_with_limit
+from optnet_theory.energy.activations import X, get_activation, is_registry_name, parameter
+from optnet_theory.energy.formula import parse_formula
 from optnet_theory.errors import OptnetError
-from optnet_theory.formula import parse_formula
 from optnet_theory.numerics import (
     FloatFn,
     MpFn,
@@ -283,7 +284,7 @@ def derive_energy(spec: str | sp.Expr, **params: float) -> Energy:
 
     ``spec``: registry name, formula string in x, or SymPy expression in Symbol('x');
     ``params`` bind activation parameters (registry ones have defaults). Raises
-    :class:`OptnetError` (or :class:`~optnet_theory.formula.FormulaError`) on bad input.
+    :class:`OptnetError` (or :class:`~optnet_theory.energy.formula.FormulaError`) on bad input.
     """
     if not isinstance(spec, (str, sp.Expr)):
         raise OptnetError(

@@ -4,7 +4,7 @@ Training Table 2 means 10^5 Adam steps of small products (batch 100, d = 100). U
 the per-operation bookkeeping and the separate element-wise passes of the side paths cost as
 much as the products themselves. :class:`ExplicitGradient` computes the same loss and the same
 gradient with respect to every W_k of an :class:`~optnet_nets.unrolled.UnrolledEnsemble` by
-running the group's generated program (:mod:`optnet_nets.unrolled_plan`) forward and its adjoint
+running the group's generated program (:mod:`optnet_nets.unrolled.plan`) forward and its adjoint
 backward, for any registered method: for the system
 
     y_j = C_j xi_j,   s_j = Phi(y_j W_k^T),   xi_{j+1} = A'_j xi_j - B_j s_j,
@@ -30,15 +30,8 @@ from functools import partial
 import torch
 
 from optnet_nets.unrolled import UnrolledEnsemble
-from optnet_nets.unrolled_plan import (
-    AdjointPlan,
-    AdjointProduct,
-    Lin,
-    Op,
-    Plan,
-    Product,
-    adjoint_plan,
-)
+from optnet_nets.unrolled.adjoint_plan import AdjointPlan, AdjointProduct, adjoint_plan
+from optnet_nets.unrolled.plan import Lin, Op, Plan, Product
 
 __all__ = ["ExplicitGradient", "unsupported_reason"]
 
@@ -142,7 +135,7 @@ def _const(value: float, like: Tensor) -> Tensor:
 
 
 def _lin_calls(ops: Sequence[Op], out: Tensor, value: Callable[[int], Tensor]) -> list[Call]:
-    """The torch calls of one combination (see :func:`~optnet_nets.unrolled_plan.synthesize`)
+    """The torch calls of one combination (see :func:`~optnet_nets.unrolled.plan.synthesize`)
     writing into ``out``, bound to their tensors."""
     calls: list[Call] = []
     for op in ops:
