@@ -82,7 +82,7 @@ def native_bf16_cuda(device: torch.device) -> bool:
 
 def has_reversible_stage(model: nn.Module) -> bool:
     """Whether a submodule rebuilds its states in backward (flagged ``reversible = True``, as
-    :class:`optnet_nets.models.resnet.HeavyBallStage` is with ``reversible=True``)."""
+    :class:`optnet_nets.models.stage.MethodStage` is with ``reversible=True``)."""
     return any(getattr(module, "reversible", False) is True for module in model.modules())
 
 

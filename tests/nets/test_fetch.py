@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optnet_nets import fetch as fetch_module
+from optnet_nets.fetch import datasets as fetch_module
 from optnet_nets.cli import main
 from optnet_nets.data import DatasetError, default_data_dir, load_dataset
 from optnet_nets.fetch import SOURCES, default_root, fetch, parse_md5
