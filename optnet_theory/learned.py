@@ -41,6 +41,7 @@ import numpy as np
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import MethodSpec, Params, Step, get_spec, list_methods
+from optnet_theory.methods.catalogue.paper import HB
 from optnet_theory.methods.core import Method
 from optnet_theory.methods.dense import dense_form
 
@@ -315,5 +316,6 @@ def _fitted_hb(method: Method, learned: LearnedSchedule) -> list[MethodDistance]
         return []
     part = learned.consistent_part()
     beta = sum(part.beta1) / part.depth
-    other = get_spec("hb").bind(L=method.L, mu=method.mu, beta=beta)
-    return [MethodDistance("hb", dict(other.params), method_distance(method, other, learned.depth))]
+    other = HB.bind(L=method.L, mu=method.mu, beta=beta)
+    distance = method_distance(method, other, learned.depth)
+    return [MethodDistance(HB.name, dict(other.params), distance)]

@@ -14,21 +14,7 @@ PACKAGES = ("optnet_theory", "optnet_nets")
 SKIPPED = (ROOT / "optnet_theory" / "methods",)
 
 #: (path relative to the root, method name) -> why the literal stays.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("optnet_theory/verify/networks.py", "gd"): "the paper's named networks (7), (11)-(14), one "
-    "function each (gd_network, hb_network, ...), build exactly their method",
-    ("optnet_theory/verify/networks.py", "hb"): "as above: hb_network and method_network's hb "
-    "default",
-    ("optnet_theory/verify/networks.py", "agd"): "as above: agd_network is (12)",
-    ("optnet_theory/verify/networks.py", "agd2"): "as above: agd2_network is (13)",
-    ("optnet_theory/verify/networks.py", "admm"): "as above: admm_network is (14)",
-    ("optnet_theory/learned.py", "hb"): "a trained HB-Net's coefficients are heavy ball's by "
-    "construction (eq. (16)); the distance is to that method",
-    ("optnet_nets/simulate/summary.py", "gd"): "Table 2's baseline column 'paired_vs_gd' (a "
-    "JSON key users read) is the paper's GD network (7)",
-    ("optnet_nets/commands/demo.py", "hb"): "the demo's claim name (the heavy-ball claim of "
-    "the paper), a fixed example",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _exempt_nodes(tree: ast.AST) -> set[int]:

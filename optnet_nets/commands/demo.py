@@ -23,6 +23,7 @@ from typing import Any
 
 from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
+from optnet_theory.methods.catalogue.paper import HB
 
 #: (epochs, training images, test images) of the default and the quick demo.
 DEFAULT_SIZE = (2, 3000, 1000)
@@ -64,7 +65,7 @@ def derive_and_verify(activation: str) -> dict[str, Any]:
     from optnet_theory.verify import verify_claim
 
     energy = derive_energy(activation)
-    checks = [verify_claim(claim, energy, depth=10, seed=0) for claim in ("lemma1", "hb")]
+    checks = [verify_claim(claim, energy, depth=10, seed=0) for claim in ("lemma1", HB.name)]
     return {
         "energy": {
             "activation": activation,

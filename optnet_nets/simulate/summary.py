@@ -14,6 +14,7 @@ from typing import Any
 
 from optnet_nets.simulate.config import SimulateConfig
 from optnet_nets.unrolled import PAPER_LABELS
+from optnet_theory.methods.catalogue.paper import GD
 from optnet_theory.paper_values import (
     SIMULATION_DIM,
     SIMULATION_EPOCHS,
@@ -183,8 +184,8 @@ def _paired_vs_gd(result: SimulationResult, depth: int, row: dict[str, Cell]
     by_seed = {r["seed"]: r["mse"] for r in result.runs if r["depth"] == depth}
     paired = {}
     for s in row:
-        if s != "gd":
-            diffs = [m[s] - m["gd"] for m in by_seed.values()]
+        if s != GD.name:
+            diffs = [m[s] - m[GD.name] for m in by_seed.values()]
             paired[s] = PairedDifference(*_mean_std(diffs), better_in=sum(d < 0 for d in diffs),
                                          n=len(diffs))
     return paired
@@ -197,7 +198,7 @@ def _ranking(result: SimulationResult, depth: int, row: dict[str, Cell]) -> Rank
         ours=sorted(means, key=means.__getitem__),
         paper=sorted(printed, key=printed.__getitem__) if printed else None,
         agreement=pairwise_agreement(means, printed) if printed else None,
-        paired_vs_gd=_paired_vs_gd(result, depth, row) if "gd" in row else None,
+        paired_vs_gd=_paired_vs_gd(result, depth, row) if GD.name in row else None,
     )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import get_method
-from optnet_theory.methods.catalogue.paper import PAPER_METHODS
+from optnet_theory.methods.catalogue.paper import ADMM, AGD, AGD2, GD, HB, PAPER_METHODS
 from optnet_theory.methods.core import Trajectory
 from optnet_theory.paper_values import SIMULATION_HB_BETA
 from optnet_theory.validation import check_int
@@ -92,14 +92,14 @@ def _states(traj: Trajectory) -> list[np.ndarray]:
 
 def feedforward_network(phi: Activation, W: np.ndarray, x0: np.ndarray, K: int) -> list[np.ndarray]:
     """Feedforward network (7) with tied weights, x_{k+1} = Phi(W x_k): method ``gd``."""
-    return _states(method_network("gd", phi, W, x0, K))
+    return _states(method_network(GD.name, phi, W, x0, K))
 
 
 def hb_network(
     phi: Activation, W: np.ndarray, x0: np.ndarray, K: int, beta: Any = SIMULATION_HB_BETA
 ) -> list[np.ndarray]:
     """Heavy-ball network (11), x_{k+1} = Phi(W x_k) + beta (x_k - x_{k-1}): method ``hb``."""
-    return _states(method_network("hb", phi, W, x0, K, beta=beta, step=1.0))
+    return _states(method_network(HB.name, phi, W, x0, K, beta=beta, step=1.0))
 
 
 def agd_network(
@@ -109,7 +109,7 @@ def agd_network(
 
     ``momentum="theta"`` (the schedule of (3)) or ``"constant"`` (footnote 4, with ``mu=``).
     """
-    return _states(method_network("agd", phi, W, x0, K, momentum=momentum, **class_))
+    return _states(method_network(AGD.name, phi, W, x0, K, momentum=momentum, **class_))
 
 
 def agd2_network(
@@ -119,7 +119,7 @@ def agd2_network(
 
     x_{k+1} = sum_{j=0}^k h_{k+1,j} Phi(W x_j) + x_k - sum_{j=0}^k h_{k+1,j} x_j.
     """
-    return _states(method_network("agd2", phi, W, x0, K, momentum=momentum, **class_))
+    return _states(method_network(AGD2.name, phi, W, x0, K, momentum=momentum, **class_))
 
 
 def admm_network(
@@ -132,8 +132,8 @@ def admm_network(
 
     Returns (x' states, x states): slots z and y of (6) at the layer boundaries.
     """
-    traj = method_network("admm", phi, W, x0, K)
-    s = get_method("admm").spec.substeps
+    traj = method_network(ADMM.name, phi, W, x0, K)
+    s = ADMM.substeps
     return list(traj.states[::s, 0]), list(traj.states[::s, 1])
 
 
@@ -146,7 +146,7 @@ def network_forward(
     ``SIMULATION_HB_BETA``, step 1), ``momentum`` for "agd"/"agd2", ``mu``/``N`` where a
     method needs them. For "admm" the x path is returned (use :func:`admm_network` for both).
     """
-    if structure == "hb":
+    if structure == HB.name:
         coefficients = {"beta": SIMULATION_HB_BETA, "step": 1.0, **coefficients}
     try:
         return _states(method_network(structure, phi, W, x0, depth, **coefficients))

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optnet_nets.fetch import datasets as fetch_module
 from optnet_nets.cli import main
 from optnet_nets.data import DatasetError, default_data_dir, load_dataset
 from optnet_nets.fetch import SOURCES, default_root, fetch, parse_md5
+from optnet_nets.fetch import datasets as fetch_module
 from optnet_theory.errors import OptnetError
 from tests.nets.data_files import write_cifar10, write_cifar100, write_idx_dir, write_pickle
 
