@@ -125,8 +125,11 @@ class DenseLayer(nn.Module):
     backward (``torch.utils.checkpoint``) instead of storing them; BN's running statistics are
     still updated once per forward.
 
-    ``dropout`` p > 0 drops after each convolution (after the folded alpha-sum; AGD-Net's stage
-    adds its beta-term after that), as DenseNet's recipe for un-augmented data does.
+    ``skips`` (pairs of input position and coefficient b) adds sum b z_j, the beta-term of
+    (21), read from the same concatenation: one batched product over a view instead of a copy.
+
+    ``dropout`` p > 0 drops after each convolution (after the folded alpha-sum; the beta-term
+    is added after that), as DenseNet's recipe for un-augmented data does.
     """
 
     input_index: Tensor  # input position of each concatenated channel (a buffer)
@@ -175,8 +178,29 @@ class DenseLayer(nn.Module):
             return None
         return self._vector(weights, like)[self.input_index].view(1, -1, 1, 1)
 
-    def _features(self, scale: Tensor | None, update: bool, *inputs: Tensor) -> Tensor:
+    def can_fuse(self, positions: Sequence[int]) -> bool:
+        """Whether a weighted sum over the inputs at ``positions`` can be read from the layer's
+        own concatenation (:meth:`forward`'s ``skips``): consecutive inputs of equal width."""
+        first = positions[0] if positions else 0
+        return (list(positions) == list(range(first, first + len(positions))) and bool(positions)
+                and len({self.input_channels[p] for p in positions}) == 1)
+
+    def _features(
+        self,
+        scale: Tensor | None,
+        skip_coefficients: Tensor | None,
+        skip_layout: tuple[int, int, int] | None,
+        update: bool,
+        *inputs: Tensor,
+    ) -> tuple[Tensor, Tensor | None]:
         x = torch.cat(inputs, 1)
+        skip = None
+        if skip_layout is not None and skip_coefficients is not None:
+            lo, hi, count = skip_layout
+            n = x.shape[0]
+            part = x[:, lo:hi].reshape(n, count, -1)  # a view: no copy
+            skip = torch.matmul(skip_coefficients.view(1, count), part)
+            skip = skip.view(n, (hi - lo) // count, *x.shape[2:])
         if update or not self.norm1.training:
             y = self.norm1(x)
         else:  # recomputation: the same batch statistics; updates go to throw-away copies
@@ -194,16 +218,29 @@ class DenseLayer(nn.Module):
         y = self.relu1(y)
         conv = self.conv1
         weight = conv.weight if scale is None else conv.weight * scale
-        return F.conv2d(y, weight, None, conv.stride, conv.padding)
+        return F.conv2d(y, weight, None, conv.stride, conv.padding), skip
 
-    def forward(self, inputs: Sequence[Tensor], weights: Sequence[float | Tensor]) -> Tensor:
-        """sum_j weights_j T_j(inputs_j): T_j the BN-Phi-conv of input j (module docstring)."""
+    def forward(
+        self,
+        inputs: Sequence[Tensor],
+        weights: Sequence[float | Tensor],
+        skips: Sequence[tuple[int, float]] = (),
+    ) -> Tensor:
+        """sum_j weights_j T_j(inputs_j) + sum b z_p over ``skips`` (p, b) (module docstring);
+        the skips must satisfy :meth:`can_fuse`."""
         if len(inputs) != len(self.input_channels) or len(weights) != len(inputs):
             raise ValueError(
                 f"DenseLayer expects {len(self.input_channels)} inputs and weights, "
                 f"got {len(inputs)} and {len(weights)}"
             )
         scale = self._scale(weights, inputs[0])
+        layout = None
+        if skips:
+            positions = [p for p, _ in skips]
+            if not self.can_fuse(positions):
+                raise ValueError("DenseLayer skips must be consecutive inputs of equal width")
+            layout = (self.offsets[positions[0]], self.offsets[positions[-1] + 1], len(skips))
+        coefficients = self._vector([b for _, b in skips], inputs[0]) if skips else None
         if (
             self.memory_efficient
             and torch.is_grad_enabled()
@@ -211,20 +248,24 @@ class DenseLayer(nn.Module):
         ):
             calls = [0]
 
-            def recomputable(scale_: Tensor | None, *xs: Tensor) -> Tensor:
+            def recomputable(
+                scale_: Tensor | None, coefficients_: Tensor | None, *xs: Tensor
+            ) -> tuple[Tensor, Tensor | None]:
                 calls[0] += 1
-                return self._features(scale_, calls[0] == 1, *xs)
+                return self._features(scale_, coefficients_, layout, calls[0] == 1, *xs)
 
-            out = checkpoint(recomputable, scale, *inputs, use_reentrant=False)
+            out, skip = checkpoint(
+                recomputable, scale, coefficients, *inputs, use_reentrant=False
+            )
         else:
-            out = self._features(scale, True, *inputs)
+            out, skip = self._features(scale, coefficients, layout, True, *inputs)
         if self.drop1 is not None:
             out = self.drop1(out)
         if self.bottleneck is not None:
             out = self.conv2(self.relu2(self.norm2(out)))
             if self.drop2 is not None:
                 out = self.drop2(out)
-        return out
+        return out if skip is None else out + skip
 
     def extra_repr(self) -> str:
         return f"inputs={len(self.input_channels)}, memory_efficient={self.memory_efficient}"

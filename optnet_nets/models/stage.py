@@ -15,8 +15,11 @@ over all earlier states, and the layers of any registered method (method-nets).
 The arithmetic, per new slot: the T-terms first, then the b-terms in slot order, term by term
 (:func:`combine`: a fixed 0 is left out, a fixed 1 not multiplied). A b-sum
 that several new slots share (the merge S_k of (20)) is computed once and added after their
-T-terms; one over three or more fixed terms of equal shape (the h-term of (21), the dense form
-(18)) is one batched product over their stack.
+T-terms; one over three or more fixed terms of equal shape (the dense form (18)) is one batched
+product over their stack. A dense layer whose one update is T plus fixed b-terms over states of
+the growth rate's width (the h-term of AGD-Net (21)) is one call of its block, which reads the
+b-sum from the concatenation it makes anyway
+(:meth:`~optnet_nets.models.layers.DenseLayer.can_fuse`; no copy of the states).
 
 Stage transitions (Sec. 6, "Block Based Structure"): the first layer's T reads the un-mapped
 state (its first convolution has stride 2), and every slot that the layer's sums read or keep
@@ -168,6 +171,9 @@ class MethodStage(nn.Module):
         self.keep, self.concat, self.reversible = keep, concat, reversible
         self.equation = equation
         self._plans = [_compile(layer) for layer in self.layers]
+        #: per layer: (slot, b-terms) of an update its one dense path computes with its T
+        self._fused = [None if shortcut is not None else _fusable(layer, self.blocks)
+                       for layer in self.layers]
         if reversible and not all(_is_hb(layer, k) for k, layer in enumerate(self.layers)):
             raise OptnetError(
                 "reversible=True needs the invertible HB layer of Sec. 6.1: structure="
@@ -194,6 +200,12 @@ class MethodStage(nn.Module):
                 x_prev, x = hb_reversible(self.blocks[1:], xi[1], xi[0])
                 xi = [x, x_prev]
                 break
+            fused = self._fused[k]
+            if fused is not None:  # z' = sum_j alpha_j T(z_j) + sum_j b_j z_j, in one call
+                block, _, weights = plan.paths[0]
+                new = self.blocks[block](xi, [self.value(v) for _, v in weights], fused[1])
+                xi = [xi[s] if isinstance(s, int) else new for s in plan.slots]
+                continue
             t = [self._transform(plan, p, xi) for p in range(len(plan.paths))]  # T_p(y_p)
             if k == 0 and self.shortcut is not None:
                 xi = self._map(xi, plan.mapped)
@@ -261,6 +273,22 @@ class MethodStage(nn.Module):
         if self.reversible:
             lines.append("reversible=True")
         return "\n".join(lines)
+
+
+def _fusable(layer: Layer, blocks: nn.ModuleList) -> tuple[int, _Terms] | None:
+    """(slot, b-terms) when the layer is one dense path T and one update z' = T + sum_l b_l z_l
+    with fixed b over states its block can read from its own concatenation (AGD-Net (21):
+    ``DenseLayer.can_fuse``); None otherwise (the layer then runs term by term)."""
+    updates = [(i, s) for i, s in enumerate(layer.slots) if isinstance(s, Update)]
+    if len(layer.paths) != 1 or not layer.paths[0].concat or len(updates) != 1:
+        return None
+    slot, update = updates[0]
+    terms = _live(update.skip)
+    if (update.activate or update.transform != (1.0,) or not terms
+            or not all(isinstance(v, float) for _, v in terms)):
+        return None
+    can_fuse = getattr(blocks[layer.paths[0].block], "can_fuse", None)
+    return (slot, terms) if can_fuse is not None and can_fuse([l for l, _ in terms]) else None
 
 
 def _is_hb(layer: Layer, k: int) -> bool:

@@ -174,3 +174,23 @@ def test_agdnet_carry_continues_the_h_schedule_across_blocks() -> None:
         (first_carry,) = carry.blocks[0]([carry.stem(x)])
         assert torch.equal(first_restart, first_carry)  # the first block has offset 0
         assert not torch.allclose(restart(x), carry(x), atol=1e-5)
+
+
+def test_agdnet_reads_its_h_term_from_the_dense_concatenation() -> None:
+    """AGD-Net's (21) h-term is fused into the dense layer's call (no copy of the states) for
+    every layer that has one, and the fused call equals the same layer run term by term
+    (float64). Negative control: states that are not consecutive cannot be fused."""
+    torch.manual_seed(0)
+    net = create_model("agdnet40").double().eval()
+    block = net.blocks[0]
+    fused = [f is not None for f in block._fused]
+    assert fused[0] is False and all(fused[1:])  # layer 0: h_{1,0} = 1 leaves no beta-term
+    z0 = torch.randn(2, 16, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        together = block([z0])[0]
+        block._fused = [None] * len(block._fused)
+        apart = block([z0])[0]
+    assert torch.allclose(together, apart, rtol=1e-12, atol=1e-12)
+    layer = block.blocks[3]
+    assert layer.can_fuse([1, 2, 3]) and not layer.can_fuse([1, 3])
+    assert not layer.can_fuse([0, 1])  # z_0 has 16 channels, the others the growth rate's 12
