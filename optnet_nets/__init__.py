@@ -1,4 +1,4 @@
-"""optnet_nets: the torch backend (blocks, models, data, training, experiments).
+"""optnet_nets: the torch backend (models, unrolled networks, data, training, experiments).
 
 Public names are loaded lazily, so importing this package (as the ``optnet`` CLI does) does
 not import torch until a torch-backed name is actually used.

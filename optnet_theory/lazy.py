@@ -7,9 +7,8 @@ modules for ``optnet --help``).
 
 ``__getattr__ = computed_names(__name__, {"NAME": function})`` serves names computed when read.
 ``__getattr__ = forward_names(__name__, "package.sub.main")`` lets a package answer for the
-module it replaced. ``moved_modules({"package.old": "package.sub.new", ...})`` keeps the old path
-of a module that
-moved importable, as the new module with a DeprecationWarning.
+module it replaced. ``moved_modules({"package.old": "package.sub.new", ...})`` keeps the old
+path of a module that moved importable, as the new module with a DeprecationWarning.
 """
 
 from __future__ import annotations
