@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from optnet_theory.lazy import computed_names
+
 #: Table 2: MSE after 1,000 epochs, by structure and depth (Sec. 5.3), as printed.
 TABLE2_DEPTHS: tuple[int, ...] = (10, 20, 30, 40)
 TABLE2_MSE: dict[str, tuple[float, ...]] = {
@@ -96,14 +98,16 @@ def table1_transcription() -> dict[str, tuple[object, object]]:
     }
 
 
-def __getattr__(name: str) -> Any:
-    """``PUBLISHED_RATES`` (``optnet rates`` variant -> (rate of kappa = L/mu, the formula as
-    printed, its source)), read from the registered methods' rate variants when asked for: each
-    published rate is written once, in its method's definition
+def published_rates() -> dict[str, Any]:
+    """``PUBLISHED_RATES``: ``optnet rates`` variant -> (rate of kappa = L/mu, the formula as
+    printed, its source), read from the registered methods' rate variants: each published rate
+    is written once, in its method's definition
     (:class:`optnet_theory.methods.spec.RateVariant`)."""
-    if name == "PUBLISHED_RATES":
-        from optnet_theory.rates import rate_variants
+    from optnet_theory.rates import rate_variants
 
-        return {key: v.published for key, (_, v) in rate_variants().items()
-                if v.published is not None}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return {key: v.published for key, (_, v) in rate_variants().items()
+            if v.published is not None}
+
+
+#: names computed when read: the registry may have grown since import.
+__getattr__ = computed_names(__name__, {"PUBLISHED_RATES": published_rates})

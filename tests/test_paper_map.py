@@ -18,14 +18,10 @@ REFERENCE = re.compile(r"`([\w./-]+\.py)(?:::([\w.]+))?")
 
 
 def _computed(node: ast.AST) -> set[str]:
-    """Names a module computes when read: the keys of ``computed_names(__name__, {...})`` and the
-    strings its own ``__getattr__`` compares ``name`` with."""
+    """Names a module computes when read: the keys of ``computed_names(__name__, {...})``."""
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "computed_names":
         return {k.value for arg in node.args if isinstance(arg, ast.Dict) for k in arg.keys
                 if isinstance(k, ast.Constant) and isinstance(k.value, str)}
-    if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
-        return {c.value for n in ast.walk(node) if isinstance(n, ast.Compare)
-                for c in n.comparators if isinstance(c, ast.Constant) and isinstance(c.value, str)}
     return set()
 
 

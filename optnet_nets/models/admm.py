@@ -23,8 +23,7 @@ from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, register_model
 from optnet_nets.models.stage import MethodNet, MethodStage
-from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
-from optnet_theory.errors import OptnetError
+from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_layers, cifar_trunk
 
 
 def dmrnet_coefficient(k1: int, t: int) -> float:
@@ -54,9 +53,7 @@ def cifar_admmnet(
     activation: object = DEFAULT_ACTIVATION,
 ) -> MethodNet:
     """ADMM-Net (learnable merge coefficients) or DMRNet (fixed 1/2), paths of ResNet-depth."""
-    if (depth - 2) % 6:
-        raise OptnetError(f"ADMM-Net/DMRNet depth must be 6n+2, got {depth}")
-    n = (depth - 2) // 6
+    n = cifar_layers(depth)
     trunk = cifar_trunk(n, in_channels, num_classes, make_activation(activation), paths=2)
     start = [dmrnet_coefficient(k + 1, t) for k in range(n) for t in range(k + 1) for _ in "ab"]
     layers = []

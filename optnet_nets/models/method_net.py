@@ -57,7 +57,7 @@ from optnet_nets.models.method_rule import (
 )
 from optnet_nets.models.registry import ACTIVATION, SYNC, Option, register_model, unregister
 from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
-from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_trunk
+from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_layers, cifar_trunk
 from optnet_theory.errors import OptnetError
 from optnet_theory.lazy import computed_names
 from optnet_theory.methods import Method, get_spec
@@ -182,9 +182,7 @@ def cifar_method_net(
         )
     if momentum not in MOMENTUM_CHOICES:
         raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
-    if (depth - 2) % 6:
-        raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-    n = (depth - 2) // 6
+    n = cifar_layers(depth)
     runs = [3 * n] if momentum == "carry" else [n] * 3  # layers of each run of the method
     bound = [bind_method(method, size, mu, params) for size in runs]
     schedules = [relaxed_schedule(b, size) for b, size in zip(bound, runs, strict=True)]

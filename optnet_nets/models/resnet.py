@@ -35,7 +35,13 @@ from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
 from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
-from optnet_nets.models.trunk import CIFAR_DEPTHS, Trunk, cifar_trunk, imagenet_trunk
+from optnet_nets.models.trunk import (
+    CIFAR_DEPTHS,
+    Trunk,
+    cifar_layers,
+    cifar_trunk,
+    imagenet_trunk,
+)
 from optnet_theory.coefficients import nesterov_beta
 from optnet_theory.errors import OptnetError
 
@@ -142,9 +148,8 @@ def cifar_resnet(
     The defaults are HB-Net's; ResNet is ``beta1=1, beta2=0, activate_sum=True``.
     """
     phi = make_activation(activation)
-    if (depth - 2) % 6:
-        raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-    return _network(cifar_trunk((depth - 2) // 6, in_channels, num_classes, phi), phi, **options)
+    return _network(cifar_trunk(cifar_layers(depth), in_channels, num_classes, phi), phi,
+                    **options)
 
 
 def imagenet_resnet(

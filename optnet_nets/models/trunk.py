@@ -23,8 +23,9 @@ from optnet_nets.models.layers import (
     cifar_stem,
     imagenet_stem,
 )
+from optnet_theory.errors import OptnetError
 
-__all__ = ["CIFAR_DEPTHS", "Trunk", "cifar_trunk", "imagenet_trunk"]
+__all__ = ["CIFAR_DEPTHS", "Trunk", "cifar_layers", "cifar_trunk", "imagenet_trunk"]
 
 #: the registered depths 6n+2 of the families on the CIFAR ResNet trunk.
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
@@ -63,6 +64,13 @@ def _trunk(
         )
         in_width = width
     return Trunk(stem, blocks, shortcuts, nn.Linear(in_width, classes))
+
+
+def cifar_layers(depth: int) -> int:
+    """n of a CIFAR ResNet-(6n+2): the layers of each of its 3 stages; else a one-line error."""
+    if (depth - 2) % 6:
+        raise OptnetError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+    return (depth - 2) // 6
 
 
 def cifar_trunk(
