@@ -14,6 +14,7 @@ the original network.
 # A trained run to export
 # -----------------------
 import tempfile
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -34,6 +35,9 @@ summary = train(config)
 # %%
 # Export
 # ------
+# torch's ONNX exporter warns about its own internal use of a deprecated pytree API (a torch
+# matter, printed with the path of the local Python); it does not concern the export itself.
+warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
 files = {fmt: export_run(run, fmt).path for fmt in ("pt2", "onnx")}
 for fmt, path in files.items():
     print(f"{fmt}: {path.name}, {path.stat().st_size / 1e6:.2f} MB")

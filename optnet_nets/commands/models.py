@@ -24,8 +24,12 @@ from optnet_theory.commands import add_json_option
 from optnet_theory.errors import OptnetError
 
 #: The cached table: {"files": {path relative to the package root: sha256}, "rows": [...]}.
+#:
+#: :meta hide-value:
 CACHE = Path(__file__).with_name("models_table.json")
 #: The folder holding the optnet_* packages; cached file paths are relative to it.
+#:
+#: :meta hide-value:
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules whose edits do not change the table (the CLI itself), left out of the fingerprint.
 _NOT_TABLE_SOURCES = ("optnet_nets.cli", "optnet_nets.commands")
@@ -87,12 +91,14 @@ def _snapshot() -> None:
     print(json.dumps({"sources": _loaded_sources(), "rows": table}))
 
 
-def write_cache(path: Path = CACHE) -> dict[str, Any]:
-    """Recount every model and write the table with the fingerprint of its sources.
+def write_cache(path: Path | None = None) -> dict[str, Any]:
+    """Recount every model and write the table (to ``path``, default :data:`CACHE`) with the
+    fingerprint of its sources.
 
     The counting runs in a fresh interpreter, so the fingerprint covers exactly the modules
     that importing the registry and building every model loads (not what the caller loaded).
     """
+    path = CACHE if path is None else path
     code = "from optnet_nets.commands.models import _snapshot; _snapshot()"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     snapshot = json.loads(out.stdout)
