@@ -111,8 +111,10 @@ def write_cache(path: Path | None = None) -> dict[str, Any]:
     return cache
 
 
-def cached_rows(path: Path = CACHE) -> list[dict[str, Any]] | None:
-    """The cached table if every source file it was computed from is unchanged, else None."""
+def cached_rows(path: Path | None = None) -> list[dict[str, Any]] | None:
+    """The cached table (``path``, default :data:`CACHE`) if every source file it was computed
+    from is unchanged, else None."""
+    path = CACHE if path is None else path
     try:
         cache = json.loads(path.read_text(encoding="utf-8"))
         files: dict[str, str] = cache["files"]
