@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from optnet_nets.data import load_dataset
-from optnet_nets.data.augment import AugmentParams, AugmentSpec, pad_crop_flip
+from optnet_nets.data.augment import AugmentParams, pad_crop_flip
 from optnet_nets.data.base import ImageDataset
-from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.data.in_memory import InMemoryDataset, Splits
 from optnet_nets.fetch import FASHION_MNIST_DIR
 
 
@@ -43,15 +43,11 @@ def cifar_shaped() -> InMemoryDataset:
     g = torch.Generator().manual_seed(0)
     train = torch.randint(0, 256, (50000, 3, 32, 32), dtype=torch.uint8, generator=g)
     test = torch.randint(0, 256, (10000, 3, 32, 32), dtype=torch.uint8, generator=g)
-    return InMemoryDataset(
-        name="cifar10-shaped",
-        train=(train, torch.randint(0, 10, (50000,), generator=g)),
-        test=(test, torch.randint(0, 10, (10000,), generator=g)),
-        num_classes=10,
-        class_names=[str(k) for k in range(10)],
-        device=torch.device("cpu"),
-        augment=AugmentSpec(padding=4, flip=True),
-    )
+    splits = Splits(name="cifar10-shaped",
+                    train=(train, torch.randint(0, 10, (50000,), generator=g)),
+                    test=(test, torch.randint(0, 10, (10000,), generator=g)),
+                    class_names=[str(k) for k in range(10)])
+    return InMemoryDataset(splits, torch.device("cpu"), padding=4, flip=True)
 
 
 def model_and_optimizer(ds: ImageDataset) -> tuple[torch.nn.Module, torch.optim.Optimizer]:

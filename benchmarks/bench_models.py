@@ -21,11 +21,16 @@ Run:  python benchmarks/bench_models.py            (full: batch 64, 5 rounds, 2 
 by side (issue 23: a rework must not slow a model down). The packages of REV are unpacked with
 ``git archive`` into a temporary folder; two worker processes, one importing each tree, build
 the model at the same seed and then take training steps on command, one worker at a time,
-alternating old new, new old, ... (``--rounds``, ``--steps`` steps per turn). Reported per
-model: the median of the per-round ratios new / old (wall and process CPU time) against the
-bound 1.03, and whether both trees reached the same loss bits after all their steps.
+alternating old new, new old, ... (``--rounds``, ``--steps`` steps per turn). ``--runs R``
+repeats this with R fresh pairs of workers: a process's allocator and memory layout shift all
+of its rounds alike (same-day medians of single runs of densenet40 ranged from 0.81 to 1.06), so
+a run, not a round, is one sample. Reported per model: the median over runs of each run's median
+ratio new / old (wall and process CPU time) against the bound 1.03, whether both trees
+reached the same loss bits after all their steps, and whether one step of each ran the same
+ATen operators the same number of times (``torch.profiler``): the tensor work is then the same,
+and any difference left is Python overhead.
 
-      python benchmarks/bench_models.py --versus-rev cd23989 --rounds 7 --steps 2
+      python benchmarks/bench_models.py --versus-rev 5ac295c --runs 5 --rounds 5 --steps 2
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -104,10 +110,11 @@ class _Step:
         self, variant: Variant, batch: int, size: int, seed: int,
         create: Callable[..., nn.Module] | None = None,
     ) -> None:
-        if create is None:
-            from optnet_nets import create_model as create
+        from optnet_nets import create_model
+
         torch.manual_seed(seed)
-        self.model = create(variant.name, num_classes=10, in_channels=3, **variant.options)
+        build = create or create_model
+        self.model = build(variant.name, num_classes=10, in_channels=3, **variant.options)
         self.model.train()
         self.opt = torch.optim.SGD(
             self.model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
@@ -191,6 +198,22 @@ def _table(rows: list[Row], command: str, threads: int) -> str:
     return "\n".join(lines)
 
 
+def _op_counts(step: _Step) -> dict[str, int]:
+    """How often each ATen operator runs in one training step (forward, backward, update)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:  # the profiler's own start/stop lines
+        os.dup2(devnull.fileno(), 2)
+        try:
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                step()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return {e.key: e.count for e in prof.key_averages() if e.key.startswith("aten::")}
+
+
 def _worker(tree: str, threads: int) -> int:
     """Serve ``build NAME BATCH SIZE`` and ``steps N`` on stdin with ``optnet_nets`` from
     ``tree``: one JSON line per command (the steps' wall and CPU seconds, the loss bits)."""
@@ -207,6 +230,9 @@ def _worker(tree: str, threads: int) -> int:
             step = _Step(Variant(args[0]), int(args[1]), int(args[2]), 0, create_model)
             step()  # warm-up
             reply: dict[str, Any] = {"built": args[0]}
+        elif command == "ops":
+            assert step is not None
+            reply = {"ops": _op_counts(step)}
         else:
             assert step is not None
             times = [step() for _ in range(int(args[0]))]
@@ -251,37 +277,55 @@ def _unpack(rev: str, into: Path) -> Path:
     return into
 
 
+def _alternate(old: _Worker, new: _Worker, rounds: int, steps: int
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each worker's replies to ``rounds`` turns of ``steps`` steps: old new, then new old, ..."""
+    t_old: list[dict[str, Any]] = []
+    t_new: list[dict[str, Any]] = []
+    for r in range(rounds):  # a trend cancels in pairs
+        first, second = (old, new) if r % 2 == 0 else (new, old)
+        a, b = first.ask(f"steps {steps}"), second.ask(f"steps {steps}")
+        t_old.append(a if first is old else b)
+        t_new.append(b if first is old else a)
+    return t_old, t_new
+
+
 def versus(rev: str, models: list[str], batch: int, size: int, rounds: int, steps: int,
-           threads: int) -> list[dict[str, Any]]:
-    """Each model's training step in today's code against commit ``rev`` (module docstring)."""
+           threads: int, runs: int = 1) -> list[dict[str, Any]]:
+    """Each model's training step in today's code against commit ``rev`` (module docstring):
+    ``runs`` fresh pairs of worker processes, each timed over ``rounds`` alternating rounds.
+    The judged ratio is the median over runs of each run's median ratio (a process's own
+    allocator and memory layout shift all its rounds alike, so one run is one sample)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         old_tree = _unpack(rev, Path(tmp))
         for name in models:
-            old, new = _Worker(old_tree, threads), _Worker(ROOT, threads)
-            try:
-                for w in (old, new):
-                    w.ask(f"build {name} {batch} {size}")
-                t_old: list[dict[str, Any]] = []
-                t_new: list[dict[str, Any]] = []
-                for r in range(rounds):  # old new, then new old: a trend cancels in pairs
-                    first, second = (old, new) if r % 2 == 0 else (new, old)
-                    a, b = first.ask(f"steps {steps}"), second.ask(f"steps {steps}")
-                    t_old.append(a if first is old else b)
-                    t_new.append(b if first is old else a)
-            finally:
-                old.close()
-                new.close()
-            ratios = [n["wall"] / o["wall"] for n, o in zip(t_new, t_old, strict=True)]
-            cpu = [n["cpu"] / o["cpu"] for n, o in zip(t_new, t_old, strict=True)]
-            ratio = statistics.median(ratios)
+            per_run, cpu_per_run, t_old, t_new = [], [], [], []
+            same_ops = False
+            for _ in range(runs):
+                old, new = _Worker(old_tree, threads), _Worker(ROOT, threads)
+                try:
+                    for w in (old, new):
+                        w.ask(f"build {name} {batch} {size}")
+                    same_ops = old.ask("ops")["ops"] == new.ask("ops")["ops"]
+                    o_run, n_run = _alternate(old, new, rounds, steps)
+                finally:
+                    old.close()
+                    new.close()
+                pairs = list(zip(n_run, o_run, strict=True))
+                per_run.append(statistics.median(n["wall"] / o["wall"] for n, o in pairs))
+                cpu_per_run.append(statistics.median(n["cpu"] / o["cpu"] for n, o in pairs))
+                t_old += o_run
+                t_new += n_run
+            ratio = statistics.median(per_run)
             rows.append({
                 "model": name,
                 "old_s": statistics.median(o["wall"] for o in t_old) / steps,
                 "new_s": statistics.median(n["wall"] for n in t_new) / steps,
-                "ratio": ratio, "ratios": ratios, "cpu_ratio": statistics.median(cpu),
+                "ratio": ratio, "ratios": per_run, "cpu_ratio": statistics.median(cpu_per_run),
                 "meets_bound": ratio <= VERSUS_BOUND,
                 "same_loss_bits": t_old[-1]["loss"] == t_new[-1]["loss"],
+                "same_aten_ops": same_ops,
             })
     return rows
 
@@ -289,13 +333,13 @@ def versus(rev: str, models: list[str], batch: int, size: int, rounds: int, step
 def _versus_table(rows: list[dict[str, Any]], command: str, threads: int) -> str:
     lines = [f"command: {command}", f"torch {torch.__version__}, {threads} threads",
              f"{'model':<11} {'old s':>7} {'new s':>7} {'ratio':>7} {'bound':>6}{'':<5} "
-             f"{'cpu ratio':>9}  same loss bits  per-round ratios"]
+             f"{'cpu ratio':>9}  same loss bits  same ops  median ratio of each run"]
     for r in rows:
         verdict = " ok" if r["meets_bound"] else " MISS"
         each = " ".join(f"{v:.3f}" for v in r["ratios"])
         lines.append(f"{r['model']:<11} {r['old_s']:7.3f} {r['new_s']:7.3f} {r['ratio']:7.3f} "
                      f"{VERSUS_BOUND:6.2f}{verdict:<5} {r['cpu_ratio']:9.3f}  "
-                     f"{r['same_loss_bits']!s:<14}  {each}")
+                     f"{r['same_loss_bits']!s:<14}  {r['same_aten_ops']!s:<8}  {each}")
     return "\n".join(lines)
 
 
@@ -312,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(VERSUS_MODELS),
                         help="with --versus-rev: comma-separated model names")
     parser.add_argument("--steps", type=int, default=2, help="with --versus-rev: steps per turn")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="with --versus-rev: fresh worker pairs per model (median of runs)")
     parser.add_argument("--worker", metavar="TREE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -321,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python benchmarks/bench_models.py", *given])
     if args.versus_rev:
         found = versus(args.versus_rev, args.models.split(","), args.batch, args.size,
-                       args.rounds, args.steps, args.threads)
+                       args.rounds, args.steps, args.threads, args.runs)
         if args.json:
             print(json.dumps({"command": command, "threads": args.threads, "rows": found},
                              indent=2))

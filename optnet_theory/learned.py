@@ -148,7 +148,6 @@ def learned_method(
         name=name,
         source=f"coefficients of a trained network read back through {RULES[learned.rule]}",
         function_class="smooth-convex",
-        state_size=2,
         slots=("x_k", "x_{k-1}"),
         initial=(1.0, 1.0),
         schedule=_schedule(learned),

@@ -250,12 +250,21 @@ class RatesResult:
         }
 
 
+#: The least ratio max kappa / min kappa (of those reaching eps) a slope is fitted over: over a
+#: narrower span the integer layer counts cannot resolve an exponent (``--kappas 10 10.5`` once
+#: printed slopes near 0.8 for every method).
+MIN_KAPPA_SPAN = 2.0
+
+
 def _slope(kappas: Sequence[float], layers: Sequence[int | None]) -> float | None:
+    """The least-squares slope of log(layers) against log(kappa) over the kappas that reached eps;
+    None unless they span a factor of MIN_KAPPA_SPAN."""
     pts = [(math.log(k), math.log(n)) for k, n in zip(kappas, layers, strict=True)
            if n is not None and n > 0]
-    if len(pts) < 2:
+    xs = [x for x, _ in pts]
+    if not pts or max(xs) - min(xs) < math.log(MIN_KAPPA_SPAN):
         return None
-    xs, ys = zip(*pts, strict=True)
+    ys = [y for _, y in pts]
     return float(np.polyfit(xs, ys, 1)[0])
 
 
@@ -267,7 +276,8 @@ def measure_rates(
     variants: Sequence[str] | None = None,
     budget: float = 6.0,
 ) -> RatesResult:
-    """Layers to eps for every variant and kappa; log-log slopes of layers against kappa.
+    """Layers to eps for every variant and kappa; log-log slopes of layers against kappa (None
+    where the kappas that reached eps span less than a factor of MIN_KAPPA_SPAN).
 
     A run stops after ``budget * kappa * ln(1/eps) + 100`` layers (GD needs about
     ``kappa ln(1/eps)``); a variant that has not reached eps by then counts as not reached.

@@ -23,17 +23,21 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from optnet_nets.data import idx
 from optnet_nets.data.augment import PAD_FILLS, AugmentSpec
 from optnet_nets.data.base import DatasetError, ImageDataset, channel_stats
-from optnet_nets.data.cifar import load_cifar10, load_cifar100
-from optnet_nets.data.idx import load_idx_dataset
+from optnet_nets.data.cifar import read_cifar10, read_cifar100
+from optnet_nets.data.idx import read_idx_dataset
 from optnet_nets.data.imagefolder import load_imagefolder
-from optnet_nets.data.synthetic import load_synthetic
+from optnet_nets.data.in_memory import InMemoryDataset, Splits
+from optnet_nets.data.synthetic import read_synthetic
 from optnet_nets.fetch import SOURCES, fetch_hint, reader_dir
 from optnet_theory.errors import OptnetError
 
@@ -59,42 +63,38 @@ DATASET_NAMES: tuple[str, ...] = (
 )
 
 
-def _mnist(data_dir: Path, device: torch.device, **options: Any) -> ImageDataset:
-    return load_idx_dataset("mnist", data_dir, device, **options)
+@dataclass(frozen=True)
+class _Reader:
+    """An in-memory set: its reader (``read(data_dir, **own options) -> Splits``; no
+    ``data_dir`` for ``synthetic``) and the default of its flip augmentation."""
+
+    read: Callable[..., Splits]
+    flip: bool = True
 
 
-def _fashion_mnist(data_dir: Path, device: torch.device, **options: Any) -> ImageDataset:
-    return load_idx_dataset("fashion-mnist", data_dir, device, **options)
-
-
-#: name -> loader. Loader options are read from the signature of the function that finally
-#: receives them (see :func:`dataset_options`).
-_LOADERS: dict[str, Callable[..., ImageDataset]] = {
-    "cifar10": load_cifar10,
-    "cifar100": load_cifar100,
-    "mnist": _mnist,
-    "fashion-mnist": _fashion_mnist,
-    "imagefolder": load_imagefolder,
+#: name -> reader of each in-memory set; they all take :class:`InMemoryDataset`'s options too.
+_READERS: dict[str, _Reader] = {
+    "cifar10": _Reader(read_cifar10),
+    "cifar100": _Reader(read_cifar100),
+    "mnist": _Reader(partial(read_idx_dataset, "mnist"), flip=idx.FLIP),
+    "fashion-mnist": _Reader(partial(read_idx_dataset, "fashion-mnist"), flip=idx.FLIP),
+    "synthetic": _Reader(read_synthetic),
 }
 
 
-def _option_source(name: str) -> Callable[..., Any]:
-    if name == "synthetic":
-        return load_synthetic
-    if name in ("mnist", "fashion-mnist"):
-        return load_idx_dataset
-    return _LOADERS[name]
+def _keyword_options(fn: Callable[..., Any]) -> dict[str, Any]:
+    parameters = inspect.signature(fn).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def dataset_options(name: str) -> dict[str, Any]:
     """The keyword options ``load_dataset(name, ...)`` accepts, with their defaults."""
     check_name(name)
-    signature = inspect.signature(_option_source(name))
-    return {
-        p.name: p.default
-        for p in signature.parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    if name not in _READERS:
+        return _keyword_options(load_imagefolder)
+    reader = _READERS[name]
+    shared = {**_keyword_options(InMemoryDataset), "flip": reader.flip}
+    return {**_keyword_options(reader.read), **shared}
 
 
 def default_data_dir(name: str) -> Path | None:
@@ -149,18 +149,28 @@ def load_dataset(
             f"accepted: {', '.join(accepted) or 'none'}"
         )
     target = _device(device)
-    if name == "synthetic":
-        if data_dir is not None:
-            raise OptnetError("dataset 'synthetic' is generated in memory and takes no data_dir")
-        return load_synthetic(target, **options)
-    if data_dir is None:
+    if name == "synthetic" and data_dir is not None:
+        raise OptnetError("dataset 'synthetic' is generated in memory and takes no data_dir")
+    if name != "synthetic" and data_dir is None:
         data_dir = default_data_dir(name)
         if data_dir is None:
             raise OptnetError(f"dataset {name!r} needs a data directory (--data-dir)")
+    folder = None if data_dir is None else Path(data_dir).expanduser()
     try:
-        return _LOADERS[name](Path(data_dir).expanduser(), target, **options)
+        return _load(name, folder, target, {**accepted, **options})
     except DatasetError as exc:
-        hint = fetch_hint(name, data_dir)
+        hint = None if folder is None else fetch_hint(name, folder)
         if hint is None:
             raise
         raise DatasetError(f"{exc}; {hint}") from exc
+
+
+def _load(name: str, data_dir: Path | None, device: torch.device,
+          options: dict[str, Any]) -> ImageDataset:
+    """``name`` read with every option given (its defaults filled in)."""
+    if name not in _READERS and data_dir is not None:
+        return load_imagefolder(data_dir, device, **options)
+    read = _READERS[name].read
+    own = {k: options.pop(k) for k in _keyword_options(read)}
+    splits = read(**own) if data_dir is None else read(data_dir, **own)
+    return InMemoryDataset(splits, device, **options)

@@ -29,9 +29,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from optnet_nets.data.augment import AugmentSpec
 from optnet_nets.data.base import DatasetError
-from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.data.in_memory import Splits
 from optnet_nets.fetch import CIFAR10_DIR, CIFAR100_DIR
 
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -210,16 +209,7 @@ def resolve_root(data_dir: Path, folder: str, layout: str) -> Path:
     raise DatasetError(f"no {folder}/ under {data_dir}; {layout}")
 
 
-def load_cifar10(
-    data_dir: Path,
-    device: torch.device,
-    *,
-    padding: int = 4,
-    flip: bool = True,
-    pad_fill: str = "normalized",
-    limit_train: int | None = None,
-    limit_test: int | None = None,
-) -> InMemoryDataset:
+def read_cifar10(data_dir: Path) -> Splits:
     """CIFAR-10: 50,000 train / 10,000 test 32x32 RGB images in 10 classes (Sec. 7.1)."""
     root = resolve_root(data_dir, CIFAR10_DIR, CIFAR10_LAYOUT)
     train = _concat([read_batch(root / f, "labels", 10, CIFAR10_LAYOUT) for f in CIFAR10_TRAIN])
@@ -228,30 +218,10 @@ def load_cifar10(
     names = _names(
         read_pickle(meta_path, CIFAR10_LAYOUT), "label_names", meta_path, 10, CIFAR10_LAYOUT
     )
-    return InMemoryDataset(
-        name="cifar10",
-        train=train,
-        test=test,
-        num_classes=10,
-        class_names=names,
-        device=device,
-        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
-        limit_train=limit_train,
-        limit_test=limit_test,
-    )
+    return Splits(name="cifar10", train=train, test=test, class_names=names)
 
 
-def load_cifar100(
-    data_dir: Path,
-    device: torch.device,
-    *,
-    coarse_labels: bool = False,
-    padding: int = 4,
-    flip: bool = True,
-    pad_fill: str = "normalized",
-    limit_train: int | None = None,
-    limit_test: int | None = None,
-) -> InMemoryDataset:
+def read_cifar100(data_dir: Path, *, coarse_labels: bool = False) -> Splits:
     """CIFAR-100: 100 fine classes, or the 20 superclasses with ``coarse_labels=True``."""
     if not isinstance(coarse_labels, bool):
         raise DatasetError(f"coarse_labels must be True or False, got {coarse_labels!r}")
@@ -264,14 +234,4 @@ def load_cifar100(
     names = _names(
         read_pickle(meta_path, CIFAR100_LAYOUT), name_key, meta_path, classes, CIFAR100_LAYOUT
     )
-    return InMemoryDataset(
-        name="cifar100",
-        train=train,
-        test=test,
-        num_classes=classes,
-        class_names=names,
-        device=device,
-        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
-        limit_train=limit_train,
-        limit_test=limit_test,
-    )
+    return Splits(name="cifar100", train=train, test=test, class_names=names)

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from optnet_nets.data.augment import AugmentSpec
 from optnet_nets.data.base import DatasetError
-from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.data.in_memory import Splits
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -109,34 +108,19 @@ def read_split(data_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def load_idx_dataset(
-    name: str,
-    data_dir: Path,
-    device: torch.device,
-    *,
-    padding: int = 4,
-    flip: bool = False,
-    pad_fill: str = "normalized",
-    limit_train: int | None = None,
-    limit_test: int | None = None,
-    pad_to: int | None = None,
-) -> InMemoryDataset:
-    """MNIST or Fashion-MNIST (10 classes, 1 channel, 28x28; ``pad_to=32`` pads to 32x32).
+#: Flipping is off by default for these sets (a mirrored digit is a different glyph);
+#: ``flip=True`` turns it on. Padding and random crop are on, as for CIFAR (Sec. 7.1).
+FLIP = False
 
-    Flipping is off by default for these sets (a mirrored digit is a different glyph);
-    ``flip=True`` turns it on. Padding and random crop are on, as for CIFAR (Sec. 7.1).
-    """
+
+def read_idx_dataset(name: str, data_dir: Path, *, pad_to: int | None = None) -> Splits:
+    """MNIST or Fashion-MNIST (10 classes, 1 channel, 28x28; ``pad_to=32`` pads to 32x32)."""
     if not data_dir.is_dir():
         raise DatasetError(f"{name} directory {data_dir} does not exist; {LAYOUT}")
-    return InMemoryDataset(
+    return Splits(
         name=name,
         train=read_split(data_dir, "train"),
         test=read_split(data_dir, "test"),
-        num_classes=10,
         class_names=FASHION_MNIST_CLASSES if name == "fashion-mnist" else MNIST_CLASSES,
-        device=device,
-        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
-        limit_train=limit_train,
-        limit_test=limit_test,
         pad_to=pad_to,
     )

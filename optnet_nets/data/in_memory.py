@@ -8,6 +8,7 @@ normalisation and augmentation of :mod:`optnet_nets.data.augment` on the same de
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -39,32 +40,49 @@ def _check_split(images: torch.Tensor, labels: torch.Tensor, num_classes: int, w
         )
 
 
+@dataclass(frozen=True)
+class Splits:
+    """What an in-memory reader gives: both splits as (uint8 NCHW images, labels), the class
+    names, and ``pad_to`` (zero-pad the stored images to a square of that side, e.g. 32 for the
+    28x28 MNIST-likes)."""
+
+    name: str
+    train: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    class_names: Sequence[str]
+    pad_to: int | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
 class InMemoryDataset(ImageDataset):
     """An :class:`ImageDataset` whose splits are uint8 tensors on ``device``.
 
-    Options shared by the in-memory readers: ``augment`` (an :class:`AugmentSpec`: 4-pixel pad,
-    random crop, flip), ``limit_train`` / ``limit_test`` (keep that many images, evenly spaced in
-    file order, for quick runs), ``pad_to`` (zero-pad stored images to a square of that side,
-    e.g. 32 for the 28x28 MNIST-likes). Mean and std are computed from the stored training split
-    (after ``limit_train`` and ``pad_to``).
+    The options every in-memory set takes (its reader adds its own, see
+    :func:`optnet_nets.data.dataset_options`): augmentation as in Sec. 7.1 (an
+    :class:`AugmentSpec` of ``padding``, random crop, ``flip`` and ``pad_fill``), and
+    ``limit_train`` / ``limit_test`` (keep that many images, evenly spaced in file order, for
+    quick runs). Mean and std are computed from the stored training split (after
+    ``limit_train`` and ``pad_to``).
     """
 
     def __init__(
         self,
-        *,
-        name: str,
-        train: tuple[torch.Tensor, torch.Tensor],
-        test: tuple[torch.Tensor, torch.Tensor],
-        num_classes: int,
-        class_names: Sequence[str],
+        splits: Splits,
         device: torch.device,
-        augment: AugmentSpec,
+        *,
+        padding: int = 4,
+        flip: bool = True,
+        pad_fill: str = "normalized",
         limit_train: int | None = None,
         limit_test: int | None = None,
-        pad_to: int | None = None,
     ) -> None:
-        train_x, train_y = train
-        test_x, test_y = test
+        name, num_classes, pad_to = splits.name, splits.num_classes, splits.pad_to
+        augment = AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill)
+        train_x, train_y = splits.train
+        test_x, test_y = splits.test
         _check_split(train_x, train_y, num_classes, f"{name} train")
         _check_split(test_x, test_y, num_classes, f"{name} test")
         keep = even_subset(train_x.shape[0], limit_train, "limit_train")
@@ -92,7 +110,7 @@ class InMemoryDataset(ImageDataset):
             mean=mean,
             std=std,
             device=device,
-            class_names=class_names,
+            class_names=splits.class_names,
         )
         self._scale, self._shift = self.normalizer()
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from optnet_nets.data.augment import AugmentSpec
-from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.data.in_memory import Splits
 from optnet_theory.errors import OptnetError
 from optnet_theory.validation import check_int
 
@@ -37,8 +36,7 @@ def make_split(
     return images.round().clamp(0, 255).to(torch.uint8), labels
 
 
-def load_synthetic(
-    device: torch.device,
+def read_synthetic(
     *,
     num_train: int = 512,
     num_test: int = 256,
@@ -47,12 +45,7 @@ def load_synthetic(
     num_classes: int = 10,
     noise: float = 24.0,
     seed: int = 0,
-    padding: int = 4,
-    flip: bool = True,
-    pad_fill: str = "normalized",
-    limit_train: int | None = None,
-    limit_test: int | None = None,
-) -> InMemoryDataset:
+) -> Splits:
     """The synthetic set: ``num_train`` / ``num_test`` images of ``channels`` x ``image_size``."""
     size = (image_size, image_size) if isinstance(image_size, int) else image_size
     if not isinstance(size, (tuple, list)) or len(size) != 2:
@@ -72,14 +65,9 @@ def load_synthetic(
         raise OptnetError(f"synthetic noise must be a number >= 0, got {noise!r}")
     generator = torch.Generator().manual_seed(seed)
     prototypes = make_prototypes(num_classes, channels, (height, width), generator)
-    return InMemoryDataset(
+    return Splits(
         name="synthetic",
         train=make_split(prototypes, num_train, float(noise), generator),
         test=make_split(prototypes, num_test, float(noise), generator),
-        num_classes=num_classes,
         class_names=tuple(f"class {k}" for k in range(num_classes)),
-        device=device,
-        augment=AugmentSpec(padding=padding, flip=flip, pad_fill=pad_fill),
-        limit_train=limit_train,
-        limit_test=limit_test,
     )

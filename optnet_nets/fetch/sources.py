@@ -59,63 +59,48 @@ _IDX_NAMES = (
 )
 
 
-def _idx_files(md5s: tuple[str, ...], sizes: tuple[int, ...]) -> tuple[RemoteFile, ...]:
-    return tuple(RemoteFile(n, m, s) for n, m, s in zip(_IDX_NAMES, md5s, sizes, strict=True))
+def _idx_source(folder: str, mirrors: tuple[str, ...], published: str,
+                checksums: tuple[tuple[str, int], ...]) -> Source:
+    """An IDX set (MNIST's layout): the four files of ``_IDX_NAMES`` placed as they are, with
+    their published (MD5, size in bytes) in that order."""
+    files = tuple(RemoteFile(n, md5, size)
+                  for n, (md5, size) in zip(_IDX_NAMES, checksums, strict=True))
+    return Source(folder, mirrors, files, archive=False, published=published, contents=_IDX_NAMES)
+
+
+def _cifar_source(folder: str, archive: str, checksum: tuple[str, int],
+                  contents: tuple[str, ...]) -> Source:
+    """A CIFAR set: one ``.tar.gz`` from the Toronto page, with its published (MD5, size)."""
+    return Source(folder, ("https://www.cs.toronto.edu/~kriz/",), (RemoteFile(archive, *checksum),),
+                  archive=True, published="https://www.cs.toronto.edu/~kriz/cifar.html",
+                  contents=contents)
 
 
 SOURCES: dict[str, Source] = {
-    "cifar10": Source(
-        folder=CIFAR10_DIR,
-        mirrors=("https://www.cs.toronto.edu/~kriz/",),
-        files=(RemoteFile("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
-                          170498071),),  # fmt: skip
-        archive=True,
-        published="https://www.cs.toronto.edu/~kriz/cifar.html",
-        contents=(*CIFAR10_TRAIN, "test_batch", "batches.meta"),
-    ),
-    "cifar100": Source(
-        folder=CIFAR100_DIR,
-        mirrors=("https://www.cs.toronto.edu/~kriz/",),
-        files=(RemoteFile("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85",
-                          169001437),),  # fmt: skip
-        archive=True,
-        published="https://www.cs.toronto.edu/~kriz/cifar.html",
-        contents=("train", "test", "meta"),
-    ),
-    "mnist": Source(
-        folder="mnist",
-        mirrors=(
-            "https://ossci-datasets.s3.amazonaws.com/mnist/",
-            "http://yann.lecun.com/exdb/mnist/",
-        ),
-        files=_idx_files(
-            (
-                "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                "d53e105ee54ea40749a09fcbcd1e9432",
-                "9fb629c4189551a2d022fa330f9573f3",
-                "ec29112dd5afa0611ce80d1b7f02629c",
-            ),
-            (9912422, 28881, 1648877, 4542),
-        ),
-        archive=False,
+    "cifar10": _cifar_source(CIFAR10_DIR, "cifar-10-python.tar.gz",
+                             ("c58f30108f718f92721af3b95e74349a", 170498071),
+                             contents=(*CIFAR10_TRAIN, "test_batch", "batches.meta")),
+    "cifar100": _cifar_source(CIFAR100_DIR, "cifar-100-python.tar.gz",
+                              ("eb9058c3a382ffc7106e4002c42a8d85", 169001437),
+                              contents=("train", "test", "meta")),
+    "mnist": _idx_source(
+        "mnist",
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                 "http://yann.lecun.com/exdb/mnist/"),
         published="http://yann.lecun.com/exdb/mnist/",
-        contents=_IDX_NAMES,
+        checksums=(("f68b3c2dcbeaaa9fbdd348bbdeb94873", 9912422),
+                   ("d53e105ee54ea40749a09fcbcd1e9432", 28881),
+                   ("9fb629c4189551a2d022fa330f9573f3", 1648877),
+                   ("ec29112dd5afa0611ce80d1b7f02629c", 4542)),
     ),
-    "fashion-mnist": Source(
-        folder="fashion-mnist",
+    "fashion-mnist": _idx_source(
+        "fashion-mnist",
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        files=_idx_files(
-            (
-                "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                "25c81989df183df01b3e8a0aad5dffbe",
-                "bef4ecab320f06d8554ea6380940ec79",
-                "bb300cfdad3c16e7a12a480ee83cd310",
-            ),
-            (26421880, 29515, 4422102, 5148),
-        ),
-        archive=False,
         published="https://github.com/zalandoresearch/fashion-mnist",
-        contents=_IDX_NAMES,
+        checksums=(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", 26421880),
+                   ("25c81989df183df01b3e8a0aad5dffbe", 29515),
+                   ("bef4ecab320f06d8554ea6380940ec79", 4422102),
+                   ("bb300cfdad3c16e7a12a480ee83cd310", 5148)),
     ),
 }
 

@@ -77,7 +77,6 @@ class NetCoefficients:
             name=name,
             source=self.source,
             function_class="smooth-convex",
-            state_size=len(self.initial),
             slots=self.slots,
             initial=self.initial,
             schedule=schedule,

@@ -57,9 +57,11 @@ _Terms = tuple[tuple[int, Entry], ...]
 def combine(pairs: Sequence[tuple[Tensor, float | Tensor]]) -> Tensor | None:
     """sum_i c_i x_i in the order given, None for an empty sum.
 
-    A constant 0 drops its term (so a state it names is never needed) and a constant 1 is not
-    multiplied; every stage and the tests' multistep oracle share this arithmetic, so that a model
-    and its table compute the same bits wherever their sums agree.
+    A constant 0 drops its term (so a state it names is never needed), a constant 1 is not
+    multiplied and a constant -1 is subtracted (HB-Net's - x_{k-1}: the same bits as adding
+    -x_{k-1}, and a negation in backward rather than a product). Every stage and the tests'
+    multistep oracle share this arithmetic, so that a model and its table compute the same bits
+    wherever their sums agree.
     """
     out: Tensor | None = None
     for x, c in pairs:
@@ -69,8 +71,10 @@ def combine(pairs: Sequence[tuple[Tensor, float | Tensor]]) -> Tensor | None:
             continue
         elif out is None:
             out = x if c == 1.0 else x * c
+        elif c == 1.0:
+            out = out + x
         else:
-            out = out + x if c == 1.0 else torch.add(out, x, alpha=c)
+            out = out - x if c == -1.0 else torch.add(out, x, alpha=c)
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 import mpmath
@@ -317,6 +317,8 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
     phi_fn = float_function(phi, X, phi_mp)
     dphi = sp.diff(as_piecewise(phi), X)
     dphi_fn = float_function(dphi, X)
+    energy = partial(Energy, spec=label, phi=phi, params=values, verified=True, _phi_fn=phi_fn,
+                     _dphi_fn=dphi_fn, _phi_mp=phi_mp)  # what both outcomes below share
     psi, steps = antiderivative_on_reals(phi, X)
     missing = [] if psi is None else missing_evaluators(psi, X)
     if missing:
@@ -331,21 +333,14 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
         steps += list(result.steps)
         if result.verified:
             audit = auditing.result()
-            return Energy(
-                spec=label,
-                phi=phi,
+            return energy(
                 psi=psi,
                 method="closed-form",
-                params=values,
-                verified=True,
                 max_check_error=result.max_error,
                 accuracy=None,
                 steps=tuple(steps),
                 float_check_error=math.inf if audit is None else audit,
-                _phi_fn=phi_fn,
                 _psi_fn=psi_fn,
-                _dphi_fn=dphi_fn,
-                _phi_mp=phi_mp,
                 _psi_mp=psi_mp,
             )
         auditing.cancel()
@@ -364,21 +359,14 @@ def _derive(spec: str | sp.Expr, items: tuple[tuple[str, float], ...]) -> Energy
         f"{found.points} points up to |x| = {max(-found.reach[0], found.reach[1]):g}; "
         f"stated accuracy {found.accuracy:.1e} (relative to max(1, |Psi|)) on {where}"
     )
-    return Energy(
-        spec=label,
-        phi=phi,
+    return energy(
         psi=None,
         method="numeric",
-        params=values,
-        verified=True,
         max_check_error=found.worst,
         accuracy=found.accuracy,
         steps=tuple(steps),
         float_check_error=found.worst,
-        _phi_fn=phi_fn,
         _psi_fn=approx,
-        _dphi_fn=dphi_fn,
-        _phi_mp=phi_mp,
         _psi_mp=psi_by_quadrature(phi_mp, cuts, lo, hi),
         domain=(lo, hi),
     )

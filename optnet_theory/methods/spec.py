@@ -182,7 +182,6 @@ class MethodSpec:
     name: str
     source: str
     function_class: str
-    state_size: int
     initial: tuple[float, ...]
     schedule: Schedule
     output: str
@@ -206,6 +205,8 @@ class MethodSpec:
     reference_for: tuple[Reference, ...] = ()  # problems whose reference bound is this method's
     claim: tuple[str, str] | None = None  # the paper's claim checking it: (name, what it checks)
     error_growth: int = 2  # p in verify's tolerance C u n (K+1)^p kappa(U)
+    #: the number of state slots: len(initial) unless given (a keyword, checked against it)
+    state_size: int = field(default=0, kw_only=True)
 
     def __post_init__(self) -> None:
         if not callable(self.schedule):
@@ -226,13 +227,24 @@ class MethodSpec:
                 f"method {self.name!r}: metric must be one of {', '.join(METRICS)}, "
                 f"got {self.metric!r}"
             )
-        check_int(self.state_size, f"method {self.name!r}: state_size", 1)
         check_int(self.substeps, f"method {self.name!r}: substeps", 1)
-        if not isinstance(self.initial, (tuple, list)) or len(self.initial) != self.state_size:
-            count = len(self.initial) if isinstance(self.initial, (tuple, list)) else "no"
+        if not isinstance(self.initial, (tuple, list)) or not self.initial:
             raise OptnetError(
-                f"method {self.name!r}: initial has {count} entries for state size "
-                f"{self.state_size}; give one multiplier of x_0 per slot, e.g. (1.0, 1.0)"
+                f"method {self.name!r}: initial must give one multiplier of x_0 per state slot, "
+                f"e.g. (1.0, 1.0); got {self.initial!r}"
+            )
+        sizes = {"initial": len(self.initial), "slots": len(self.slots),
+                 "state_size": self.state_size}
+        if self.state_size == 0:
+            object.__setattr__(self, "state_size", len(self.initial))
+        check_int(self.state_size, f"method {self.name!r}: state_size", 1)
+        stated = {what: n for what, n in sizes.items() if n}  # slots and state_size optional
+        if len(set(stated.values())) > 1:
+            raise OptnetError(
+                f"method {self.name!r}: the number of state slots disagrees ("
+                + ", ".join(f"{what} {n}" for what, n in stated.items())
+                + "); give one entry of initial (a multiplier of x_0, e.g. (1.0, 1.0)) and of "
+                "slots per slot"
             )
         for value in self.initial:
             try:

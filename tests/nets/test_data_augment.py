@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from optnet_nets.data import load_dataset
 from optnet_nets.data.augment import AugmentParams, AugmentSpec, pad_crop_flip, sample_params
-from optnet_nets.data.in_memory import InMemoryDataset
+from optnet_nets.data.in_memory import InMemoryDataset, Splits
 from optnet_nets.data.sampling import epoch_generator, steps_per_epoch
 from optnet_theory.errors import OptnetError
 
@@ -107,15 +107,10 @@ def tagged_dataset(n: int, padding: int = 2) -> InMemoryDataset:
     """Each image's label is its index, so batches can be traced back to images."""
     g = torch.Generator().manual_seed(5)
     images = torch.randint(0, 256, (n, 2, 5, 5), dtype=torch.uint8, generator=g)
-    return InMemoryDataset(
-        name="tagged",
-        train=(images, torch.arange(n)),
-        test=(images.flip(0), torch.arange(n).flip(0)),
-        num_classes=n,
-        class_names=[str(i) for i in range(n)],
-        device=torch.device("cpu"),
-        augment=AugmentSpec(padding=padding),
-    )
+    splits = Splits(name="tagged", train=(images, torch.arange(n)),
+                    test=(images.flip(0), torch.arange(n).flip(0)),
+                    class_names=[str(i) for i in range(n)])
+    return InMemoryDataset(splits, torch.device("cpu"), padding=padding)
 
 
 def batches(ds, b, **kw):

@@ -327,8 +327,13 @@ def test_a_user_defines_a_method_in_a_few_lines():
 def test_a_malformed_description_is_refused():
     with pytest.raises(OptnetError, match="function_class"):
         replace(get_spec("gd"), function_class="nonconvex")
-    bad = replace(get_spec("gd"), name="bad", state_size=2, initial=(1.0, 1.0))
-    with pytest.raises(OptnetError, match="wrong size"):
+    with pytest.raises(OptnetError, match=r"disagrees \(initial 2, slots 1, state_size 2\)"):
+        replace(get_spec("gd"), name="bad", state_size=2, initial=(1.0, 1.0))  # one slot named
+    with pytest.raises(OptnetError, match=r"disagrees \(initial 1, slots 2, state_size 2\)"):
+        replace(get_spec("gd"), name="bad", state_size=2, slots=("z", "z'"))
+    bad = replace(get_spec("gd"), name="bad", state_size=2, slots=("z", "z'"), initial=(1.0, 1.0))
+    assert replace(bad, state_size=0).state_size == 2  # 0: len(initial)
+    with pytest.raises(OptnetError, match="wrong size"):  # gd's schedule gives 1 x 1 steps
         bad.bind().coefficients(2)
 
 

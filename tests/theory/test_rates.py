@@ -14,7 +14,7 @@ import pytest
 from optnet_nets.cli import main
 from optnet_theory.coefficients import nesterov_h, strongly_convex_h
 from optnet_theory.errors import OptnetError
-from optnet_theory.rates import VARIANTS, build_instance, measure_rates, run_network
+from optnet_theory.rates import VARIANTS, build_instance, format_rates, measure_rates, run_network
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,22 @@ def test_bad_input_is_refused():
         measure_rates([10.0], eps=2.0)
     with pytest.raises(OptnetError, match="variant"):
         measure_rates([10.0], variants=["nag"])
+
+
+def test_no_slope_over_kappas_too_close_to_resolve_one():
+    """Fuzzing found ``--kappas 10 10`` printing a slope near 0.8 for every method (a fit over
+    one distinct point, with NumPy's RankWarning); now there is no slope unless the kappas span a
+    factor of 2. Control: kappas 10 and 100 give GD's slope near 1."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kappas in ([10.0, 10.0], [10.0, 10.5], [10.0, 19.9]):
+            result = measure_rates(kappas, eps=1e-3, dim=8, variants=["gd"])
+            assert result.slopes == {"gd": None}, kappas
+            assert "| – |" in format_rates(result)
+        control = measure_rates([10.0, 100.0], eps=1e-3, dim=8, variants=["gd"]).slopes["gd"]
+    assert control is not None and 0.8 < control < 1.2
 
 
 def test_cli_json_and_files(tmp_path, capsys):

@@ -64,8 +64,7 @@ def blend_spec(a: MethodSpec, b: MethodSpec, t: float) -> FamilySpec:
         name=f"{BLEND}:{a.name}:{b.name}:{t:g}",
         source=f"the dense form (1 - t) h_{a.name} + t h_{b.name}, t = {t:g}",
         function_class="smooth-strongly-convex" if strong else "smooth-convex",
-        state_size=1,  # realised at bind time: N + 1 slots
-        initial=(1.0,),
+        initial=(1.0,),  # realised at bind time: N + 1 slots
         schedule=_unrealised,
         output="x",
         metric=a.metric if a.metric == b.metric else "distance" if strong else "function-gap",

@@ -109,7 +109,6 @@ def history_spec(
         name=name,
         source=source,
         function_class=function_class,
-        state_size=N + 1,
         slots=("x_k",) + tuple(f"u_{i}" for i in range(N)),
         initial=(1.0,) + (0.0,) * N,
         schedule=_step(rows),
