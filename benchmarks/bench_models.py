@@ -45,7 +45,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,15 +105,11 @@ class Row:
 class _Step:
     """One SGD training step of one model on fixed random data."""
 
-    def __init__(
-        self, variant: Variant, batch: int, size: int, seed: int,
-        create: Callable[..., nn.Module] | None = None,
-    ) -> None:
-        from optnet_nets import create_model
+    def __init__(self, variant: Variant, batch: int, size: int, seed: int) -> None:
+        from optnet_nets import create_model  # in a worker: the tree first on sys.path
 
         torch.manual_seed(seed)
-        build = create or create_model
-        self.model = build(variant.name, num_classes=10, in_channels=3, **variant.options)
+        self.model = create_model(variant.name, num_classes=10, in_channels=3, **variant.options)
         self.model.train()
         self.opt = torch.optim.SGD(
             self.model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
@@ -215,11 +210,11 @@ def _op_counts(step: _Step) -> dict[str, int]:
 
 
 def _worker(tree: str, threads: int) -> int:
-    """Serve ``build NAME BATCH SIZE`` and ``steps N`` on stdin with ``optnet_nets`` from
-    ``tree``: one JSON line per command (the steps' wall and CPU seconds, the loss bits)."""
+    """Serve ``build NAME BATCH SIZE``, ``steps N`` and ``ops`` on stdin with ``optnet_nets``
+    from ``tree``: one JSON line per command (the steps' wall and CPU seconds and the loss bits,
+    or the operator counts of one step)."""
     sys.path[:0] = [tree]
     import optnet_nets
-    from optnet_nets import create_model
 
     assert optnet_nets.__file__ is not None and optnet_nets.__file__.startswith(tree)
     torch.set_num_threads(threads)
@@ -227,7 +222,7 @@ def _worker(tree: str, threads: int) -> int:
     for line in sys.stdin:
         command, *args = line.split()
         if command == "build":
-            step = _Step(Variant(args[0]), int(args[1]), int(args[2]), 0, create_model)
+            step = _Step(Variant(args[0]), int(args[1]), int(args[2]), 0)
             step()  # warm-up
             reply: dict[str, Any] = {"built": args[0]}
         elif command == "ops":

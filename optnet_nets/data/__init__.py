@@ -2,13 +2,14 @@
 
 ``load_dataset(name, data_dir, device=..., **options)`` returns an :class:`ImageDataset`:
 
-========================  =====================================================================
-``cifar10``, ``cifar100``  official python pickles (``cifar-10-batches-py/``, ``cifar-100-python/``)
+=========================  ====================================================================
+``cifar10``, ``cifar100``  official python pickles (``cifar-10-batches-py/``,
+                           ``cifar-100-python/``)
 ``mnist``                  IDX files, gzip or raw
 ``fashion-mnist``          IDX files (also from Debian's ``/usr/share/datasets/fashion-mnist/``)
 ``imagefolder``            ``train/`` and ``val/``, one sub-directory per class (ImageNet layout)
 ``synthetic``              a deterministic, learnable set generated in memory (no files)
-========================  =====================================================================
+=========================  ====================================================================
 
 Without a ``data_dir`` the first four are read from where ``optnet data fetch NAME`` puts them
 (:func:`optnet_nets.fetch.dataset_dir`, under ``$XDG_CACHE_HOME/optnet``), except that

@@ -42,7 +42,7 @@ from optnet_nets.models.activation import DEFAULT_ACTIVATION, ActivationFactory,
 from optnet_nets.models.layers import DenseLayer, Transition, imagenet_stem, init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
-from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodStage, check_momentum
 from optnet_theory import nesterov_h
 from optnet_theory.errors import OptnetError
 from optnet_theory.paper_values import AGDNET_BETA
@@ -188,8 +188,7 @@ def _build(
 ) -> DenseNet:
     """The DenseNet/AGD-Net of dense blocks of ``layers`` layers after ``stem`` (the options
     of both sizes: alpha, beta and h of (21), checkpointing, dropout, ``momentum``, ``method``)."""
-    if momentum not in MOMENTUM_CHOICES:
-        raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+    check_momentum(momentum)
     if not 0.0 <= dropout < 1.0:
         raise OptnetError(f"dropout={dropout!r}; accepted: a rate in [0, 1)")
     if method is not None and (momentum != "restart" or beta == 0.0):

@@ -181,8 +181,10 @@ class DenseLayer(nn.Module):
     def can_fuse(self, positions: Sequence[int]) -> bool:
         """Whether a weighted sum over the inputs at ``positions`` can be read from the layer's
         own concatenation (:meth:`forward`'s ``skips``): consecutive inputs of equal width."""
-        first = positions[0] if positions else 0
-        return (list(positions) == list(range(first, first + len(positions))) and bool(positions)
+        if not positions:
+            return False
+        first = positions[0]
+        return (list(positions) == list(range(first, first + len(positions)))
                 and len({self.input_channels[p] for p in positions}) == 1)
 
     def _features(

@@ -56,7 +56,7 @@ from optnet_nets.models.method_rule import (
     rule_layer,
 )
 from optnet_nets.models.registry import ACTIVATION, SYNC, Option, register_model, unregister
-from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage, check_momentum
 from optnet_nets.models.trunk import CIFAR_DEPTHS, cifar_layers, cifar_trunk
 from optnet_theory.errors import OptnetError
 from optnet_theory.lazy import computed_names
@@ -180,8 +180,7 @@ def cifar_method_net(
         raise OptnetError(
             f"coefficients={coefficients!r}; accepted: {', '.join(COEFFICIENT_CHOICES)}"
         )
-    if momentum not in MOMENTUM_CHOICES:
-        raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+    check_momentum(momentum)
     n = cifar_layers(depth)
     runs = [3 * n] if momentum == "carry" else [n] * 3  # layers of each run of the method
     bound = [bind_method(method, size, mu, params) for size in runs]

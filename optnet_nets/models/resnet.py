@@ -34,7 +34,7 @@ from optnet_nets.models.activation import DEFAULT_ACTIVATION, ActivationFactory,
 from optnet_nets.models.layers import init_weights
 from optnet_nets.models.method_rule import Entry, Layer, Learned, Path, Update
 from optnet_nets.models.registry import ACTIVATION, Option, register_model
-from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage
+from optnet_nets.models.stage import MOMENTUM_CHOICES, MethodNet, MethodStage, check_momentum
 from optnet_nets.models.trunk import (
     CIFAR_DEPTHS,
     Trunk,
@@ -119,8 +119,7 @@ def _network(
 ) -> MethodNet:
     """The network of (16)/(17) on ``trunk``: one stage of heavy-ball layers per trunk stage."""
     structure = check_structure(structure)
-    if momentum not in MOMENTUM_CHOICES:
-        raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+    check_momentum(momentum)
     stages = []
     for blocks, shortcut in zip(trunk.blocks, trunk.shortcuts, strict=True):
         betas, start = _betas(structure, len(blocks), beta1, beta2, learnable)

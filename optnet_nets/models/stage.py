@@ -40,12 +40,20 @@ from optnet_nets.models.reversible import hb_reversible
 from optnet_theory.errors import OptnetError
 from optnet_theory.methods import Method
 
-__all__ = ["MOMENTUM_CHOICES", "MethodNet", "MethodStage", "combine", "map_states"]
+__all__ = ["MOMENTUM_CHOICES", "MethodNet", "MethodStage", "check_momentum", "combine",
+           "map_states"]
 
 #: How a network of several stages (Sec. 6, "Block Based Structure") treats the momentum state
 #: at a stage boundary: ``carry`` it on (mapped by the shortcut), or ``restart`` the recurrence
 #: from zero momentum in each stage.
 MOMENTUM_CHOICES = ("carry", "restart")
+
+
+def check_momentum(momentum: object) -> str:
+    """``momentum`` if it is one of :data:`MOMENTUM_CHOICES`, else a one-line error."""
+    if momentum not in MOMENTUM_CHOICES:
+        raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+    return str(momentum)
 
 
 #: a b-sum over at least this many fixed terms of equal shape is one batched product.
@@ -322,8 +330,7 @@ class MethodNet(nn.Module):
         equation: str = "",
     ) -> None:
         super().__init__()
-        if momentum not in MOMENTUM_CHOICES:
-            raise OptnetError(f"momentum={momentum!r}; accepted: {', '.join(MOMENTUM_CHOICES)}")
+        check_momentum(momentum)
         expected = len(stages) if momentum == "restart" else 1
         if len(readouts) != expected:
             raise OptnetError(f"momentum={momentum!r} needs {expected} read-outs")
